@@ -1,0 +1,138 @@
+"""The `synthcircuits` command: parses arguments and calls the library. No logic lives here."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from . import __version__
+from .errors import UserError
+
+Handler = Callable[[argparse.Namespace], int]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        return args.handler(args)
+    except UserError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="synthcircuits", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"synthcircuits {__version__}")
+    sub = parser.add_subparsers(metavar="COMMAND")
+    for register in _COMMANDS:
+        register(sub)
+    return parser
+
+
+# -- commands -----------------------------------------------------------------------------
+
+
+def _layers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("layers", help="print an architecture's layers with channel and branch ranges")
+    p.add_argument("--arch", default="inceptionv1", help="inceptionv1 (default) or torchvision_googlenet")
+    p.set_defaults(handler=_run_layers)
+
+
+def _run_layers(args: argparse.Namespace) -> int:
+    from .models import get_architecture
+    from .tables import layer_table
+
+    try:
+        arch = get_architecture(args.arch)
+    except KeyError as exc:
+        raise UserError(str(exc.args[0])) from None
+    print(layer_table(arch))
+    return 0
+
+
+def _weights(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("weights", help="inspect or fetch weight files")
+    wsub = p.add_subparsers(metavar="ACTION")
+    info = wsub.add_parser("info", help="format, architecture, tensor and parameter counts, content hash")
+    info.add_argument("file", type=Path)
+    info.set_defaults(handler=_run_weights_info)
+    fetch = wsub.add_parser("fetch", help="download Lucent's trained InceptionV1 weights into the cache")
+    fetch.add_argument("--url", default=None, help="where to download from (default: Lucent's address)")
+    fetch.add_argument("-o", "--output", type=Path, default=None, help="where to put the file (default: cache)")
+    fetch.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the server")
+    fetch.set_defaults(handler=_run_weights_fetch)
+    p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
+
+
+def _run_weights_info(args: argparse.Namespace) -> int:
+    from .tables import weights_info
+
+    print(weights_info(args.file))
+    return 0
+
+
+def _run_weights_fetch(args: argparse.Namespace) -> int:
+    from .models.fetch import LUCENT_INCEPTIONV1_URL, fetch_weights
+
+    path = fetch_weights(args.url or LUCENT_INCEPTIONV1_URL, args.output, timeout=args.timeout)
+    print(f"saved {path}")
+    return 0
+
+
+def _probe(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("probe", help="capture activations of named layers for images or a .npy batch")
+    p.add_argument("--weights", type=Path, default=None, help="weights file (default: the fetched InceptionV1)")
+    p.add_argument("--arch", default=None, help="architecture, if the file's cannot be recognised")
+    p.add_argument("--layers", required=True, help="comma-separated hook points, e.g. conv2d0,mixed3b")
+    p.add_argument("--input", nargs="+", required=True, help="PNG/JPEG files or a .npy batch in [0, 1]")
+    p.add_argument("--size", type=int, default=None, help="resize and center-crop images to SIZE")
+    p.add_argument("--pre-relu", action="store_true", help="also save LAYER_pre_relu for each layer")
+    p.add_argument("--device", default="cpu", help="cpu or cuda")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output .npz, one array per layer")
+    p.set_defaults(handler=_run_probe)
+
+
+def _run_probe(args: argparse.Namespace) -> int:
+    from .images import load_inputs
+    from .models import capture
+    from .runtime import resolve_device, resolve_weights, save_npz
+
+    device = resolve_device(args.device)
+    model = resolve_weights(args.weights, args.arch).to(device)
+    images = load_inputs(args.input, args.size)
+    layers = [name.strip() for name in args.layers.split(",") if name.strip()]
+    acts = capture(model, images, layers, pre_relu=args.pre_relu)
+    save_npz({k: v.cpu().numpy() for k, v in acts.items()}, args.output)
+    for name, value in acts.items():
+        print(f"{name:32s} {list(value.shape)}")
+    print(f"saved {args.output}")
+    return 0
+
+
+def _demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="the main job on the built-in default: no downloads, no weights")
+    p.add_argument("-o", "--output-dir", type=Path, default=Path("out/demo"))
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(handler=_run_demo)
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(args.output_dir, args.device)
+
+
+_COMMANDS = [_demo, _layers, _weights, _probe]
+
+
+if __name__ == "__main__":
+    sys.exit(main())

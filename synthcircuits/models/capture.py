@@ -1,0 +1,50 @@
+"""Activation capture: named layers of a batch, running the network only as far as needed."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import UserError
+from .staged import Tap, run_stages
+
+
+def capture(
+    model: nn.Module,
+    images: Tensor,
+    layers: Sequence[str],
+    *,
+    pre_relu: bool = False,
+    grad: bool = False,
+) -> dict[str, Tensor]:
+    """Activations of `layers` for `images` (RGB in [0, 1], NCHW), keyed by hook-point name.
+
+    With `pre_relu`, each conv or block layer also gets `<layer>_pre_relu`. The forward stops
+    after the deepest stage any requested name lives in; nothing is copied.
+    """
+    names = list(dict.fromkeys(layers))
+    if pre_relu:
+        names += [f"{n}_pre_relu" for n in layers if f"{n}_pre_relu" in model.hook_points()]
+    last = deepest_stage(model, names)
+    device = next(model.parameters()).device
+    tap = Tap(names)
+    with torch.set_grad_enabled(grad):
+        run_stages(model, images.to(device), tap, last)
+    return {name: tap.values[name] for name in names}
+
+
+def deepest_stage(model: nn.Module, names: Sequence[str]) -> str:
+    """The last stage that must run to produce every name; unknown names are a UserError."""
+    points = model.hook_points()
+    unknown = [n for n in names if n not in points]
+    if unknown:
+        raise UserError(
+            f"unknown layer name(s): {', '.join(unknown)}",
+            hint="capturable names include: " + ", ".join(n for n in points if n == points[n]),
+        )
+    if not names:
+        raise UserError("no layers requested", hint="name at least one layer, e.g. mixed3b")
+    order = {name: i for i, (name, _) in enumerate(model.stages())}
+    return max((points[n] for n in names), key=order.__getitem__)

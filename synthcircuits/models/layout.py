@@ -1,0 +1,219 @@
+"""Architectures as data: layer names, channel counts and inception-branch channel ranges.
+
+Nothing here imports torch. The model builders, unit addresses and the compiler all read
+these tables, so a channel range is written down exactly once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+BRANCH_NAMES = ("1x1", "3x3", "5x5", "pool_reduce")
+
+
+@dataclass(frozen=True)
+class BlockWidths:
+    """Output widths of one inception block's convolutions, in concatenation order."""
+
+    n1x1: int
+    n3x3_bottleneck: int
+    n3x3: int
+    n5x5_bottleneck: int
+    n5x5: int
+    pool_reduce: int
+
+    @property
+    def out_channels(self) -> int:
+        return self.n1x1 + self.n3x3 + self.n5x5 + self.pool_reduce
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One branch of an inception block: its slice of the block's output channels."""
+
+    name: str  # one of BRANCH_NAMES
+    start: int
+    stop: int  # exclusive
+    kernel: int  # spatial size of the branch's last conv
+    bottleneck: int | None  # width of the 1x1 bottleneck in front of it, if any
+
+    @property
+    def width(self) -> int:
+        return self.stop - self.start
+
+
+@dataclass(frozen=True)
+class Layer:
+    """A named point of the network whose output channels are addressable units."""
+
+    name: str
+    channels: int
+    kind: str  # "conv", "block", "pool", "norm", "linear", "softmax"
+    short: str | None = None  # the papers' shorthand, e.g. "3b" for mixed3b
+    in_channels: int | None = None
+    branches: tuple[Branch, ...] = ()
+
+    def branch_of(self, channel: int) -> Branch | None:
+        for branch in self.branches:
+            if branch.start <= channel < branch.stop:
+                return branch
+        return None
+
+    def branch(self, name: str) -> Branch:
+        for branch in self.branches:
+            if branch.name == name:
+                return branch
+        raise KeyError(f"{self.name} has no branch {name!r}")
+
+
+@dataclass(frozen=True)
+class Architecture:
+    """An ordered list of layers; the order is the forward order."""
+
+    name: str
+    layers: tuple[Layer, ...]
+    num_classes: int
+    input_description: str
+    _by_name: dict[str, Layer] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        table: dict[str, Layer] = {}
+        for layer in self.layers:
+            table[layer.name] = layer
+            if layer.short:
+                table[layer.short] = layer
+        object.__setattr__(self, "_by_name", table)
+
+    def has_layer(self, name: str) -> bool:
+        return name in self._by_name
+
+    def layer(self, name: str) -> Layer:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            known = ", ".join(layer.name for layer in self.layers)
+            raise KeyError(f"{self.name} has no layer {name!r}; layers are: {known}") from None
+
+    def index(self, name: str) -> int:
+        return self.layers.index(self.layer(name))
+
+    @property
+    def layer_names(self) -> tuple[str, ...]:
+        return tuple(layer.name for layer in self.layers)
+
+
+def block_layer(name: str, short: str, in_channels: int, w: BlockWidths, k5: int = 5) -> Layer:
+    """The layer entry of an inception block, with its four branch ranges."""
+    a = w.n1x1
+    b = a + w.n3x3
+    c = b + w.n5x5
+    d = c + w.pool_reduce
+    branches = (
+        Branch("1x1", 0, a, 1, None),
+        Branch("3x3", a, b, 3, w.n3x3_bottleneck),
+        Branch("5x5", b, c, k5, w.n5x5_bottleneck),
+        Branch("pool_reduce", c, d, 1, None),
+    )
+    return Layer(name, d, "block", short=short, in_channels=in_channels, branches=branches)
+
+
+# Lucid's InceptionV1 ("inception5h"), the network the Circuits papers study.
+INCEPTIONV1_BLOCKS: dict[str, BlockWidths] = {
+    "mixed3a": BlockWidths(64, 96, 128, 16, 32, 32),
+    "mixed3b": BlockWidths(128, 128, 192, 32, 96, 64),
+    "mixed4a": BlockWidths(192, 96, 204, 16, 48, 64),
+    "mixed4b": BlockWidths(160, 112, 224, 24, 64, 64),
+    "mixed4c": BlockWidths(128, 128, 256, 24, 64, 64),
+    "mixed4d": BlockWidths(112, 144, 288, 32, 64, 64),
+    "mixed4e": BlockWidths(256, 160, 320, 32, 128, 128),
+    "mixed5a": BlockWidths(256, 160, 320, 48, 128, 128),
+    "mixed5b": BlockWidths(384, 192, 384, 48, 128, 128),
+}
+
+# torchvision's GoogLeNet (and Caffe's BVLC GoogLeNet): the paper's table, 512-wide mixed4a.
+GOOGLENET_BLOCKS: dict[str, BlockWidths] = {
+    "3a": BlockWidths(64, 96, 128, 16, 32, 32),
+    "3b": BlockWidths(128, 128, 192, 32, 96, 64),
+    "4a": BlockWidths(192, 96, 208, 16, 48, 64),
+    "4b": BlockWidths(160, 112, 224, 24, 64, 64),
+    "4c": BlockWidths(128, 128, 256, 24, 64, 64),
+    "4d": BlockWidths(112, 144, 288, 32, 64, 64),
+    "4e": BlockWidths(256, 160, 320, 32, 128, 128),
+    "5a": BlockWidths(256, 160, 320, 32, 128, 128),
+    "5b": BlockWidths(384, 192, 384, 48, 128, 128),
+}
+
+
+def _inceptionv1() -> Architecture:
+    layers: list[Layer] = [
+        Layer("conv2d0", 64, "conv", in_channels=3),
+        Layer("maxpool0", 64, "pool"),
+        Layer("localresponsenorm0", 64, "norm"),
+        Layer("conv2d1", 64, "conv", in_channels=64),
+        Layer("conv2d2", 192, "conv", in_channels=64),
+        Layer("localresponsenorm1", 192, "norm"),
+        Layer("maxpool1", 192, "pool"),
+    ]
+    channels = 192
+    for name, widths in INCEPTIONV1_BLOCKS.items():
+        if name == "mixed4a":
+            layers.append(Layer("maxpool4", channels, "pool"))
+        if name == "mixed5a":
+            layers.append(Layer("maxpool10", channels, "pool"))
+        layers.append(block_layer(name, name.removeprefix("mixed"), channels, widths))
+        channels = widths.out_channels
+    layers += [
+        Layer("avgpool0", channels, "pool"),
+        Layer("softmax2_pre_activation_matmul", 1008, "linear", in_channels=channels),
+        Layer("softmax2", 1008, "softmax"),
+    ]
+    return Architecture(
+        "inceptionv1",
+        tuple(layers),
+        num_classes=1008,
+        input_description="RGB in [0, 1], mapped inside the model by x * 255 - 117",
+    )
+
+
+def _torchvision_googlenet() -> Architecture:
+    layers: list[Layer] = [
+        Layer("conv1", 64, "conv", in_channels=3),
+        Layer("maxpool1", 64, "pool"),
+        Layer("conv2", 64, "conv", in_channels=64),
+        Layer("conv3", 192, "conv", in_channels=64),
+        Layer("maxpool2", 192, "pool"),
+    ]
+    channels = 192
+    for short, widths in GOOGLENET_BLOCKS.items():
+        if short == "4a":
+            layers.append(Layer("maxpool3", channels, "pool"))
+        if short == "5a":
+            layers.append(Layer("maxpool4", channels, "pool"))
+        # torchvision's "5x5" branch is a 3x3 conv (kept for compatibility with its weights).
+        layers.append(block_layer(f"inception{short}", short, channels, widths, k5=3))
+        channels = widths.out_channels
+    layers += [
+        Layer("avgpool", channels, "pool"),
+        Layer("fc", 1000, "linear", in_channels=channels),
+        Layer("softmax", 1000, "softmax"),
+    ]
+    return Architecture(
+        "torchvision_googlenet",
+        tuple(layers),
+        num_classes=1000,
+        input_description="RGB in [0, 1], mapped inside the model by (x - 0.5) / 0.5 "
+        "(what torchvision's ImageNet normalisation followed by transform_input amounts to)",
+    )
+
+
+INCEPTIONV1 = _inceptionv1()
+TORCHVISION_GOOGLENET = _torchvision_googlenet()
+
+ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (INCEPTIONV1, TORCHVISION_GOOGLENET)}
+
+
+def get_architecture(name: str) -> Architecture:
+    try:
+        return ARCHITECTURES[name]
+    except KeyError:
+        raise KeyError(f"unknown architecture {name!r}; known: {', '.join(ARCHITECTURES)}") from None

@@ -1,0 +1,31 @@
+"""Shared fixtures: models with weights the tests make themselves, saved in the real formats."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from synthcircuits.models import build_model, save_safetensors, save_torch
+
+
+@pytest.fixture(scope="session")
+def random_inceptionv1():
+    return build_model("inceptionv1", seed=1234)
+
+
+@pytest.fixture(scope="session")
+def lucent_weights_file(random_inceptionv1, tmp_path_factory):
+    """A random-weights InceptionV1 saved exactly as Lucent's inception5h.pth is: a plain state dict."""
+    path = tmp_path_factory.mktemp("weights") / "inception5h.pth"
+    return save_torch(random_inceptionv1.state_dict(), path)
+
+
+@pytest.fixture(scope="session")
+def safetensors_weights_file(random_inceptionv1, tmp_path_factory):
+    path = tmp_path_factory.mktemp("weights") / "inceptionv1.safetensors"
+    return save_safetensors(random_inceptionv1.state_dict(), path)
+
+
+@pytest.fixture(scope="session")
+def images():
+    return torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(7))
