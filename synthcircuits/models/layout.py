@@ -52,6 +52,15 @@ class Layer:
     short: str | None = None  # the papers' shorthand, e.g. "3b" for mixed3b
     in_channels: int | None = None
     branches: tuple[Branch, ...] = ()
+    kernel: int | None = None  # spatial size, for plain conv layers
+
+    def unit_kernel(self, branch: str | None = None) -> int:
+        """Spatial size of the conv that computes a unit of this layer (in `branch`)."""
+        if self.branches:
+            return self.branch(branch or "1x1").kernel
+        if self.kernel is None:
+            raise ValueError(f"{self.name} is a {self.kind} layer; it has no conv kernel")
+        return self.kernel
 
     def branch_of(self, channel: int) -> Branch | None:
         for branch in self.branches:
@@ -146,11 +155,11 @@ GOOGLENET_BLOCKS: dict[str, BlockWidths] = {
 
 def _inceptionv1() -> Architecture:
     layers: list[Layer] = [
-        Layer("conv2d0", 64, "conv", in_channels=3),
+        Layer("conv2d0", 64, "conv", in_channels=3, kernel=7),
         Layer("maxpool0", 64, "pool"),
         Layer("localresponsenorm0", 64, "norm"),
-        Layer("conv2d1", 64, "conv", in_channels=64),
-        Layer("conv2d2", 192, "conv", in_channels=64),
+        Layer("conv2d1", 64, "conv", in_channels=64, kernel=1),
+        Layer("conv2d2", 192, "conv", in_channels=64, kernel=3),
         Layer("localresponsenorm1", 192, "norm"),
         Layer("maxpool1", 192, "pool"),
     ]
@@ -177,10 +186,10 @@ def _inceptionv1() -> Architecture:
 
 def _torchvision_googlenet() -> Architecture:
     layers: list[Layer] = [
-        Layer("conv1", 64, "conv", in_channels=3),
+        Layer("conv1", 64, "conv", in_channels=3, kernel=7),
         Layer("maxpool1", 64, "pool"),
-        Layer("conv2", 64, "conv", in_channels=64),
-        Layer("conv3", 192, "conv", in_channels=64),
+        Layer("conv2", 64, "conv", in_channels=64, kernel=1),
+        Layer("conv3", 192, "conv", in_channels=64, kernel=3),
         Layer("maxpool2", 192, "pool"),
     ]
     channels = 192

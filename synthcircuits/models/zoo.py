@@ -72,13 +72,27 @@ def load_model(path: str | Path, architecture: str | None = None, device: str | 
     """Read a weights file, recognise (or check) its architecture, and return the model."""
     weights = read_weights(path)
     arch = architecture or weights_architecture(weights)
+    if arch == "compact":
+        return compact_model(weights).to(device)
     return model_from_state_dict(weights.tensors, arch, str(path)).to(device)
+
+
+def compact_model(weights: WeightFile) -> nn.Module:
+    """A compact net, shaped by the layout its file's metadata records."""
+    from .compact import LAYOUT_KEY, compact_from_metadata
+
+    if LAYOUT_KEY not in weights.metadata:
+        raise WeightsError(f"{weights.path}: a compact build must carry {LAYOUT_KEY} metadata; rebuild it with synthcircuits build")
+    model = compact_from_metadata(weights.metadata[LAYOUT_KEY])
+    check_shapes(weights.tensors, {k: tuple(v.shape) for k, v in model.state_dict().items()}, str(weights.path))
+    model.load_state_dict(weights.tensors, strict=True)
+    return model.eval()
 
 
 def weights_architecture(weights: WeightFile) -> str:
     """The architecture a file holds: its metadata's word, else recognised by tensor names."""
     declared = weights.metadata.get("synthcircuits.architecture")
-    if declared in MODEL_CLASSES:
+    if declared in MODEL_CLASSES or declared == "compact":
         return declared
     detected = detect_architecture(weights.tensors)
     if detected:

@@ -1,0 +1,131 @@
+"""The compiler's one entry point: spec -> graph -> placement -> state dict -> module."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from .. import __version__
+from ..errors import UserError
+from ..models.address import UnitAddress
+from ..models.compact import LAYOUT_KEY, CompactLayer, CompactNet
+from ..models.weights import content_hash, read_weights, save_safetensors
+from ..models.zoo import model_from_state_dict, weights_architecture
+from ..spec.model import Spec
+from ..tables import format_table
+from .graph import CircuitGraph, build_graph
+from .lower import BottleneckUse, compact_index, lower_compact, lower_inceptionv1
+from .placement import assign_channels
+
+TARGETS = ("inceptionv1", "compact")
+
+
+@dataclass(frozen=True)
+class UnitRecord:
+    """One compiled unit: what it is and where it lives (in InceptionV1 and in the built model)."""
+
+    family: str
+    index: int
+    orientation: float
+    phase: float
+    address: UnitAddress  # its channel in the InceptionV1 layout
+    layer: str
+    channel: int  # its channel in the built model's layer output
+
+    def as_json(self) -> dict:
+        return {
+            "family": self.family, "index": self.index, "orientation": self.orientation, "phase": self.phase,
+            "address": str(self.address), "layer": self.layer, "channel": self.channel,
+        }
+
+
+@dataclass
+class Build:
+    spec: Spec
+    target: str
+    graph: CircuitGraph
+    state: dict[str, Tensor]
+    units: list[UnitRecord]
+    bottlenecks: list[BottleneckUse] = field(default_factory=list)
+    compact_layers: list[CompactLayer] = field(default_factory=list)
+    base_hash: str | None = None
+
+    def model(self) -> nn.Module:
+        if self.target == "compact":
+            model = CompactNet(self.compact_layers)
+            model.load_state_dict(self.state, strict=True)
+            return model.eval()
+        return model_from_state_dict(self.state, "inceptionv1", f"build of {self.spec.file}")
+
+    def metadata(self) -> dict[str, str]:
+        meta = {
+            "synthcircuits.version": __version__,
+            "synthcircuits.architecture": self.target,
+            "synthcircuits.spec_name": self.spec.name,
+            "synthcircuits.spec_hash": self.spec.content_hash,
+            "synthcircuits.units": json.dumps([u.as_json() for u in self.units]),
+        }
+        if self.base_hash:
+            meta["synthcircuits.base_hash"] = self.base_hash
+        if self.target == "compact":
+            meta[LAYOUT_KEY] = CompactNet(self.compact_layers).layout_metadata()
+        return meta
+
+    def save(self, path: str | Path) -> Path:
+        return save_safetensors(self.state, path, self.metadata())
+
+    def summary(self) -> str:
+        per_layer: dict[str, int] = {}
+        for u in self.units:
+            per_layer[u.layer] = per_layer.get(u.layer, 0) + 1
+        lines = [
+            f"{self.spec.name}: {len(self.units)} units, {self.graph.edge_count()} unit-to-unit connections, "
+            f"target {self.target}, spec sha256 {self.spec.content_hash[:12]}",
+            "",
+            self.graph.table(),
+            "",
+            format_table(["layer", "units"], [[k, v] for k, v in per_layer.items()]),
+        ]
+        if self.bottlenecks:
+            rows = [[f"{b.block} {b.branch}", b.width, len(b.channels), f"{len(b.channels) / b.width:.0%}"] for b in self.bottlenecks]
+            lines += ["", format_table(["bottleneck", "width", "used", "use"], rows)]
+        return "\n".join(lines)
+
+    def units_json(self) -> str:
+        return json.dumps({"spec": self.spec.name, "spec_hash": self.spec.content_hash, "target": self.target,
+                           "units": [u.as_json() for u in self.units]}, indent=1)
+
+
+def compile_spec(spec: Spec, target: str = "inceptionv1", base: str | Path | None = None) -> Build:
+    """Compile `spec` for `target`; `base` (or the spec's own base) is the weights to patch."""
+    if target not in TARGETS:
+        raise UserError(f"unknown target {target!r}", hint=f"choose one of {', '.join(TARGETS)}")
+    graph = build_graph(spec)
+    placement = assign_channels(graph)
+    base_path = Path(base) if base else spec.base
+    if target == "compact":
+        if base_path:
+            raise UserError("a compact build holds only the spec's units; it cannot patch base weights", hint="use --target inceptionv1 with --base")
+        state, layers = lower_compact(graph)
+        index = compact_index(graph)
+        return Build(spec, target, graph, state, _records(graph, placement, index), compact_layers=layers)
+    base_state, base_hash = None, None
+    if base_path:
+        weights = read_weights(base_path)
+        if weights_architecture(weights) != "inceptionv1":
+            raise UserError(f"{base_path}: base weights must be an InceptionV1 state dict")
+        base_state, base_hash = weights.tensors, content_hash(weights.tensors)
+    state, uses = lower_inceptionv1(graph, placement, base_state)
+    channels = {key: address.channel for key, address in placement.items()}
+    return Build(spec, target, graph, state, _records(graph, placement, channels), uses, base_hash=base_hash)
+
+
+def _records(graph: CircuitGraph, placement, channels) -> list[UnitRecord]:
+    return [
+        UnitRecord(u.family, u.index, u.orientation, u.phase, placement[(u.family, u.index)], u.layer, channels[(u.family, u.index)])
+        for u in graph.units()
+    ]

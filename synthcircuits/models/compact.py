@@ -1,0 +1,78 @@
+"""Compact networks: InceptionV1's pipeline (strides, pools, LRN) with only a spec's units.
+
+One conv per layer; its description (names, widths, kernels) travels in the weights
+file's metadata, so a compact build loads back without the spec.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from functools import partial
+
+import torch.nn.functional as F
+from torch import Tensor, nn
+
+from .inceptionv1 import LRN, InceptionV1, max_pool_3x3_s2
+from .layout import INCEPTIONV1
+from .staged import NO_TAP, Stage, Tap, relu_with_taps, run_stages
+
+LAYOUT_KEY = "synthcircuits.compact_layout"
+
+
+@dataclass(frozen=True)
+class CompactLayer:
+    name: str  # the InceptionV1 layer it stands for
+    in_channels: int
+    out_channels: int
+    kernel: int
+
+
+class CompactNet(nn.Module):
+    """Stages follow InceptionV1 from conv2d0 up to the last compact layer."""
+
+    def __init__(self, layers: Sequence[CompactLayer]):
+        super().__init__()
+        self.layers = tuple(layers)
+        self.convs = nn.ModuleDict({
+            l.name: nn.Conv2d(l.in_channels, l.out_channels, l.kernel, stride=2 if l.name == "conv2d0" else 1, padding=0 if l.name == "conv2d0" else l.kernel // 2)
+            for l in self.layers
+        })
+        self.eval()
+
+    preprocess = staticmethod(InceptionV1.preprocess)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return run_stages(self, x, NO_TAP, self.layers[-1].name)
+
+    def stages(self) -> Sequence[tuple[str, Stage]]:
+        last = INCEPTIONV1.index(self.layers[-1].name)
+        stages: list[tuple[str, Stage]] = []
+        for layer in INCEPTIONV1.layers[: last + 1]:
+            if layer.name in self.convs:
+                stages.append((layer.name, partial(self._conv, layer.name)))
+            elif layer.kind == "pool":
+                stages.append((layer.name, lambda x, tap: max_pool_3x3_s2(x)))
+            elif layer.kind == "norm":
+                stages.append((layer.name, lambda x, tap: F.local_response_norm(x, **LRN)))
+            else:
+                raise ValueError(f"compact nets need a conv for every unit layer up to {self.layers[-1].name}; {layer.name} has none")
+        return stages
+
+    def hook_points(self) -> dict[str, str]:
+        points = {name: name for name, _ in self.stages()}
+        points.update({f"{name}_pre_relu": name for name in self.convs})
+        return points
+
+    def _conv(self, name: str, x: Tensor, tap: Tap) -> Tensor:
+        if name == "conv2d0":
+            x = F.pad(x, (2, 3, 2, 3))
+        return relu_with_taps(name, self.convs[name](x), tap)
+
+    def layout_metadata(self) -> str:
+        return json.dumps([asdict(l) for l in self.layers])
+
+
+def compact_from_metadata(text: str) -> CompactNet:
+    return CompactNet([CompactLayer(**entry) for entry in json.loads(text)])

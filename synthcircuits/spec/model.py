@@ -1,0 +1,108 @@
+"""Typed, validated spec objects. They know unit addresses, but nothing of torch or weights."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..models.address import UnitAddress
+
+DocPath = tuple[Any, ...]
+
+
+@dataclass(frozen=True)
+class PixelKernel:
+    kind: str  # a key of schema.PIXEL_KERNELS
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Tuning:
+    """Weight by orientation difference: bumps at 0 (excite) and half a period (inhibit), or a table."""
+
+    excite: float = 1.0
+    inhibit: float = 0.0
+    width_deg: float = 20.0
+    table: tuple[tuple[float, float], ...] | None = None  # (degrees, weight), sorted
+
+
+@dataclass(frozen=True)
+class InputRule:
+    source: str  # family name
+    spatial: str  # "center" | "along_line" | "along_arc"
+    spatial_params: dict[str, float]
+    tuning: Tuning
+    gain: float
+    path: DocPath  # where it was written, for errors found later
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    layer: str
+    branch: str | None
+    orientations: tuple[float, ...]
+    uniform: bool  # orientations were given as a count, spread evenly over the period
+    period: int
+    phases: tuple[float, ...]
+    units: tuple[UnitAddress, ...] | None  # pinned channels, orientation-major then phase
+    bias: float
+    kernel: PixelKernel | None
+    inputs: tuple[InputRule, ...]
+    path: DocPath
+
+    @property
+    def size(self) -> int:
+        return len(self.orientations) * len(self.phases)
+
+    def orientation_of(self, index: int) -> float:
+        return self.orientations[index // len(self.phases)]
+
+    def phase_of(self, index: int) -> float:
+        return self.phases[index % len(self.phases)]
+
+    @property
+    def step(self) -> float:
+        return self.period / len(self.orientations)
+
+
+@dataclass(frozen=True)
+class UnitRef:
+    """A unit named in a connection: `family[index]` or an address pinned by some family."""
+
+    family: str
+    index: int
+
+
+@dataclass(frozen=True)
+class Connection:
+    source: UnitRef
+    target: UnitRef
+    weight: float | None
+    kernel: tuple[tuple[float, ...], ...] | None
+    path: DocPath
+
+
+@dataclass(frozen=True)
+class Spec:
+    name: str
+    description: str
+    architecture: str
+    families: tuple[Family, ...]
+    connections: tuple[Connection, ...] = ()
+    base: Path | None = None
+    zero: tuple[UnitAddress, ...] = ()
+    bottleneck_channels: dict[str, tuple[int, ...]] = field(default_factory=dict)
+    file: str = "<spec>"
+    content_hash: str = ""
+
+    def family(self, name: str) -> Family:
+        for family in self.families:
+            if family.name == name:
+                return family
+        raise KeyError(name)
+
+    @property
+    def unit_count(self) -> int:
+        return sum(f.size for f in self.families)

@@ -1,0 +1,327 @@
+"""Plain YAML data -> typed `Spec`, with every check that needs the architecture's layout."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+from ..errors import AddressError
+from ..models.address import UnitAddress, parse_unit
+from ..models.layout import Architecture, Layer, get_architecture
+from .model import Connection, Family, InputRule, PixelKernel, Spec, Tuning, UnitRef
+from .schema import SPATIAL_RULES, validate_structure
+from .source import Source, SpecError, parse_source, read_source
+
+_FAMILY_INDEX = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\[\s*(\d+)\s*\]\s*$")
+
+
+def load_spec(path: str | Path) -> Spec:
+    """Read, validate and type a circuit spec file."""
+    return spec_from_source(read_source(path))
+
+
+def parse_spec(text: str, file: str = "<spec>") -> Spec:
+    """The same from text (for tests and tools); relative paths resolve against the cwd."""
+    return spec_from_source(parse_source(text, file))
+
+
+def spec_from_source(source: Source) -> Spec:
+    if not isinstance(source.data, dict):
+        raise source.error((), "a spec is a YAML mapping with synthcircuits, name and families", "see `synthcircuits schema`")
+    validate_structure(source)
+    return _Builder(source).spec()
+
+
+def first_layer(arch: Architecture) -> Layer:
+    return next(layer for layer in arch.layers if layer.kind == "conv")
+
+
+def feeding_layer(arch: Architecture, layer_name: str) -> Layer | None:
+    """The conv or block layer whose units feed `layer_name` (pools and norms keep channels)."""
+    index = arch.index(layer_name)
+    for layer in reversed(arch.layers[:index]):
+        if layer.kind in ("conv", "block"):
+            return layer
+    return None
+
+
+class _Builder:
+    def __init__(self, source: Source):
+        self.src = source
+        self.data: dict[str, Any] = source.data
+        self.arch = get_architecture(self.data.get("architecture", "inceptionv1"))
+        self.base_dir = Path(source.file).parent
+
+    def spec(self) -> Spec:
+        families = tuple(self._family(i, raw) for i, raw in enumerate(self.data["families"]))
+        self._check_names_and_placement(families)
+        self._check_rules(families)
+        base = self._base()
+        return Spec(
+            name=self.data["name"],
+            description=self.data.get("description", ""),
+            architecture=self.arch.name,
+            families=families,
+            connections=tuple(self._connection(i, raw, families) for i, raw in enumerate(self.data.get("connections", []))),
+            base=base,
+            zero=self._zero(base),
+            bottleneck_channels=self._bottlenecks(base),
+            file=self.src.file,
+            content_hash=hashlib.sha256(json.dumps(self.data, sort_keys=True).encode()).hexdigest(),
+        )
+
+    # -- families ---------------------------------------------------------------------
+    def _family(self, i: int, raw: dict[str, Any]) -> Family:
+        path = ("families", i)
+        layer = self._layer(path, raw["layer"])
+        units = self._units(path, raw, layer)
+        branch = self._branch(path, raw, layer, units)
+        period = raw.get("period", 180)
+        orientations, uniform = self._orientations(path, raw, period)
+        phases = tuple(float(p) for p in raw.get("phases", [0.0]))
+        family = Family(
+            name=raw["name"],
+            layer=layer.name,
+            branch=branch,
+            orientations=orientations,
+            uniform=uniform,
+            period=period,
+            phases=phases,
+            units=units,
+            bias=float(raw.get("bias", 0.0)),
+            kernel=self._kernel(path, raw, layer, branch),
+            inputs=tuple(self._input(path + ("inputs", j), r) for j, r in enumerate(raw.get("inputs", []))),
+            path=path,
+        )
+        if units is not None and len(units) != family.size:
+            raise self.src.error(
+                path + ("units",),
+                f"family {family.name!r} has {family.size} units ({len(orientations)} orientations x "
+                f"{len(phases)} phases) but lists {len(units)} addresses",
+                "give one address per unit, orientation by orientation, phases within each",
+            )
+        if layer.name == first_layer(self.arch).name:
+            if family.kernel is None:
+                raise self.src.error(path, f"family {family.name!r} is in {layer.name}, which reads pixels: give it a kernel", "e.g. kernel: {gabor: {size: 7, wavelength: 4, sigma: 1.5}}")
+            if family.inputs:
+                raise self.src.error(path + ("inputs",), f"{layer.name} reads pixels, not other families", "describe its weights with kernel:")
+        elif family.kernel is not None:
+            raise self.src.error(path + ("kernel",), f"kernel: is for the first layer ({first_layer(self.arch).name}); {layer.name} reads other units", "connect it with inputs: rules instead")
+        return family
+
+    def _layer(self, path, name: str) -> Layer:
+        if not self.arch.has_layer(name):
+            raise self.src.error(path + ("layer",), f"unknown layer {name!r}", "layers with units: " + ", ".join(l.name for l in self.arch.layers if l.kind in ("conv", "block")))
+        layer = self.arch.layer(name)
+        if layer.kind not in ("conv", "block"):
+            raise self.src.error(path + ("layer",), f"{layer.name} is a {layer.kind} layer; units are placed in conv layers and inception blocks")
+        return layer
+
+    def _units(self, path, raw, layer: Layer) -> tuple[UnitAddress, ...] | None:
+        if "units" not in raw:
+            return None
+        units = []
+        for j, text in enumerate(raw["units"]):
+            try:
+                unit = parse_unit(text, self.arch)
+            except AddressError as exc:
+                raise self.src.error(path + ("units", j), exc.message, exc.hint) from None
+            if unit.layer != layer.name:
+                raise self.src.error(path + ("units", j), f"unit {unit} is not in the family's layer {layer.name}")
+            units.append(unit)
+        return tuple(units)
+
+    def _branch(self, path, raw, layer: Layer, units) -> str | None:
+        if not layer.branches:
+            if "branch" in raw:
+                raise self.src.error(path + ("branch",), f"{layer.name} has no branches; remove branch:")
+            return None
+        branches = {u.branch for u in units or ()}
+        if "branch" in raw:
+            branches.add(raw["branch"])
+        if not branches:
+            raise self.src.error(path, f"family {raw['name']!r} in {layer.name} needs a branch", "add branch: 1x1, 3x3 or 5x5, or pin its units:")
+        if len(branches) > 1:
+            raise self.src.error(path + ("units",), f"family {raw['name']!r} spans branches {sorted(branches)} of {layer.name}; a family lives in one branch")
+        branch = branches.pop()
+        if branch == "pool_reduce":
+            raise self.src.error(path + ("units",), f"{layer.name} pool_reduce units read a max pool; the compiler does not place units there yet", "use the 1x1, 3x3 or 5x5 branch")
+        return branch
+
+    def _orientations(self, path, raw, period: int) -> tuple[tuple[float, ...], bool]:
+        value = raw.get("orientations", 1)
+        if isinstance(value, int):
+            return tuple(period * k / value for k in range(value)), True
+        return tuple(float(v) % 360.0 for v in value), False
+
+    def _kernel(self, path, raw, layer: Layer, branch) -> PixelKernel | None:
+        if "kernel" not in raw:
+            return None
+        (kind, params), = raw["kernel"].items()
+        limit = layer.unit_kernel(branch)
+        size = params.get("size")
+        if kind == "explicit":
+            size = self._explicit_size(path + ("kernel", "explicit", "weights"), params["weights"])
+        if size % 2 == 0:
+            raise self.src.error(path + ("kernel", kind, "size"), f"kernel size {size} is even; kernels are centred, so give an odd size")
+        if size > limit:
+            raise self.src.error(path + ("kernel", kind, "size"), f"kernel size {size} is larger than {layer.name}'s {limit}x{limit} conv", f"use size <= {limit}")
+        return PixelKernel(kind, dict(params))
+
+    def _explicit_size(self, path, weights) -> int:
+        import numpy as np
+
+        try:
+            array = np.asarray(weights, dtype=float)
+        except (ValueError, TypeError):
+            raise self.src.error(path, "explicit weights must be a rectangular array of numbers") from None
+        if array.ndim == 2:
+            array = array[None]
+        if array.ndim != 3 or array.shape[0] not in (1, 3) or array.shape[1] != array.shape[2]:
+            raise self.src.error(path, f"explicit weights of shape {list(array.shape)}: give k x k or 3 x k x k")
+        return array.shape[1]
+
+    def _input(self, path, raw) -> InputRule:
+        spatial = [k for k in SPATIAL_RULES if k in raw]
+        if len(spatial) > 1:
+            raise self.src.error(path, f"an input rule takes one spatial pattern, got {', '.join(spatial)}", "write two rules from the same family to sum patterns")
+        kind = spatial[0] if spatial else "center"
+        params = {k: float(v) for k, v in raw.get(kind, {}).items()}
+        t = raw.get("tuning", {})
+        table = None
+        if "table" in t:
+            table = tuple(sorted((float(k), float(v)) for k, v in t["table"].items()))
+        tuning = Tuning(float(t.get("excite", 1.0)), float(t.get("inhibit", 0.0)), float(t.get("width_deg", 20.0)), table)
+        return InputRule(raw["from"], kind, params, tuning, float(raw.get("gain", 1.0)), path)
+
+    # -- cross-family checks ----------------------------------------------------------
+    def _check_names_and_placement(self, families: tuple[Family, ...]) -> None:
+        seen_names: dict[str, Family] = {}
+        placed: dict[UnitAddress, Family] = {}
+        for family in families:
+            if family.name in seen_names:
+                raise self.src.error(family.path + ("name",), f"two families are called {family.name!r}", "family names must be unique")
+            seen_names[family.name] = family
+            for j, unit in enumerate(family.units or ()):
+                if unit in placed:
+                    raise self.src.error(
+                        family.path + ("units", j),
+                        f"unit {unit} is placed twice: by {placed[unit].name!r} and {family.name!r}",
+                        "each channel holds one unit",
+                    )
+                placed[unit] = family
+
+    def _check_rules(self, families: tuple[Family, ...]) -> None:
+        by_name = {f.name: f for f in families}
+        for family in families:
+            feeder = feeding_layer(self.arch, family.layer)
+            for rule in family.inputs:
+                source = by_name.get(rule.source)
+                if source is None:
+                    raise self.src.error(rule.path + ("from",), f"unknown family {rule.source!r}", "families: " + ", ".join(by_name))
+                if feeder is None or source.layer != feeder.name:
+                    raise self.src.error(
+                        rule.path + ("from",),
+                        f"{family.name!r} in {family.layer} cannot read {source.name!r} in {source.layer}: "
+                        f"{family.layer} reads {feeder.name if feeder else 'pixels'}",
+                        f"put a family in {feeder.name if feeder else 'the first layer'} between them",
+                    )
+                self._check_steps(family, source, rule)
+                if rule.tuning.table:
+                    half = source.period / 2
+                    bad = [d for d, _ in rule.tuning.table if d > half]
+                    if bad:
+                        raise self.src.error(rule.path + ("tuning", "table"), f"table angle {bad[0]:g} is beyond {half:g}, half of {source.name!r}'s period")
+
+    def _check_steps(self, target: Family, source: Family, rule: InputRule) -> None:
+        """Uniform families share one rule across rotations only if the steps line up."""
+        if not (target.uniform and source.uniform) or len(target.orientations) == 1:
+            return
+        ratio = target.step / source.step
+        if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
+            raise self.src.error(
+                target.path + ("orientations",),
+                f"{target.name!r} turns in steps of {target.step:g} deg but its input {source.name!r} in steps of "
+                f"{source.step:g} deg; the orientation count does not divide, so rotated copies would not share the rule",
+                f"make {target.name!r}'s step a multiple of {source.step:g} deg (e.g. orientations: "
+                f"{max(1, int(target.period // source.step))})",
+            )
+
+    def _connection(self, i: int, raw, families) -> Connection:
+        path = ("connections", i)
+        source = self._unit_ref(path + ("from",), raw["from"], families)
+        target = self._unit_ref(path + ("to",), raw["to"], families)
+        src_family = next(f for f in families if f.name == source.family)
+        dst_family = next(f for f in families if f.name == target.family)
+        feeder = feeding_layer(self.arch, dst_family.layer)
+        if feeder is None or feeder.name != src_family.layer:
+            raise self.src.error(path + ("from",), f"{raw['from']} in {src_family.layer} does not feed {raw['to']} in {dst_family.layer}")
+        if ("weight" in raw) == ("kernel" in raw):
+            raise self.src.error(path, "a connection takes weight: (centre tap) or kernel:, exactly one")
+        kernel = tuple(tuple(float(v) for v in row) for row in raw["kernel"]) if "kernel" in raw else None
+        if kernel is not None:
+            size = len(kernel)
+            limit = self.arch.layer(dst_family.layer).unit_kernel(dst_family.branch)
+            if any(len(row) != size for row in kernel) or size % 2 == 0 or size > limit:
+                raise self.src.error(path + ("kernel",), f"kernel must be square, odd and at most {limit}x{limit} here")
+        return Connection(source, target, float(raw["weight"]) if "weight" in raw else None, kernel, path)
+
+    def _unit_ref(self, path, text: str, families) -> UnitRef:
+        match = _FAMILY_INDEX.match(text)
+        if match:
+            name, index = match.group(1), int(match.group(2))
+            family = next((f for f in families if f.name == name), None)
+            if family is None:
+                raise self.src.error(path, f"unknown family {name!r}", "families: " + ", ".join(f.name for f in families))
+            if index >= family.size:
+                raise self.src.error(path, f"{name!r} has {family.size} units (0-{family.size - 1}), not {index}")
+            return UnitRef(name, index)
+        try:
+            unit = parse_unit(text, self.arch)
+        except AddressError as exc:
+            raise self.src.error(path, exc.message, "name a unit as family[index] or by an address a family pins") from None
+        for family in families:
+            if family.units and unit in family.units:
+                return UnitRef(family.name, family.units.index(unit))
+        raise self.src.error(path, f"no family of this spec places a unit at {unit}", "connections join units of the spec")
+
+    # -- patching ---------------------------------------------------------------------
+    def _base(self) -> Path | None:
+        if "base" not in self.data:
+            return None
+        base = Path(self.data["base"])
+        base = base if base.is_absolute() else self.base_dir / base
+        if not base.is_file():
+            raise self.src.error(("base",), f"base weights file {base} does not exist", "give a path relative to the spec file")
+        return base
+
+    def _zero(self, base) -> tuple[UnitAddress, ...]:
+        raw = self.data.get("zero", [])
+        if raw and base is None:
+            raise self.src.error(("zero",), "zero: needs a base; without one every unit outside the spec is zero already")
+        units = []
+        for j, text in enumerate(raw):
+            try:
+                units.append(parse_unit(text, self.arch))
+            except AddressError as exc:
+                raise self.src.error(("zero", j), exc.message, exc.hint) from None
+        return tuple(units)
+
+    def _bottlenecks(self, base) -> dict[str, tuple[int, ...]]:
+        raw = self.data.get("bottleneck_channels", {})
+        if raw and base is None:
+            raise self.src.error(("bottleneck_channels",), "bottleneck_channels: is for patching a base; without one the compiler owns every channel")
+        result = {}
+        for key, channels in raw.items():
+            block, branch = key.rsplit("_", 1)
+            if not self.arch.has_layer(block):
+                raise self.src.error(("bottleneck_channels", key), f"unknown block {block!r}")
+            width = self.arch.layer(block).branch(branch).bottleneck
+            bad = [c for c in channels if c >= width]
+            if bad:
+                raise self.src.error(("bottleneck_channels", key), f"{key} bottleneck has {width} channels; {bad[0]} is out of range")
+            result[key] = tuple(channels)
+        return result

@@ -1,0 +1,222 @@
+"""The JSON Schema of circuit specs: written once, used by editors and by the validator.
+
+`validate_structure` runs it and turns the first error into a `SpecError` at the YAML
+line and column of the offending value. Checks that need the architecture (does a unit
+exist, is a family name known) live in `parse.py`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import jsonschema
+
+from .source import Source, SpecError
+
+SPEC_VERSION = 1
+
+_NUMBER = {"type": "number"}
+_POSITIVE = {"type": "number", "exclusiveMinimum": 0}
+_ODD_SIZE = {"type": "integer", "minimum": 1, "maximum": 15, "description": "kernel width in pixels (odd)"}
+_RGB = {"type": "array", "items": _NUMBER, "minItems": 3, "maxItems": 3, "description": "weights on R, G, B"}
+_IDENT = {"type": "string", "pattern": "^[A-Za-z_][A-Za-z0-9_]*$"}
+_COMMENT = {"type": "string", "description": "free text: the behaviour this part encodes"}
+
+
+def _object(properties: dict[str, Any], required: tuple[str, ...] = (), description: str = "") -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = list(required)
+    if description:
+        schema["description"] = description
+    return schema
+
+
+def _one_of_keys(options: dict[str, dict[str, Any]], description: str) -> dict[str, Any]:
+    """An object with exactly one of the given keys (a tagged union that editors complete)."""
+    return {
+        "type": "object",
+        "properties": options,
+        "additionalProperties": False,
+        "minProperties": 1,
+        "maxProperties": 1,
+        "description": description,
+    }
+
+
+PIXEL_KERNELS: dict[str, dict[str, Any]] = {
+    "gabor": _object(
+        {"size": _ODD_SIZE, "wavelength": _POSITIVE, "sigma": _POSITIVE, "phase": _NUMBER, "gain": _NUMBER, "color": _RGB},
+        ("size", "wavelength", "sigma"),
+        "oriented Gabor; orientation 0 has horizontal stripes; phase in degrees (0: even, bright centre)",
+    ),
+    "line": _object(
+        {"size": _ODD_SIZE, "width": _POSITIVE, "length": _POSITIVE, "surround": _NUMBER, "gain": _NUMBER, "color": _RGB},
+        ("size", "width"),
+        "a bar through the centre at the unit's orientation; surround: weight of its flanks",
+    ),
+    "edge": _object(
+        {"size": _ODD_SIZE, "width": _POSITIVE, "gain": _NUMBER, "color": _RGB},
+        ("size",),
+        "bright on the side the orientation's normal points to, dark on the other",
+    ),
+    "arc": _object(
+        {"size": _ODD_SIZE, "radius": _POSITIVE, "width": _POSITIVE, "gain": _NUMBER, "color": _RGB},
+        ("size", "radius"),
+        "a circular arc through the centre whose convex side faces the unit's orientation",
+    ),
+    "center_surround": _object(
+        {"size": _ODD_SIZE, "center_sigma": _POSITIVE, "surround_sigma": _POSITIVE, "surround_weight": _NUMBER, "gain": _NUMBER, "color": _RGB},
+        ("size", "center_sigma", "surround_sigma"),
+        "difference of Gaussians",
+    ),
+    "color_opponent": _object(
+        {"size": _ODD_SIZE, "center": _RGB, "surround": _RGB, "center_sigma": _POSITIVE, "surround_sigma": _POSITIVE, "gain": _NUMBER},
+        ("size", "center", "surround", "center_sigma", "surround_sigma"),
+        "centre colour against surround colour",
+    ),
+    "explicit": _object(
+        {"weights": {"type": "array", "minItems": 1, "description": "k x k (grey) or 3 x k x k (RGB) numbers"}},
+        ("weights",),
+        "weights written out; rotated copies are resampled",
+    ),
+}
+
+SPATIAL_RULES: dict[str, dict[str, Any]] = {
+    "center": _object({}, (), "only the centre position"),
+    "along_line": _object(
+        {"length": _POSITIVE, "width": _POSITIVE},
+        (),
+        "positions along the unit's orientation, within `width` of the line, up to `length` away",
+    ),
+    "along_arc": _object(
+        {"radius": _POSITIVE, "width": _POSITIVE},
+        ("radius",),
+        "positions on an arc through the centre, convex side towards the unit's orientation",
+    ),
+}
+
+TUNING = {
+    "type": "object",
+    "description": "weight as a function of the input's orientation minus the orientation expected "
+    "at that position: bumps (excite at 0, inhibit at half the input's period) or a table",
+    "properties": {
+        "excite": _NUMBER,
+        "inhibit": _NUMBER,
+        "width_deg": _POSITIVE,
+        "table": {
+            "type": "object",
+            "description": "degrees (0..half the input's period) -> weight, linearly interpolated",
+            "patternProperties": {"^[0-9]+(\\.[0-9]+)?$": _NUMBER},
+            "additionalProperties": False,
+            "minProperties": 2,
+        },
+    },
+    "additionalProperties": False,
+}
+
+INPUT_RULE = {
+    "type": "object",
+    "description": "a connection rule from another family, written once, expanded for every pair of units",
+    "properties": {
+        "from": {"type": "string", "description": "name of a family in the layer just before"},
+        **SPATIAL_RULES,
+        "tuning": TUNING,
+        "gain": _NUMBER,
+        "comment": _COMMENT,
+    },
+    "required": ["from"],
+    "additionalProperties": False,
+}
+
+FAMILY = _object(
+    {
+        "name": _IDENT,
+        "layer": {"type": "string", "description": "layer name, e.g. conv2d2 or mixed3b"},
+        "branch": {"enum": ["1x1", "3x3", "5x5"], "description": "inception branch (for mixed layers)"},
+        "orientations": {
+            "oneOf": [
+                {"type": "integer", "minimum": 1, "maximum": 720},
+                {"type": "array", "items": _NUMBER, "minItems": 1},
+            ],
+            "description": "N rotated copies spread evenly over the period, or explicit angles in degrees",
+        },
+        "period": {"enum": [180, 360], "description": "180 for undirected features (lines), 360 for directed (curves)"},
+        "phases": {"type": "array", "items": _NUMBER, "minItems": 1, "description": "copies per orientation at these phases"},
+        "units": {"type": "array", "items": {"type": "string"}, "description": "where the units live, e.g. mixed3b:379"},
+        "bias": _NUMBER,
+        "kernel": _one_of_keys(PIXEL_KERNELS, "weights on the input pixels (first layer only)"),
+        "inputs": {"type": "array", "items": INPUT_RULE},
+        "comment": _COMMENT,
+    },
+    ("name", "layer"),
+    "a family of units: rotated copies of one neuron",
+)
+
+CONNECTION = _object(
+    {
+        "from": {"type": "string", "description": "family[index] or a unit address"},
+        "to": {"type": "string", "description": "family[index] or a unit address"},
+        "weight": _NUMBER,
+        "kernel": {"type": "array", "items": {"type": "array", "items": _NUMBER}, "description": "k x k weights"},
+        "comment": _COMMENT,
+    },
+    ("from", "to"),
+    "one explicit weight (centre tap) or kernel between two units, added to what rules give",
+)
+
+SPEC_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "synthcircuits circuit spec",
+    "type": "object",
+    "properties": {
+        "synthcircuits": {"const": SPEC_VERSION, "description": "spec language version"},
+        "name": {"type": "string"},
+        "description": {"type": "string"},
+        "architecture": {"enum": ["inceptionv1"], "description": "the layout unit addresses refer to"},
+        "base": {"type": "string", "description": "weights file to patch: units not named keep its weights"},
+        "bottleneck_channels": {
+            "type": "object",
+            "description": "with a base: bottleneck channels (e.g. mixed3b_5x5: [0, 1]) the compiler may take over",
+            "patternProperties": {"^mixed[0-9][a-e]_(3x3|5x5)$": {"type": "array", "items": {"type": "integer", "minimum": 0}}},
+            "additionalProperties": False,
+        },
+        "zero": {"type": "array", "items": {"type": "string"}, "description": "units whose incoming weights and bias become zero"},
+        "families": {"type": "array", "items": FAMILY, "minItems": 1},
+        "connections": {"type": "array", "items": CONNECTION},
+        "comment": _COMMENT,
+    },
+    "required": ["synthcircuits", "name", "families"],
+    "additionalProperties": False,
+}
+
+
+def validate_structure(source: Source, schema: dict[str, Any] = SPEC_SCHEMA) -> None:
+    """Raise a SpecError at the place of the most relevant schema violation, if any."""
+    validator = jsonschema.Draft202012Validator(schema)
+    error = jsonschema.exceptions.best_match(validator.iter_errors(source.data))
+    if error is None:
+        return
+    path = tuple(error.absolute_path)
+    raise source.error(path, _message(error, path), _hint(error))
+
+
+def _message(error: jsonschema.ValidationError, path: tuple) -> str:
+    where = ".".join(str(p) for p in path) or "the document"
+    if error.validator == "additionalProperties":
+        return f"{where}: {error.message}"
+    if error.validator == "required":
+        return f"{where}: {error.message}"
+    if error.validator in ("minProperties", "maxProperties") and isinstance(error.instance, dict):
+        kinds = ", ".join(error.schema.get("properties", {}))
+        return f"{where}: give exactly one of {kinds} (got {len(error.instance)})"
+    return f"{where}: {error.message}"
+
+
+def _hint(error: jsonschema.ValidationError) -> str | None:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    if error.validator == "additionalProperties" and "properties" in schema:
+        return "allowed here: " + ", ".join(schema["properties"])
+    if error.validator == "const" and error.absolute_path and error.absolute_path[-1] == "synthcircuits":
+        return f"this version of synthcircuits reads spec version {SPEC_VERSION}"
+    return schema.get("description")
