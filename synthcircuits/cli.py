@@ -131,7 +131,70 @@ def _run_demo(args: argparse.Namespace) -> int:
     return run_demo(args.output_dir, args.device)
 
 
-_COMMANDS = [_demo, _layers, _weights, _probe]
+def _build(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("build", help="compile a circuit spec into weights")
+    p.add_argument("spec", type=Path)
+    p.add_argument("-o", "--output", type=Path, required=True, help="output .safetensors")
+    p.add_argument("--target", default="inceptionv1", help="inceptionv1 (default) or compact")
+    p.add_argument("--base", type=Path, default=None, help="InceptionV1 weights to patch (overrides the spec's base:)")
+    p.add_argument("--units-out", type=Path, default=None, help="also write each unit's address, family and orientation as JSON")
+    p.set_defaults(handler=_run_build)
+
+
+def _run_build(args: argparse.Namespace) -> int:
+    from .compile import compile_spec
+    from .models.weights import atomic_target
+    from .spec import load_spec
+
+    build = compile_spec(load_spec(args.spec), args.target, args.base)
+    build.save(args.output)
+    if args.units_out:
+        with atomic_target(args.units_out) as tmp:
+            tmp.write_text(build.units_json())
+    print(build.summary())
+    print(f"\nsaved {args.output}" + (f" and {args.units_out}" if args.units_out else ""))
+    return 0
+
+
+def _check_spec(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("check-spec", help="validate a circuit spec without building it")
+    p.add_argument("spec", type=Path)
+    p.set_defaults(handler=_run_check_spec)
+
+
+def _run_check_spec(args: argparse.Namespace) -> int:
+    from .compile import build_graph
+    from .spec import load_spec
+
+    spec = load_spec(args.spec)
+    graph = build_graph(spec)
+    print(f"{args.spec}: ok ({len(spec.families)} families, {spec.unit_count} units, {graph.edge_count()} connections)")
+    return 0
+
+
+def _schema(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("schema", help="write the JSON Schema of circuit specs (for editors)")
+    p.add_argument("-o", "--output", type=Path, default=None, help="file to write (default: stdout)")
+    p.set_defaults(handler=_run_schema)
+
+
+def _run_schema(args: argparse.Namespace) -> int:
+    import json
+
+    from .models.weights import atomic_target
+    from .spec import SPEC_SCHEMA
+
+    text = json.dumps(SPEC_SCHEMA, indent=2) + "\n"
+    if args.output is None:
+        sys.stdout.write(text)
+        return 0
+    with atomic_target(args.output) as tmp:
+        tmp.write_text(text)
+    print(f"saved {args.output}")
+    return 0
+
+
+_COMMANDS = [_demo, _layers, _weights, _probe, _build, _check_spec, _schema]
 
 
 if __name__ == "__main__":

@@ -55,6 +55,8 @@ def lower_inceptionv1(
     for address in spec.zero:
         clear(address)
     for (family, index), address in placement.items():
+        if graph.families[family].keep:
+            continue
         clear(address)
         state[f"{conv_name(address)}_pre_relu_conv.bias"][row_of(address)] = graph.biases[family][index]
     for family, kernels in graph.pixel_kernels.items():

@@ -51,6 +51,7 @@ class Family:
     kernel: PixelKernel | None
     inputs: tuple[InputRule, ...]
     path: DocPath
+    keep: bool = False  # units keep the base's weights; the family only names them as inputs
 
     @property
     def size(self) -> int:

@@ -70,7 +70,7 @@ class _Builder:
             zero=self._zero(base),
             bottleneck_channels=self._bottlenecks(base),
             file=self.src.file,
-            content_hash=hashlib.sha256(json.dumps(self.data, sort_keys=True).encode()).hexdigest(),
+            content_hash=hashlib.sha256(json.dumps(self.data, sort_keys=True, default=str).encode()).hexdigest(),
         )
 
     # -- families ---------------------------------------------------------------------
@@ -95,7 +95,11 @@ class _Builder:
             kernel=self._kernel(path, raw, layer, branch),
             inputs=tuple(self._input(path + ("inputs", j), r) for j, r in enumerate(raw.get("inputs", []))),
             path=path,
+            keep=raw.get("keep", False),
         )
+        if family.keep:
+            self._check_kept(family, raw)
+            return family
         if units is not None and len(units) != family.size:
             raise self.src.error(
                 path + ("units",),
@@ -111,6 +115,17 @@ class _Builder:
         elif family.kernel is not None:
             raise self.src.error(path + ("kernel",), f"kernel: is for the first layer ({first_layer(self.arch).name}); {layer.name} reads other units", "connect it with inputs: rules instead")
         return family
+
+    def _check_kept(self, family: Family, raw) -> None:
+        if "base" not in self.data:
+            raise self.src.error(family.path + ("keep",), "keep: true needs a base: weights file to keep units from")
+        if family.units is None:
+            raise self.src.error(family.path, f"kept family {family.name!r} must pin its units: (which trained units it names)")
+        for key in ("kernel", "inputs", "bias"):
+            if key in raw:
+                raise self.src.error(family.path + (key,), f"kept family {family.name!r} keeps its trained weights; remove {key}:")
+        if len(family.units) != family.size:
+            raise self.src.error(family.path + ("units",), f"family {family.name!r} has {family.size} units but lists {len(family.units)} addresses")
 
     def _layer(self, path, name: str) -> Layer:
         if not self.arch.has_layer(name):

@@ -145,6 +145,7 @@ FAMILY = _object(
         "phases": {"type": "array", "items": _NUMBER, "minItems": 1, "description": "copies per orientation at these phases"},
         "units": {"type": "array", "items": {"type": "string"}, "description": "where the units live, e.g. mixed3b:379"},
         "bias": _NUMBER,
+        "keep": {"type": "boolean", "description": "with a base: these (pinned) units keep their trained weights and serve as inputs"},
         "kernel": _one_of_keys(PIXEL_KERNELS, "weights on the input pixels (first layer only)"),
         "inputs": {"type": "array", "items": INPUT_RULE},
         "comment": _COMMENT,

@@ -63,7 +63,16 @@ def parse_source(text: str, file: str = "<spec>") -> Source:
     marks: dict[Path_, tuple[int, int]] = {}
     if node is not None:
         _record(node, (), marks, file)
-    return Source(file, text, data, marks)
+    return Source(file, text, _string_keys(data), marks)
+
+
+def _string_keys(data: Any) -> Any:
+    """JSON's view of the data: mapping keys become strings (YAML allows `0:` as a key)."""
+    if isinstance(data, dict):
+        return {str(k): _string_keys(v) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_string_keys(v) for v in data]
+    return data
 
 
 def _record(node: yaml.Node, path: Path_, marks: dict[Path_, tuple[int, int]], file: str) -> None:
@@ -71,7 +80,7 @@ def _record(node: yaml.Node, path: Path_, marks: dict[Path_, tuple[int, int]], f
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, yaml.Node] = {}
         for key_node, value_node in node.value:
-            key = yaml.safe_load(yaml.serialize(key_node))
+            key = str(yaml.safe_load(yaml.serialize(key_node)))
             if key in seen:
                 raise SpecError(
                     f"key {key!r} appears twice in the same mapping",
