@@ -89,3 +89,15 @@ def test_weights_fetch_offline_exits_2_with_instructions(tmp_path):
     assert result.returncode == 2
     assert "could not download" in result.stderr and "--weights FILE" in result.stderr
     assert not (tmp_path / "w.pth").exists()
+
+
+def test_demo_builds_the_shipped_spec_and_each_early_curve_prefers_its_own_arc(tmp_path, capsys):
+    assert main(["demo", "-o", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert (tmp_path / "small-curves.safetensors").is_file() and (tmp_path / "small-curves.compact.safetensors").is_file()
+    rows = [line for line in out.splitlines() if line.startswith("arc facing")]
+    assert len(rows) == 8
+    for row in rows:
+        stimulus = row.split()[2]
+        assert f"({stimulus} deg)" in row, row  # the strongest unit is the one designed for this orientation
+        assert row.rstrip().endswith("True"), row

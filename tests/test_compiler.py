@@ -159,3 +159,13 @@ def test_composed_expanded_weights_equal_two_linear_convs_in_a_row():
     sequential = torch.nn.functional.conv2d(torch.nn.functional.conv2d(x, inner, padding=1), outer, padding=2)
     at_once = torch.nn.functional.conv2d(x, compose(outer, inner), padding=3)
     torch.testing.assert_close(sequential[..., 3:-3, 3:-3], at_once[..., 3:-3, 3:-3])
+
+
+def test_compact_layers_are_as_wide_as_the_spec_while_inceptionv1_reports_overflow():
+    wide = LINES.replace("  - name: cgabor\n    layer: conv2d1\n    orientations: 4\n", "  - name: cgabor\n    layer: conv2d1\n    orientations: 4\n    phases: [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17]\n")
+    spec = parse_spec(wide, "wide.yaml")
+    assert spec.family("cgabor").size == 72  # conv2d1 has 64 channels
+    compact = compile_spec(spec, "compact")
+    assert compact.compact_layers[1].out_channels == 72 and all(u.address is None for u in compact.units)
+    with pytest.raises(Exception, match="conv2d1 has 64 channels; family 'cgabor' does not fit"):
+        compile_spec(spec, "inceptionv1")

@@ -32,14 +32,14 @@ class UnitRecord:
     index: int
     orientation: float
     phase: float
-    address: UnitAddress  # its channel in the InceptionV1 layout
+    address: UnitAddress | None  # its channel in the InceptionV1 layout (None: unpinned unit of a compact build)
     layer: str
     channel: int  # its channel in the built model's layer output
 
     def as_json(self) -> dict:
         return {
             "family": self.family, "index": self.index, "orientation": self.orientation, "phase": self.phase,
-            "address": str(self.address), "layer": self.layer, "channel": self.channel,
+            "address": str(self.address) if self.address else None, "layer": self.layer, "channel": self.channel,
         }
 
 
@@ -105,14 +105,15 @@ def compile_spec(spec: Spec, target: str = "inceptionv1", base: str | Path | Non
     if target not in TARGETS:
         raise UserError(f"unknown target {target!r}", hint=f"choose one of {', '.join(TARGETS)}")
     graph = build_graph(spec)
-    placement = assign_channels(graph)
     base_path = Path(base) if base else spec.base
     if target == "compact":
         if base_path:
             raise UserError("a compact build holds only the spec's units; it cannot patch base weights", hint="use --target inceptionv1 with --base")
         state, layers = lower_compact(graph)
-        index = compact_index(graph)
-        return Build(spec, target, graph, state, _records(graph, placement, index), compact_layers=layers)
+        # Compact layers are as wide as the spec needs; only pinned units have an InceptionV1 address.
+        pinned = {(f.name, i): unit for f in spec.families for i, unit in enumerate(f.units or ())}
+        return Build(spec, target, graph, state, _records(graph, pinned, compact_index(graph)), compact_layers=layers)
+    placement = assign_channels(graph)
     base_state, base_hash = None, None
     if base_path:
         weights = read_weights(base_path)
@@ -126,6 +127,6 @@ def compile_spec(spec: Spec, target: str = "inceptionv1", base: str | Path | Non
 
 def _records(graph: CircuitGraph, placement, channels) -> list[UnitRecord]:
     return [
-        UnitRecord(u.family, u.index, u.orientation, u.phase, placement[(u.family, u.index)], u.layer, channels[(u.family, u.index)])
+        UnitRecord(u.family, u.index, u.orientation, u.phase, placement.get((u.family, u.index)), u.layer, channels[(u.family, u.index)])
         for u in graph.units()
     ]
