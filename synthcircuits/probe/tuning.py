@@ -1,0 +1,169 @@
+"""Tuning curves: a unit's response over a stimulus sweep, and the numbers read off it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm import tqdm
+
+from ..models.capture import capture
+from ..models.geometry import centre_position, receptive_field_center
+from ..stimuli import arcs, lines
+
+
+@dataclass(frozen=True)
+class ProbeUnit:
+    """A unit as the built model holds it: layer and channel of that model's output."""
+
+    name: str
+    layer: str
+    channel: int
+
+
+@dataclass
+class TuningCurve:
+    unit: str
+    angles: np.ndarray  # degrees, evenly spaced over `period`
+    responses: np.ndarray
+    period: float = 360.0
+
+    @property
+    def peak(self) -> float:
+        return float(self.responses.max())
+
+    @property
+    def peak_angle(self) -> float:
+        return float(self.angles[int(self.responses.argmax())])
+
+    def preferred(self) -> float:
+        """Circular mean of the angles, weighted by how far each response rises above half the peak."""
+        weights = np.clip(self.responses - self.peak / 2, 0, None)
+        if weights.sum() <= 0:
+            return float("nan")
+        phase = np.deg2rad(self.angles) * 360.0 / self.period
+        mean = np.angle((weights * np.exp(1j * phase)).sum())
+        return float(np.rad2deg(mean) * self.period / 360.0 % self.period)
+
+    def response_at(self, angle: float) -> float:
+        """Linear interpolation on the circle."""
+        a = np.concatenate([self.angles, [self.angles[0] + self.period]])
+        r = np.concatenate([self.responses, [self.responses[0]]])
+        return float(np.interp(angle % self.period, a, r))
+
+    def width(self) -> float:
+        """Full width at half maximum of the lobe around the peak, in degrees."""
+        if self.peak <= 0:
+            return float("nan")
+        n, step = len(self.angles), self.period / len(self.angles)
+        i = int(self.responses.argmax())
+        half = self.peak / 2
+        extent = 0.0
+        for direction in (1, -1):
+            for k in range(1, n):
+                r_prev, r = self.responses[(i + direction * (k - 1)) % n], self.responses[(i + direction * k) % n]
+                if r < half:
+                    extent += step * (k - 1) + step * (r_prev - half) / (r_prev - r)
+                    break
+            else:
+                return float(self.period)
+        return float(min(extent, self.period))
+
+    def echo(self) -> float:
+        """Response half a period from the preferred angle, as a fraction of the peak."""
+        if self.peak <= 0:
+            return float("nan")
+        return self.response_at(self.preferred() + self.period / 2) / self.peak
+
+
+def responses_at_centre(
+    model: nn.Module,
+    units: Sequence[ProbeUnit],
+    stimuli: Callable[[Tensor], Tensor] | Tensor,
+    parameters: Tensor | None = None,
+    batch_size: int = 64,
+    progress: bool = False,
+) -> np.ndarray:
+    """(stimuli, units) responses at each unit's centre position.
+
+    `stimuli` is a batch, or a renderer called on slices of `parameters` (so a long sweep
+    never sits in memory at once).
+    """
+    layers = sorted({u.layer for u in units})
+    count = len(stimuli) if isinstance(stimuli, Tensor) else len(parameters)
+    out = np.zeros((count, len(units)), dtype=np.float64)
+    device = next(model.parameters()).device
+    starts = range(0, count, batch_size)
+    for start in tqdm(starts, desc="stimuli", disable=not progress, leave=False):
+        batch = stimuli[start : start + batch_size] if isinstance(stimuli, Tensor) else stimuli(parameters[start : start + batch_size])
+        acts = capture(model, batch.to(device), layers)
+        size = batch.shape[-1]
+        for k, unit in enumerate(units):
+            p = centre_position(unit.layer, size)
+            out[start : start + len(batch), k] = acts[unit.layer][:, unit.channel, p, p].double().cpu().numpy()
+    return out
+
+
+def stimulus_centre(layer: str, image_size: int) -> tuple[float, float]:
+    """Where to centre a stimulus so it falls on the receptive field of `layer`'s centre unit."""
+    c = receptive_field_center(layer, centre_position(layer, image_size))
+    return (c, c)
+
+
+@dataclass(frozen=True)
+class RadialSweep:
+    """Curves of one radius at evenly spaced orientations over 360 degrees."""
+
+    radius: float = 32.0
+    step: float = 5.0
+    width: float = 3.0
+    span: float = 120.0
+    size: int = 224
+
+    @property
+    def angles(self) -> np.ndarray:
+        return np.arange(0.0, 360.0, self.step)
+
+    def render(self, layer: str) -> Callable[[Tensor], Tensor]:
+        centre = stimulus_centre(layer, self.size)
+        return lambda o: arcs(o, self.radius, width=self.width, span=self.span, size=self.size, center=centre)
+
+    def lines(self, layer: str) -> Callable[[Tensor], Tensor]:
+        """Straight lines as long as the arcs, at the arcs' tangent (orientation + 90)."""
+        centre = stimulus_centre(layer, self.size)
+        length = 2 * self.radius * np.deg2rad(self.span / 2)
+        return lambda o: lines(o + 90.0, length=float(length), width=self.width, size=self.size, center=centre)
+
+
+def radial_tuning(model: nn.Module, units: Sequence[ProbeUnit], sweep: RadialSweep = RadialSweep(), progress: bool = False) -> list[TuningCurve]:
+    """Each unit's response to curves swept over 360 degrees, centred on its receptive field."""
+    by_layer: dict[str, list[ProbeUnit]] = {}
+    for u in units:
+        by_layer.setdefault(u.layer, []).append(u)
+    angles = sweep.angles
+    curves: dict[str, TuningCurve] = {}
+    for layer, group in by_layer.items():
+        r = responses_at_centre(model, group, sweep.render(layer), torch.tensor(angles, dtype=torch.float32), progress=progress)
+        for k, u in enumerate(group):
+            curves[u.name] = TuningCurve(u.name, angles, r[:, k])
+    return [curves[u.name] for u in units]
+
+
+def curve_line_selectivity(model: nn.Module, units: Sequence[ProbeUnit], orientations: Sequence[float], sweep: RadialSweep = RadialSweep()) -> np.ndarray:
+    """Each unit's response to its curve over its response to a straight line at the curve's tangent."""
+    ratios = np.zeros(len(units))
+    for k, (u, o) in enumerate(zip(units, orientations)):
+        o_t = torch.tensor([o], dtype=torch.float32)
+        curve = responses_at_centre(model, [u], sweep.render(u.layer), o_t)[0, 0]
+        line = responses_at_centre(model, [u], sweep.lines(u.layer), o_t)[0, 0]
+        ratios[k] = curve / line if line > 0 else (np.inf if curve > 0 else 0.0)
+    return ratios
+
+
+def angle_difference(a: float, b: float, period: float = 360.0) -> float:
+    """Smallest absolute difference of two angles on a circle of `period`."""
+    d = (a - b) % period
+    return float(min(d, period - d))
