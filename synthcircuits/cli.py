@@ -194,7 +194,24 @@ def _run_schema(args: argparse.Namespace) -> int:
     return 0
 
 
-_COMMANDS = [_demo, _layers, _weights, _probe, _build, _check_spec, _schema]
+def _verify(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("verify", help="run a spec's checks on its build (or on given weights); exit 1 if any fails")
+    p.add_argument("spec", type=Path)
+    p.add_argument("--weights", type=Path, default=None, help="check these InceptionV1 weights at the spec's unit addresses instead")
+    p.add_argument("--target", default="inceptionv1", help="inceptionv1 (default) or compact")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("--json", type=Path, default=None, help="also write the rows as JSON")
+    p.set_defaults(handler=_run_verify)
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    from .runtime import resolve_device
+    from .verify import run_verify
+
+    return run_verify(args.spec, args.weights, args.target, str(resolve_device(args.device)), args.json)
+
+
+_COMMANDS = [_demo, _layers, _weights, _probe, _build, _check_spec, _schema, _verify]
 
 
 if __name__ == "__main__":

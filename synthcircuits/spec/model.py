@@ -86,12 +86,24 @@ class Connection:
 
 
 @dataclass(frozen=True)
+class Check:
+    """An expectation about compiled units under a stimulus sweep (run by `verify`)."""
+
+    name: str
+    units: tuple[UnitRef, ...]
+    stimulus: dict[str, float]  # radial-tuning parameters
+    expect: dict[str, float | bool]
+    path: DocPath
+
+
+@dataclass(frozen=True)
 class Spec:
     name: str
     description: str
     architecture: str
     families: tuple[Family, ...]
     connections: tuple[Connection, ...] = ()
+    checks: tuple[Check, ...] = ()
     base: Path | None = None
     zero: tuple[UnitAddress, ...] = ()
     bottleneck_channels: dict[str, tuple[int, ...]] = field(default_factory=dict)

@@ -11,7 +11,7 @@ from typing import Any
 from ..errors import AddressError
 from ..models.address import UnitAddress, parse_unit
 from ..models.layout import Architecture, Layer, get_architecture
-from .model import Connection, Family, InputRule, PixelKernel, Spec, Tuning, UnitRef
+from .model import Check, Connection, Family, InputRule, PixelKernel, Spec, Tuning, UnitRef
 from .schema import SPATIAL_RULES, validate_structure
 from .source import Source, SpecError, parse_source, read_source
 
@@ -66,6 +66,7 @@ class _Builder:
             architecture=self.arch.name,
             families=families,
             connections=tuple(self._connection(i, raw, families) for i, raw in enumerate(self.data.get("connections", []))),
+            checks=tuple(self._check(i, raw, families) for i, raw in enumerate(self.data.get("checks", []))),
             base=base,
             zero=self._zero(base),
             bottleneck_channels=self._bottlenecks(base),
@@ -283,6 +284,25 @@ class _Builder:
             if any(len(row) != size for row in kernel) or size % 2 == 0 or size > limit:
                 raise self.src.error(path + ("kernel",), f"kernel must be square, odd and at most {limit}x{limit} here")
         return Connection(source, target, float(raw["weight"]) if "weight" in raw else None, kernel, path)
+
+    def _check(self, i: int, raw, families) -> Check:
+        path = ("checks", i)
+        names = [raw["units"]] if isinstance(raw["units"], str) else raw["units"]
+        by_name = {f.name: f for f in families}
+        units: list[UnitRef] = []
+        for j, name in enumerate(names):
+            where = path + ("units",) if isinstance(raw["units"], str) else path + ("units", j)
+            if name in by_name:
+                units += [UnitRef(name, k) for k in range(by_name[name].size)]
+            else:
+                units.append(self._unit_ref(where, name, families))
+        stimulus = raw.get("stimulus", "radial_tuning")
+        params = {} if isinstance(stimulus, str) else dict(stimulus["radial_tuning"])
+        directed = {by_name[u.family].period for u in units}
+        for key in ("echo_at_most", "echo_at_least"):
+            if key in raw["expect"] and directed != {360}:
+                raise self.src.error(path + ("expect", key), "echo is measured on directed families (period: 360)")
+        return Check(raw.get("name", f"check {i + 1}"), tuple(units), params, dict(raw["expect"]), path)
 
     def _unit_ref(self, path, text: str, families) -> UnitRef:
         match = _FAMILY_INDEX.match(text)

@@ -166,6 +166,41 @@ CONNECTION = _object(
     "one explicit weight (centre tap) or kernel between two units, added to what rules give",
 )
 
+RADIAL_TUNING = _object(
+    {"radius": _POSITIVE, "step": _POSITIVE, "width": _POSITIVE, "span": _POSITIVE, "size": {"type": "integer", "minimum": 32}},
+    (),
+    "black arcs on white swept over 360 degrees, centred on each unit's receptive field "
+    "(defaults: radius 32 px, step 5 deg, width 3 px, span 120 deg, 224 px images)",
+)
+
+EXPECTATIONS = {
+    "preferred_orientation_within_deg": {**_POSITIVE, "description": "circular-mean preferred orientation vs the designed one"},
+    "echo_at_most": {"type": "number", "minimum": 0, "description": "response 180 deg from the preferred, as a fraction of the peak"},
+    "echo_at_least": {"type": "number", "minimum": 0, "description": "for units that should keep an echo (early curves)"},
+    "curve_line_ratio_at_least": {**_POSITIVE, "description": "response to its curve over response to a straight line at the tangent"},
+    "width_deg_at_most": {**_POSITIVE, "description": "full width at half maximum of the tuning curve"},
+    "width_deg_at_least": {**_POSITIVE},
+    "peak_follows_rotation": {"const": True, "description": "the stimulus at each unit's orientation drives that unit most among those checked"},
+    "peak_at_least": {"type": "number", "description": "the strongest response over the sweep"},
+}
+
+CHECK = _object(
+    {
+        "name": {"type": "string"},
+        "units": {
+            "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
+            "description": "a family name, or a list of family names and pinned unit addresses",
+        },
+        "stimulus": {
+            "oneOf": [{"const": "radial_tuning"}, _one_of_keys({"radial_tuning": RADIAL_TUNING}, "a stimulus sweep")],
+        },
+        "expect": {**_object(EXPECTATIONS, (), "what must hold for every unit"), "minProperties": 1},
+        "comment": _COMMENT,
+    },
+    ("units", "expect"),
+    "an expectation about the compiled units, run by synthcircuits verify",
+)
+
 SPEC_SCHEMA: dict[str, Any] = {
     "$schema": "https://json-schema.org/draft/2020-12/schema",
     "title": "synthcircuits circuit spec",
@@ -185,6 +220,7 @@ SPEC_SCHEMA: dict[str, Any] = {
         "zero": {"type": "array", "items": {"type": "string"}, "description": "units whose incoming weights and bias become zero"},
         "families": {"type": "array", "items": FAMILY, "minItems": 1},
         "connections": {"type": "array", "items": CONNECTION},
+        "checks": {"type": "array", "items": CHECK},
         "comment": _COMMENT,
     },
     "required": ["synthcircuits", "name", "families"],

@@ -1,0 +1,97 @@
+"""Running a spec's checks on a model: measured numbers, limits, pass or fail per unit.
+
+Takes a model and the units to check (where they live in that model, what they were
+designed to do); it never reads a spec file.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+from torch import nn
+
+from ..spec.model import Check
+from ..tables import format_table
+from .tuning import ProbeUnit, RadialSweep, angle_difference, curve_line_selectivity, radial_tuning
+
+
+@dataclass(frozen=True)
+class DesignedUnit:
+    """A unit to check: its name, family, designed orientation and where the model holds it."""
+
+    ref: tuple[str, int]  # (family, index) in the spec
+    name: str
+    family: str
+    orientation: float
+    probe: ProbeUnit
+
+
+@dataclass(frozen=True)
+class CheckRow:
+    check: str
+    unit: str
+    measure: str
+    value: float
+    limit: str
+    passed: bool
+
+
+def run_checks(model: nn.Module, checks: Sequence[Check], units: Sequence[DesignedUnit], progress: bool = False) -> list[CheckRow]:
+    by_ref = {u.ref: u for u in units}
+    rows: list[CheckRow] = []
+    for check in checks:
+        group = [by_ref[(r.family, r.index)] for r in check.units]
+        sweep = RadialSweep(**check.stimulus)
+        curves = radial_tuning(model, [u.probe for u in group], sweep, progress=progress)
+        expect = check.expect
+        if "curve_line_ratio_at_least" in expect:
+            ratios = curve_line_selectivity(model, [u.probe for u in group], [u.orientation for u in group], sweep)
+        for k, (unit, curve) in enumerate(zip(group, curves)):
+            def row(measure: str, value: float, limit: str, passed: bool) -> None:
+                rows.append(CheckRow(check.name, unit.name, measure, value, limit, bool(passed) and not math.isnan(value)))
+
+            if "preferred_orientation_within_deg" in expect:
+                limit = expect["preferred_orientation_within_deg"]
+                diff = angle_difference(curve.preferred(), unit.orientation)
+                row("preferred - designed (deg)", diff, f"<= {limit:g}", diff <= limit)
+            if "echo_at_most" in expect:
+                row("echo (fraction of peak)", curve.echo(), f"<= {expect['echo_at_most']:g}", curve.echo() <= expect["echo_at_most"])
+            if "echo_at_least" in expect:
+                row("echo (fraction of peak)", curve.echo(), f">= {expect['echo_at_least']:g}", curve.echo() >= expect["echo_at_least"])
+            if "curve_line_ratio_at_least" in expect:
+                limit = expect["curve_line_ratio_at_least"]
+                row("curve / line response", ratios[k], f">= {limit:g}", ratios[k] >= limit)
+            if "width_deg_at_most" in expect:
+                row("tuning width (deg)", curve.width(), f"<= {expect['width_deg_at_most']:g}", curve.width() <= expect["width_deg_at_most"])
+            if "width_deg_at_least" in expect:
+                row("tuning width (deg)", curve.width(), f">= {expect['width_deg_at_least']:g}", curve.width() >= expect["width_deg_at_least"])
+            if "peak_at_least" in expect:
+                row("peak response", curve.peak, f">= {expect['peak_at_least']:g}", curve.peak >= expect["peak_at_least"])
+        if expect.get("peak_follows_rotation"):
+            responses = np.stack([[c.response_at(u.orientation) for c in curves] for u in group])  # stimulus x unit
+            for k, unit in enumerate(group):
+                winner = group[int(responses[k].argmax())]
+                rows.append(CheckRow(check.name, unit.name, f"strongest at {unit.orientation:g} deg", float(responses[k].max()),
+                                     f"= {unit.name}", winner is unit))
+    return rows
+
+
+def checks_table(rows: Sequence[CheckRow]) -> str:
+    return format_table(
+        ["check", "unit", "measure", "value", "limit", "result"],
+        [[r.check, r.unit, r.measure, r.value, r.limit, "pass" if r.passed else "FAIL"] for r in rows],
+    )
+
+
+def tuning_table(units: Sequence[DesignedUnit], model: nn.Module, sweep: RadialSweep) -> str:
+    """Designed vs measured preferred orientation, width, echo and curve/line selectivity, one row a unit."""
+    curves = radial_tuning(model, [u.probe for u in units], sweep)
+    ratios = curve_line_selectivity(model, [u.probe for u in units], [u.orientation for u in units], sweep)
+    rows = [
+        [u.name, u.family, u.orientation, c.preferred(), angle_difference(c.preferred(), u.orientation), c.width(), c.echo(), r, c.peak]
+        for u, c, r in zip(units, curves, ratios)
+    ]
+    return format_table(["unit", "family", "designed", "preferred", "diff", "width", "echo", "curve/line", "peak"], rows)

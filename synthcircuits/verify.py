@@ -1,0 +1,63 @@
+"""`synthcircuits verify`: build a spec (or load weights), run its checks, print the tables."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from torch import nn
+
+from .compile import Build, compile_spec
+from .errors import UserError
+from .models.weights import atomic_target
+from .models.zoo import load_model
+from .probe.checks import CheckRow, DesignedUnit, checks_table, run_checks, tuning_table
+from .probe.tuning import ProbeUnit, RadialSweep
+from .spec import Spec, load_spec
+
+
+def designed_units(build: Build, on_trained_layout: bool = False) -> list[DesignedUnit]:
+    """The spec's units as the model holds them: in the build itself, or (for weights in the
+    InceptionV1 layout, e.g. trained ones) at the addresses the spec gives them."""
+    units = []
+    for u in build.units:
+        name = str(u.address) if u.address else f"{u.family}[{u.index}]"
+        channel = u.address.channel if on_trained_layout else u.channel
+        units.append(DesignedUnit((u.family, u.index), name, u.family, u.orientation, ProbeUnit(name, u.layer, channel)))
+    return units
+
+
+def verify_spec(spec: Spec, weights: Path | None = None, target: str = "inceptionv1", device: str = "cpu") -> tuple[list[CheckRow], Build, nn.Module, list[DesignedUnit]]:
+    if not spec.checks:
+        raise UserError(f"{spec.file}: the spec has no checks: section", hint="add checks (see specs/curve_circuit.yaml)")
+    if weights is None:
+        build = compile_spec(spec, target)
+        model = build.model().to(device)
+        units = designed_units(build)
+    else:
+        build = compile_spec(spec, "inceptionv1")
+        model = load_model(weights, device=device)
+        if type(model).__name__ != "InceptionV1":
+            raise UserError(f"{weights}: verify --weights needs InceptionV1-layout weights, where the spec's addresses mean something")
+        units = designed_units(build, on_trained_layout=True)
+    return run_checks(model, spec.checks, units, progress=True), build, model, units
+
+
+def run_verify(spec_path: Path, weights: Path | None, target: str, device: str, json_out: Path | None) -> int:
+    spec = load_spec(spec_path)
+    rows, build, model, units = verify_spec(spec, weights, target, device)
+    checked = {(r.family, r.index) for c in spec.checks for r in c.units}
+    shown = [u for u in units if u.ref in checked]
+    source = weights or f"{spec_path} built for {target}"
+    print(f"{spec.name}: checks on {source}\n")
+    print(tuning_table(shown, model, RadialSweep(**spec.checks[0].stimulus)))
+    print()
+    print(checks_table(rows))
+    failed = [r for r in rows if not r.passed]
+    print(f"\n{len(rows) - len(failed)} of {len(rows)} expectations hold" + (f"; {len(failed)} FAILED" if failed else ""))
+    if json_out:
+        with atomic_target(json_out) as tmp:
+            tmp.write_text(json.dumps({"spec": spec.name, "spec_hash": spec.content_hash, "source": str(source),
+                                       "rows": [asdict(r) for r in rows]}, indent=1))
+    return 1 if failed else 0
