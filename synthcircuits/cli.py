@@ -211,7 +211,30 @@ def _run_verify(args: argparse.Namespace) -> int:
     return run_verify(args.spec, args.weights, args.target, str(resolve_device(args.device)), args.json)
 
 
-_COMMANDS = [_demo, _layers, _weights, _probe, _build, _check_spec, _schema, _verify]
+def _compare(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("compare", help="compare two models (specs or weight files) on the same units and stimuli")
+    p.add_argument("a", type=Path, help="a circuit spec (.yaml) or weights file")
+    p.add_argument("b", type=Path, help="a circuit spec (.yaml) or weights file")
+    p.add_argument("--units", default=None, help="comma-separated addresses (default: the units A's spec pins)")
+    p.add_argument("--stimulus", default="radial_tuning", choices=["radial_tuning"])
+    p.add_argument("--radius", type=float, default=32.0, help="arc radius in pixels")
+    p.add_argument("--step", type=float, default=5.0, help="orientation step in degrees")
+    p.add_argument("--rotate-b", type=float, default=0.0, help="turn B's stimuli by this many degrees (sanity check)")
+    p.add_argument("--device", default="cpu")
+    p.add_argument("-o", "--output-dir", type=Path, default=Path("out/compare"), help="where compare.json and compare.png go")
+    p.set_defaults(handler=_run_compare)
+
+
+def _run_compare(args: argparse.Namespace) -> int:
+    from .compare import run_compare
+    from .probe.tuning import RadialSweep
+    from .runtime import resolve_device
+
+    sweep = RadialSweep(radius=args.radius, step=args.step)
+    return run_compare(args.a, args.b, args.units, sweep, args.rotate_b, str(resolve_device(args.device)), args.output_dir)
+
+
+_COMMANDS = [_demo, _layers, _weights, _probe, _build, _check_spec, _schema, _verify, _compare]
 
 
 if __name__ == "__main__":

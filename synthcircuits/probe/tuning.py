@@ -13,6 +13,7 @@ from tqdm import tqdm
 from ..models.capture import capture
 from ..models.geometry import centre_position, receptive_field_center
 from ..stimuli import arcs, lines
+from .unit_forward import supports_unit_probing, unit_activations
 
 
 @dataclass(frozen=True)
@@ -92,18 +93,27 @@ def responses_at_centre(
     `stimuli` is a batch, or a renderer called on slices of `parameters` (so a long sweep
     never sits in memory at once).
     """
-    layers = sorted({u.layer for u in units})
+    layers = list(dict.fromkeys(u.layer for u in units))
     count = len(stimuli) if isinstance(stimuli, Tensor) else len(parameters)
     out = np.zeros((count, len(units)), dtype=np.float64)
     device = next(model.parameters()).device
+    unit_level = supports_unit_probing(model)
     starts = range(0, count, batch_size)
     for start in tqdm(starts, desc="stimuli", disable=not progress, leave=False):
         batch = stimuli[start : start + batch_size] if isinstance(stimuli, Tensor) else stimuli(parameters[start : start + batch_size])
-        acts = capture(model, batch.to(device), layers)
+        batch = batch.to(device)
         size = batch.shape[-1]
-        for k, unit in enumerate(units):
-            p = centre_position(unit.layer, size)
-            out[start : start + len(batch), k] = acts[unit.layer][:, unit.channel, p, p].double().cpu().numpy()
+        with torch.no_grad():
+            acts = None if unit_level else capture(model, batch, layers)
+            for layer in layers:
+                columns = [k for k, u in enumerate(units) if u.layer == layer]
+                channels = [units[k].channel for k in columns]
+                p = centre_position(layer, size)
+                if unit_level:  # only the receptive field, only the branches holding the units
+                    values = unit_activations(model, batch, layer, channels, p)
+                else:
+                    values = acts[layer][:, channels, p, p]
+                out[start : start + len(batch), columns] = values.double().cpu().numpy()
     return out
 
 

@@ -1,0 +1,48 @@
+"""`synthcircuits compare A B`: two models (specs or weight files) on the same units and stimuli."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .errors import UserError
+from .models.address import UnitAddress, parse_units
+from .models.weights import atomic_target
+from .probe.compare import UnitComparison, compare_models
+from .probe.tuning import RadialSweep
+from .sources import SPEC_SUFFIXES, open_source
+from .tables import format_table
+from .viz import plot_tuning
+
+
+def default_units(path: Path) -> list[UnitAddress]:
+    """Without --units: the units a spec pins (its designed units live there)."""
+    if Path(path).suffix not in SPEC_SUFFIXES:
+        raise UserError("--units is needed when A is a weights file", hint="e.g. --units mixed3b:379,mixed3b:385")
+    from .spec import load_spec
+
+    spec = load_spec(path)
+    return [u for f in spec.families if not f.keep for u in (f.units or ()) if u.layer not in ("conv2d0", "conv2d1")]
+
+
+def comparison_table(results: list[UnitComparison]) -> str:
+    rows = [[r.unit, r.correlation, r.best_match, r.best_correlation, r.curve_a.preferred(), r.curve_b.preferred()] for r in results]
+    return format_table(["unit (A)", "r with same unit in B", "best match in B", "its r", "preferred A", "preferred B"], rows)
+
+
+def run_compare(a: Path, b: Path, units: str | None, sweep: RadialSweep, rotate_b: float, device: str, output: Path) -> int:
+    addresses = parse_units(units) if units else default_units(a)
+    source_a, source_b = open_source(a, device), open_source(b, device)
+    results = compare_models(source_a, source_b, addresses, sweep, rotate_b)
+    label_b = f"B{f' rotated {rotate_b:g} deg' if rotate_b else ''}"
+    print(f"A: {source_a.label}\nB: {source_b.label}{f' (stimuli rotated by {rotate_b:g} deg)' if rotate_b else ''}")
+    print(f"radial tuning: radius {sweep.radius:g} px, width {sweep.width:g} px, span {sweep.span:g} deg, step {sweep.step:g} deg\n")
+    print(comparison_table(results))
+    output.mkdir(parents=True, exist_ok=True)
+    with atomic_target(output / "compare.json") as tmp:
+        tmp.write_text(json.dumps({"a": source_a.label, "b": source_b.label, "rotate_b": rotate_b, "sweep": sweep.__dict__,
+                                   "units": [r.as_json() for r in results]}, indent=1))
+    panels = [(r.unit, [("A", r.curve_a), (f"{label_b} same unit", r.curve_b), (f"{label_b} best: {r.best_match}", r.best_curve)]) for r in results]
+    plot_tuning(panels, output / "compare.png")
+    print(f"\nsaved {output / 'compare.json'} and {output / 'compare.png'}")
+    return 0

@@ -1,0 +1,70 @@
+"""Comparing two models on the same units and stimuli: tuning-curve correlation, best match."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from ..models.address import UnitAddress
+from ..sources import ModelSource
+from .tuning import ProbeUnit, RadialSweep, TuningCurve, responses_at_centre
+
+
+@dataclass
+class UnitComparison:
+    unit: str
+    curve_a: TuningCurve
+    curve_b: TuningCurve  # B's unit at the same address
+    correlation: float  # of A's and B's curves at the same address
+    best_match: str  # B's unit (same layer) whose curve correlates best with A's
+    best_correlation: float
+    best_curve: TuningCurve
+
+    def as_json(self) -> dict:
+        return {
+            "unit": self.unit, "correlation": self.correlation, "best_match": self.best_match,
+            "best_correlation": self.best_correlation, "preferred_a": self.curve_a.preferred(),
+            "preferred_b": self.curve_b.preferred(), "preferred_best": self.best_curve.preferred(),
+            "angles": self.curve_a.angles.tolist(), "responses_a": self.curve_a.responses.tolist(),
+            "responses_b": self.curve_b.responses.tolist(), "responses_best": self.best_curve.responses.tolist(),
+        }
+
+
+def correlations(curve: np.ndarray, candidates: np.ndarray) -> np.ndarray:
+    """Pearson correlation of one curve (S,) with each column of candidates (S, C); 0 where flat."""
+    a = curve - curve.mean()
+    b = candidates - candidates.mean(0)
+    denominator = np.sqrt((a**2).sum() * (b**2).sum(0))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        r = (a[:, None] * b).sum(0) / denominator
+    return np.where(denominator > 0, r, 0.0)
+
+
+def compare_models(a: ModelSource, b: ModelSource, units: Sequence[UnitAddress], sweep: RadialSweep = RadialSweep(), rotate_b: float = 0.0) -> list[UnitComparison]:
+    """For each unit: A's tuning curve against B's same unit and against every unit of B's layer.
+
+    `rotate_b` turns B's stimuli by that many degrees (a sanity check: the best match moves).
+    """
+    angles = torch.tensor(sweep.angles, dtype=torch.float32)
+    results = []
+    for layer in dict.fromkeys(u.layer for u in units):
+        group = [u for u in units if u.layer == layer]
+        probe_a = [ProbeUnit(str(u), layer, a.channel_of(u)) for u in group]
+        resp_a = responses_at_centre(a.model, probe_a, sweep.render(layer), angles)
+        channels_b = list(range(b.layer_width(layer)))
+        probe_b = [ProbeUnit(b.name_of(layer, c), layer, c) for c in channels_b]
+        resp_b = responses_at_centre(b.model, probe_b, sweep.render(layer), angles + rotate_b)
+        for k, u in enumerate(group):
+            same = channels_b.index(b.channel_of(u))
+            r = correlations(resp_a[:, k], resp_b)
+            best = int(np.argmax(r))
+            curve = lambda resp, name: TuningCurve(name, sweep.angles, resp)  # noqa: E731
+            results.append(UnitComparison(
+                str(u), curve(resp_a[:, k], str(u)), curve(resp_b[:, same], str(u)), float(r[same]),
+                probe_b[best].name, float(r[best]), curve(resp_b[:, best], probe_b[best].name),
+            ))
+    return results
+

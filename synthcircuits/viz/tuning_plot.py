@@ -1,0 +1,40 @@
+"""Tuning plots: response against stimulus orientation, several models overlaid, as PNG."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+
+from ..models.weights import atomic_target  # noqa: E402
+from ..probe.tuning import TuningCurve  # noqa: E402
+
+
+def plot_tuning(panels: Sequence[tuple[str, Sequence[tuple[str, TuningCurve]]]], path: str | Path, normalise: bool = True) -> Path:
+    """One panel per unit, each with labelled curves (e.g. compiled vs trained), written atomically."""
+    n = len(panels)
+    cols = min(5, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    for ax, (title, curves) in zip(axes.flat, panels):
+        for label, curve in curves:
+            y = curve.responses / curve.peak if normalise and curve.peak > 0 else curve.responses
+            ax.plot(curve.angles, y, label=label, linewidth=1.4)
+        ax.set_title(title, fontsize=9)
+        ax.set_xticks([0, 90, 180, 270, 360])
+        ax.tick_params(labelsize=7)
+        ax.set_xlabel("orientation (deg)", fontsize=7)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    axes.flat[0].legend(fontsize=6, loc="upper right")
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_target(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return path
