@@ -1,60 +1,53 @@
-"""The main job on built-in defaults: everything made here, nothing downloaded."""
+"""The main job on built-in defaults (nothing downloaded): build the clean-room curve circuit,
+verify it against the articles' claims, and compare it with itself rotated as a sanity row."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
-import torch
-
+from .compare import comparison_table
 from .compile import compile_spec
-from .compile.lower import compact_index
-from .models import capture
+from .models.address import parse_units
+from .models.weights import atomic_target
+from .probe.checks import checks_summary, run_checks, tuning_table
+from .probe.compare import compare_models
+from .probe.tuning import RadialSweep
 from .runtime import resolve_device
+from .sources import ModelSource
 from .spec import load_spec
-from .tables import format_table
+from .verify import designed_units
+from .viz import plot_tuning
 
 SHIPPED_SPECS = Path(__file__).resolve().parent.parent / "specs"
-DEFAULT_SPEC = SHIPPED_SPECS / "small_curves.yaml"
-
-
-def synthetic_arc(orientation: float, size: int = 224, radius: float = 40.0, width: float = 4.0, span: float = 60.0) -> torch.Tensor:
-    """A black arc on white through the image centre, its convex side facing `orientation` (degrees)."""
-    ys, xs = torch.meshgrid(torch.arange(size) + 0.5, torch.arange(size) + 0.5, indexing="ij")
-    x, y = xs - size / 2, size / 2 - ys  # y up
-    t = np.deg2rad(orientation)
-    cx, cy = -radius * np.cos(t), -radius * np.sin(t)  # centre of curvature, behind the convex side
-    distance = ((x - cx) ** 2 + (y - cy) ** 2).sqrt()
-    angle = torch.rad2deg(torch.atan2(y - cy, x - cx)) - orientation
-    on_arc = ((angle + 180) % 360 - 180).abs() <= span
-    ink = (1 - ((distance - radius).abs() - width / 2).clamp(min=0)).clamp(0, 1) * on_arc
-    return (1 - ink).expand(3, size, size).contiguous()
+DEFAULT_SPEC = SHIPPED_SPECS / "curve_circuit.yaml"
+SANITY_ROTATION = 45.0
 
 
 def run_demo(output_dir: Path, device: str = "cpu", spec_path: Path = DEFAULT_SPEC) -> int:
     spec = load_spec(spec_path)
     build = compile_spec(spec, "inceptionv1")
     print(build.summary())
-    path = build.save(output_dir / f"{spec.name}.safetensors")
-    compact = compile_spec(spec, "compact")
-    compact_path = compact.save(output_dir / f"{spec.name}.compact.safetensors")
-    print(f"\nsaved {path} and {compact_path}")
+    weights = build.save(output_dir / f"{spec.name}.safetensors")
+    with atomic_target(output_dir / "units.json") as tmp:
+        tmp.write_text(build.units_json())
 
-    curves = [u for u in build.units if u.family == "early_curve"]
-    orientations = [u.orientation for u in curves]
-    stimuli = torch.stack([synthetic_arc(o) for o in orientations])
-    dev = resolve_device(device)
-    full = capture(build.model().to(dev), stimuli, ["mixed3a"])["mixed3a"]
-    small = capture(compact.model().to(dev), stimuli, ["mixed3a"])["mixed3a"]
-    centre = full.shape[-1] // 2
-    index = compact_index(compact.graph)
-    responses = full[:, [u.channel for u in curves], centre, centre].cpu()
-    compact_responses = small[:, [index[(u.family, u.index)] for u in curves], centre, centre].cpu()
-    rows = []
-    for k, (o, row) in enumerate(zip(orientations, responses)):
-        best = int(row.argmax())
-        rows.append([f"arc facing {o:g} deg", f"{curves[best].address} ({curves[best].orientation:g} deg)",
-                     float(row[best]), float(row.sum() - row[best]) / max(len(row) - 1, 1), int(compact_responses[k].argmax()) == best])
-    print("\nearly-curve units on synthetic arcs (response at the image centre):")
-    print(format_table(["stimulus", "strongest unit", "its response", "mean of the others", "compact agrees"], rows))
-    return 0
+    model = build.model().to(resolve_device(device))
+    units = designed_units(build)
+    checked = {(r.family, r.index) for c in spec.checks for r in c.units}
+    sweep = RadialSweep(**spec.checks[0].stimulus)
+    print(f"\n== verify: radial tuning, arcs of radius {sweep.radius:g} px centred on each receptive field\n")
+    print(tuning_table([u for u in units if u.ref in checked], model, sweep))
+    rows = run_checks(model, spec.checks, units)
+    print()
+    print(checks_summary(rows))
+
+    curves = parse_units(",".join(str(u.address) for u in build.units if u.family == "curve"))
+    source = ModelSource(spec.name, model)
+    results = compare_models(source, source, curves, sweep, rotate_b=SANITY_ROTATION)
+    print(f"\n== compare with itself, B's stimuli rotated by {SANITY_ROTATION:g} deg (sanity: each best match "
+          f"should be the unit designed {SANITY_ROTATION:g} deg further round)\n")
+    print(comparison_table(results))
+    plot = plot_tuning([(r.unit, [("A", r.curve_a), (f"B rotated: best {r.best_match}", r.best_curve)]) for r in results],
+                       output_dir / "curves_rotated.png")
+    print(f"\nsaved {weights}, {output_dir / 'units.json'} and {plot}")
+    return 0 if all(r.passed for r in rows) else 1

@@ -91,13 +91,12 @@ def test_weights_fetch_offline_exits_2_with_instructions(tmp_path):
     assert not (tmp_path / "w.pth").exists()
 
 
-def test_demo_builds_the_shipped_spec_and_each_early_curve_prefers_its_own_arc(tmp_path, capsys):
+def test_demo_builds_verifies_and_compares_the_curve_circuit(tmp_path, capsys):
     assert main(["demo", "-o", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    assert (tmp_path / "small-curves.safetensors").is_file() and (tmp_path / "small-curves.compact.safetensors").is_file()
-    rows = [line for line in out.splitlines() if line.startswith("arc facing")]
-    assert len(rows) == 8
-    for row in rows:
-        stimulus = row.split()[2]
-        assert f"({stimulus} deg)" in row, row  # the strongest unit is the one designed for this orientation
-        assert row.rstrip().endswith("True"), row
+    for name in ("curve-circuit.safetensors", "units.json", "curves_rotated.png"):
+        assert (tmp_path / name).is_file()
+    summary = [line for line in out.splitlines() if line.startswith(("curves ", "early curves "))]
+    assert len(summary) == 7 and all(line.rstrip().endswith("pass") for line in summary)
+    # The sanity rows: with B's stimuli turned 45 degrees, 3b:379 (243 deg) is best matched by 3b:385 (290 deg).
+    assert any(line.startswith("mixed3b:379") and "mixed3b:385" in line for line in out.splitlines())

@@ -60,6 +60,7 @@ class NotTensors:
         return (print, ("this must never run",))
 
 
+@pytest.mark.filterwarnings("ignore:Detected pickle protocol")
 def test_pickled_objects_that_are_not_tensors_are_refused(tmp_path, capsys):
     path = tmp_path / "evil.pth"
     with open(path, "wb") as f:

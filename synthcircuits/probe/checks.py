@@ -86,6 +86,24 @@ def checks_table(rows: Sequence[CheckRow]) -> str:
     )
 
 
+def checks_summary(rows: Sequence[CheckRow]) -> str:
+    """One line per check and measure: how many units hold, the worst value, the limit."""
+    groups: dict[tuple[str, str], list[CheckRow]] = {}
+    for r in rows:
+        measure = "peak follows rotation" if r.measure.startswith("strongest at") else r.measure
+        groups.setdefault((r.check, measure), []).append(r)
+    table = []
+    for (check, measure), group in groups.items():
+        failed = [r for r in group if not r.passed]
+        worst = None
+        if measure != "peak follows rotation":  # the value closest to (or furthest past) its limit
+            at_least = group[0].limit.startswith(">=")
+            worst = min(group, key=lambda r: (r.passed, r.value if at_least else -r.value))
+        table.append([check, measure, f"{len(group) - len(failed)}/{len(group)}", "" if worst is None else worst.value,
+                      "" if worst is None else worst.limit, "pass" if not failed else "FAIL"])
+    return format_table(["check", "measure", "units holding", "worst", "limit", "result"], table)
+
+
 def tuning_table(units: Sequence[DesignedUnit], model: nn.Module, sweep: RadialSweep) -> str:
     """Designed vs measured preferred orientation, width, echo and curve/line selectivity, one row a unit."""
     curves = radial_tuning(model, [u.probe for u in units], sweep)
