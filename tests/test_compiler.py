@@ -43,7 +43,12 @@ def test_units_in_the_3b_5x5_branch_read_through_bottleneck_pass_throughs():
     assert build.state["mixed3b_3x3_pre_relu_conv.weight"].abs().sum() == 0
 
 
-@pytest.mark.parametrize("text", [LINES, CURVES_IN_3B], ids=["lines", "curves_in_3b"])
+CURVE_CIRCUIT = (Path(__file__).parent.parent / "specs" / "curve_circuit.yaml").read_text()
+
+
+# The shipped curve circuit pins conv2d2 units to scattered natural channels: the compact
+# build must keep their LRN neighbourhoods to give the same numbers.
+@pytest.mark.parametrize("text", [LINES, CURVES_IN_3B, CURVE_CIRCUIT], ids=["lines", "curves_in_3b", "curve_circuit"])
 def test_compact_build_behaves_like_the_inceptionv1_build(text, images):
     spec = parse_spec(text)
     full, compact = compile_spec(spec, "inceptionv1"), compile_spec(spec, "compact")

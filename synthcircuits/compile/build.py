@@ -109,10 +109,14 @@ def compile_spec(spec: Spec, target: str = "inceptionv1", base: str | Path | Non
     if target == "compact":
         if base_path:
             raise UserError("a compact build holds only the spec's units; it cannot patch base weights", hint="use --target inceptionv1 with --base")
-        state, layers = lower_compact(graph)
-        # Compact layers are as wide as the spec needs; only pinned units have an InceptionV1 address.
-        pinned = {(f.name, i): unit for f in spec.families for i, unit in enumerate(f.units or ())}
-        return Build(spec, target, graph, state, _records(graph, pinned, compact_index(graph)), compact_layers=layers)
+        # Compact layers are as wide as the spec needs. Where the spec also fits InceptionV1,
+        # units keep their addresses there (and with them their LRN neighbourhoods).
+        try:
+            placement = assign_channels(graph)
+        except UserError:
+            placement = None
+        state, layers = lower_compact(graph, placement)
+        return Build(spec, target, graph, state, _records(graph, placement or {}, compact_index(graph)), compact_layers=layers)
     placement = assign_channels(graph)
     base_state, base_hash = None, None
     if base_path:

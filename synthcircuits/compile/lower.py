@@ -121,7 +121,7 @@ def _feeder(arch, block: str) -> str:
     return feeding_layer(arch, block).name
 
 
-def compact_layers(graph: CircuitGraph) -> list[CompactLayer]:
+def compact_layers(graph: CircuitGraph, placement: Mapping[tuple[str, int], UnitAddress] | None = None) -> list[CompactLayer]:
     """One conv per unit layer, from the first layer to the spec's deepest; every one must have units."""
     arch = graph.architecture
     used = graph.layers()
@@ -137,7 +137,10 @@ def compact_layers(graph: CircuitGraph) -> list[CompactLayer]:
     for name in chain:
         families = [f for f in graph.families.values() if f.layer == name]
         out = sum(f.size for f in families)
-        layers.append(CompactLayer(name, in_channels, out, max(graph.kernel_sizes[f.name] for f in families)))
+        positions = None
+        if placement is not None:
+            positions = tuple(placement[(f.name, i)].channel for f in families for i in range(f.size))
+        layers.append(CompactLayer(name, in_channels, out, max(graph.kernel_sizes[f.name] for f in families), positions))
         in_channels = out
     return layers
 
@@ -153,8 +156,9 @@ def compact_index(graph: CircuitGraph) -> dict[tuple[str, int], int]:
     return index
 
 
-def lower_compact(graph: CircuitGraph) -> tuple[dict[str, Tensor], list[CompactLayer]]:
-    layers = compact_layers(graph)
+def lower_compact(graph: CircuitGraph, placement: Mapping[tuple[str, int], UnitAddress] | None = None) -> tuple[dict[str, Tensor], list[CompactLayer]]:
+    """One conv per layer; with a `placement`, units keep InceptionV1's LRN neighbourhoods."""
+    layers = compact_layers(graph, placement)
     index = compact_index(graph)
     state: dict[str, np.ndarray] = {}
     for l in layers:

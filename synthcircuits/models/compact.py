@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from functools import partial
 
+import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
@@ -27,6 +28,25 @@ class CompactLayer:
     in_channels: int
     out_channels: int
     kernel: int
+    # Each unit's channel in InceptionV1's layer: local response normalisation mixes
+    # neighbouring channels, so the compact net normalises over the same neighbours.
+    positions: tuple[int, ...] | None = None
+
+    def __post_init__(self) -> None:
+        if self.positions is not None:
+            object.__setattr__(self, "positions", tuple(self.positions))
+
+
+def lrn_neighbours(positions: Sequence[int], size: int = LRN["size"]) -> torch.Tensor:
+    """(C, C) 0/1 matrix: which units fall in each unit's LRN window of `size` channels."""
+    p = torch.as_tensor(positions)
+    return ((p[:, None] - p[None, :]).abs() <= size // 2).float()
+
+
+def local_response_norm(x: Tensor, neighbours: Tensor) -> Tensor:
+    """LRN as InceptionV1 computes it, but over an explicit neighbourhood matrix."""
+    summed = torch.einsum("oc,nchw->nohw", neighbours, x * x)
+    return x / (LRN["k"] + LRN["alpha"] / LRN["size"] * summed) ** LRN["beta"]
 
 
 class CompactNet(nn.Module):
@@ -39,7 +59,26 @@ class CompactNet(nn.Module):
             l.name: nn.Conv2d(l.in_channels, l.out_channels, l.kernel, stride=2 if l.name == "conv2d0" else 1, padding=0 if l.name == "conv2d0" else l.kernel // 2)
             for l in self.layers
         })
+        self._norm_of = self._norm_inputs()
+        for norm, layer in self._norm_of.items():
+            positions = layer.positions if layer.positions is not None else range(layer.out_channels)
+            self.register_buffer(f"neighbours_{norm}", lrn_neighbours(positions), persistent=False)
         self.eval()
+
+    def _norm_inputs(self) -> dict[str, CompactLayer]:
+        """Each normalisation stage, and the compact layer whose channels it normalises."""
+        by_name = {l.name: l for l in self.layers}
+        last = INCEPTIONV1.index(self.layers[-1].name)
+        result, source = {}, None
+        for layer in INCEPTIONV1.layers[: last + 1]:
+            if layer.name in by_name:
+                source = by_name[layer.name]
+            elif layer.kind == "norm" and source is not None:
+                result[layer.name] = source
+        return result
+
+    def norm(self, name: str, x: Tensor) -> Tensor:
+        return local_response_norm(x, getattr(self, f"neighbours_{name}"))
 
     preprocess = staticmethod(InceptionV1.preprocess)
 
@@ -55,7 +94,7 @@ class CompactNet(nn.Module):
             elif layer.kind == "pool":
                 stages.append((layer.name, lambda x, tap: max_pool_3x3_s2(x)))
             elif layer.kind == "norm":
-                stages.append((layer.name, lambda x, tap: F.local_response_norm(x, **LRN)))
+                stages.append((layer.name, partial(self._norm_stage, layer.name)))
             else:
                 raise ValueError(f"compact nets need a conv for every unit layer up to {self.layers[-1].name}; {layer.name} has none")
         return stages
@@ -64,6 +103,9 @@ class CompactNet(nn.Module):
         points = {name: name for name, _ in self.stages()}
         points.update({f"{name}_pre_relu": name for name in self.convs})
         return points
+
+    def _norm_stage(self, name: str, x: Tensor, tap: Tap) -> Tensor:
+        return self.norm(name, x)
 
     def _conv(self, name: str, x: Tensor, tap: Tap) -> Tensor:
         if name == "conv2d0":

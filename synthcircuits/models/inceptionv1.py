@@ -61,6 +61,11 @@ class InceptionV1(nn.Module):
         """[0, 1] RGB -> the range the original graph was trained on ([-117, 138])."""
         return x * 255.0 - 117.0
 
+    @staticmethod
+    def norm(name: str, x: Tensor) -> Tensor:
+        """Local response normalisation across 9 neighbouring channels."""
+        return F.local_response_norm(x, **LRN)
+
     def conv(self, name: str, x: Tensor) -> Tensor:
         """Pre-activation of the conv called `name` (Lucid name, e.g. `mixed3b_5x5`)."""
         return getattr(self, f"{name}_pre_relu_conv")(x)
@@ -73,10 +78,10 @@ class InceptionV1(nn.Module):
         stages: list[tuple[str, Stage]] = [
             ("conv2d0", self._conv2d0),
             ("maxpool0", lambda x, tap: max_pool_3x3_s2(x)),
-            ("localresponsenorm0", lambda x, tap: F.local_response_norm(x, **LRN)),
+            ("localresponsenorm0", lambda x, tap: self.norm("localresponsenorm0", x)),
             ("conv2d1", partial(self._plain_conv, "conv2d1")),
             ("conv2d2", partial(self._plain_conv, "conv2d2")),
-            ("localresponsenorm1", lambda x, tap: F.local_response_norm(x, **LRN)),
+            ("localresponsenorm1", lambda x, tap: self.norm("localresponsenorm1", x)),
             ("maxpool1", lambda x, tap: max_pool_3x3_s2(x)),
         ]
         for name in INCEPTIONV1_BLOCKS:

@@ -20,7 +20,7 @@ from torch import Tensor, nn
 from ..errors import UserError
 from ..models.compact import CompactNet
 from ..models.geometry import INCEPTIONV1_WINDOWS, Window
-from ..models.inceptionv1 import LRN, InceptionV1
+from ..models.inceptionv1 import InceptionV1
 from ..models.layout import INCEPTIONV1
 
 Range = tuple[int, int]  # inclusive
@@ -140,7 +140,7 @@ def _conv_params(model: nn.Module, name: str) -> nn.Conv2d:
 def _plain(model: nn.Module, stage: Stage, x: Tensor, have: Range, out: Range, in_size: int) -> Tensor:
     w = stage.window
     if stage.kind == "norm":
-        return F.local_response_norm(_fit(x, have, out, in_size, 0.0), **LRN)
+        return model.norm(stage.name, _fit(x, have, out, in_size, 0.0))
     want = _input_range(w, out)
     if stage.kind == "pool":
         return F.max_pool2d(_fit(x, have, want, in_size, float("-inf")), w.kernel, w.stride)
