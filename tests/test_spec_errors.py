@@ -69,8 +69,9 @@ def test_bottleneck_overflow_names_block_branch_width_and_count():
     inputs = "".join(f"      - {{from: src{i}, center: {{}}, tuning: {{excite: 1, width_deg: 360}}}}\n" for i in range(5))
     text = GOOD_HEADER + families + "  - name: curve\n    layer: mixed3b\n    branch: 5x5\n    inputs:\n" + inputs
     spec = parse_spec(text, "wide.yaml")
-    with pytest.raises(UserError) as info:
+    with pytest.raises(SpecError) as info:
         compile_spec(spec)
+    assert str(info.value.location) == "wide.yaml:24:5"  # the curve family, in mixed3b's 5x5 branch
     message = str(info.value)
     assert "mixed3b 5x5 branch" in message and "32-channel bottleneck" in message and "need 40 distinct inputs" in message
 

@@ -16,6 +16,7 @@ from ..models.compact import LAYOUT_KEY, CompactLayer, CompactNet
 from ..models.weights import content_hash, read_weights, save_safetensors
 from ..models.zoo import model_from_state_dict, weights_architecture
 from ..spec.model import Spec
+from ..spec.source import SpecError
 from ..tables import format_table
 from .graph import CircuitGraph, build_graph
 from .lower import BottleneckUse, compact_index, lower_compact, lower_inceptionv1
@@ -113,7 +114,7 @@ def compile_spec(spec: Spec, target: str = "inceptionv1", base: str | Path | Non
         # units keep their addresses there (and with them their LRN neighbourhoods).
         try:
             placement = assign_channels(graph)
-        except UserError:
+        except SpecError:  # wider than InceptionV1: fine for a compact net
             placement = None
         state, layers = lower_compact(graph, placement)
         return Build(spec, target, graph, state, _records(graph, placement or {}, compact_index(graph)), compact_layers=layers)

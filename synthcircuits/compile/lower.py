@@ -9,7 +9,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from ..errors import UserError
+from ..errors import Location
+from ..spec.source import SpecError
 from ..kernels.geometry import embed_centered
 from ..models.address import UnitAddress
 from ..models.compact import CompactLayer
@@ -89,18 +90,21 @@ def _route_bottlenecks(graph, placement, state, patching: bool):
         key = f"{block}_{branch}"
         if patching:
             if key not in graph.spec.bottleneck_channels:
-                raise UserError(
-                    f"{graph.spec.file}: patching a base, the compiler needs {len(sources)} channels of the {key} "
+                raise SpecError(
+                    f"patching a base, the compiler needs {len(sources)} channels of the {key} "
                     f"bottleneck and may not take trained ones unasked",
+                    location=Location(graph.spec.file),
                     hint=f"add bottleneck_channels: {{{key}: [...]}} listing {len(sources)} channels it may overwrite",
                 )
             slots = list(graph.spec.bottleneck_channels[key])
         else:
             slots = list(range(width))
         if len(sources) > len(slots):
-            raise UserError(
-                f"{graph.spec.file}: {block} {branch} branch reads its inputs through a {width}-channel bottleneck "
+            first = next(f for f in graph.families.values() if f.layer == block and f.branch == branch)
+            raise SpecError(
+                f"{block} {branch} branch reads its inputs through a {width}-channel bottleneck "
                 f"({len(slots)} available to the spec), but its units need {len(sources)} distinct inputs",
+                location=first.location,
                 hint="read from fewer input units (fewer orientations, or narrower rules), or move units to the 1x1 branch",
             )
         route = dict(zip(sorted(sources), slots))
@@ -128,9 +132,10 @@ def compact_layers(graph: CircuitGraph, placement: Mapping[tuple[str, int], Unit
     chain = [l.name for l in arch.layers[: arch.index(used[-1]) + 1] if l.kind in ("conv", "block")]
     missing = [name for name in chain if name not in used]
     if missing:
-        raise UserError(
-            f"{graph.spec.file}: the compact target builds every layer from {chain[0]} to {chain[-1]}, "
+        raise SpecError(
+            f"the compact target builds every layer from {chain[0]} to {chain[-1]}, "
             f"but the spec has no units in {', '.join(missing)}",
+            location=Location(graph.spec.file),
             hint="build with --target inceptionv1, or add families to those layers",
         )
     layers, in_channels = [], 3

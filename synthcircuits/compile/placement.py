@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..errors import UserError
+from ..spec.source import SpecError
 from ..models.address import UnitAddress, unit_at
 from .graph import CircuitGraph
 
@@ -26,9 +26,10 @@ def assign_channels(graph: CircuitGraph) -> dict[tuple[str, int], UnitAddress]:
             channel = next(free, None)
             if channel is None:
                 where = f"{layer.name} {f.branch} branch" if f.branch else layer.name
-                raise UserError(
-                    f"{graph.spec.file}: {where} has {stop - start} channels; family {f.name!r} does not fit "
+                raise SpecError(
+                    f"{where} has {stop - start} channels; family {f.name!r} does not fit "
                     f"(it needs {f.size}, {sum(1 for c in range(start, stop) if (layer.name, c) in taken)} are taken)",
+                    location=f.location,
                     hint="use fewer orientations or phases, or another branch",
                 )
             placed[(f.name, i)] = unit_at(layer.name, channel, arch)

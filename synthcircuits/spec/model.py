@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..errors import Location
 from ..models.address import UnitAddress
 
 DocPath = tuple[Any, ...]
@@ -52,6 +53,7 @@ class Family:
     inputs: tuple[InputRule, ...]
     path: DocPath
     keep: bool = False  # units keep the base's weights; the family only names them as inputs
+    location: Location | None = None  # where the family was written, for errors found while compiling
 
     @property
     def size(self) -> int:

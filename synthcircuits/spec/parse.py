@@ -97,6 +97,7 @@ class _Builder:
             inputs=tuple(self._input(path + ("inputs", j), r) for j, r in enumerate(raw.get("inputs", []))),
             path=path,
             keep=raw.get("keep", False),
+            location=self.src.where(path),
         )
         if family.keep:
             self._check_kept(family, raw)
