@@ -234,7 +234,26 @@ def _run_compare(args: argparse.Namespace) -> int:
     return run_compare(args.a, args.b, args.units, sweep, args.rotate_b, str(resolve_device(args.device)), args.output_dir)
 
 
-_COMMANDS = [_demo, _layers, _weights, _probe, _build, _check_spec, _schema, _verify, _compare]
+def _edit(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("edit", help="apply an edit spec to InceptionV1 weights and report the effect")
+    p.add_argument("edit", type=Path)
+    p.add_argument("--weights", type=Path, default=None, help="weights to edit (default: the edit's base:, else the fetched model)")
+    p.add_argument("--images", type=Path, default=None, help="image folder (or one subfolder per class) to measure the effect on")
+    p.add_argument("--mean-images", type=Path, default=None, help="folder mean_ablate averages over, where the edit names none")
+    p.add_argument("-o", "--output", type=Path, default=None, help="write the edited weights (.safetensors)")
+    p.add_argument("--json", type=Path, default=None, help="effect report as JSON (default: beside --output)")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(handler=_run_edit)
+
+
+def _run_edit(args: argparse.Namespace) -> int:
+    from .edit.run import run_edit
+    from .runtime import resolve_device
+
+    return run_edit(args.edit, args.weights, args.images, args.mean_images, args.output, args.json, str(resolve_device(args.device)))
+
+
+_COMMANDS = [_demo, _layers, _weights, _probe, _build, _check_spec, _schema, _verify, _compare, _edit]
 
 
 if __name__ == "__main__":

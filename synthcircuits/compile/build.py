@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -101,14 +102,16 @@ class Build:
                            "units": [u.as_json() for u in self.units]}, indent=1)
 
 
-def compile_spec(spec: Spec, target: str = "inceptionv1", base: str | Path | None = None) -> Build:
-    """Compile `spec` for `target`; `base` (or the spec's own base) is the weights to patch."""
+def compile_spec(spec: Spec, target: str = "inceptionv1", base: str | Path | Mapping[str, Tensor] | None = None) -> Build:
+    """Compile `spec` for `target`; `base` (a weights file or a state dict; else the spec's own
+    base:) is the InceptionV1 model to patch."""
     if target not in TARGETS:
         raise UserError(f"unknown target {target!r}", hint=f"choose one of {', '.join(TARGETS)}")
     graph = build_graph(spec)
-    base_path = Path(base) if base else spec.base
+    base_state = dict(base) if isinstance(base, Mapping) else None
+    base_path = None if base_state is not None else (Path(base) if base else spec.base)
     if target == "compact":
-        if base_path:
+        if base_path or base_state is not None:
             raise UserError("a compact build holds only the spec's units; it cannot patch base weights", hint="use --target inceptionv1 with --base")
         # Compact layers are as wide as the spec needs. Where the spec also fits InceptionV1,
         # units keep their addresses there (and with them their LRN neighbourhoods).
@@ -119,7 +122,7 @@ def compile_spec(spec: Spec, target: str = "inceptionv1", base: str | Path | Non
         state, layers = lower_compact(graph, placement)
         return Build(spec, target, graph, state, _records(graph, placement or {}, compact_index(graph)), compact_layers=layers)
     placement = assign_channels(graph)
-    base_state, base_hash = None, None
+    base_hash = content_hash(base_state) if base_state is not None else None
     if base_path:
         weights = read_weights(base_path)
         if weights_architecture(weights) != "inceptionv1":

@@ -74,6 +74,10 @@ def load_model(path: str | Path, architecture: str | None = None, device: str | 
     arch = architecture or weights_architecture(weights)
     if arch == "compact":
         return compact_model(weights).to(device)
+    if arch == "spliced":
+        from ..edit.splice import spliced_from_weights
+
+        return spliced_from_weights(weights.tensors, weights.metadata, "inceptionv1").to(device)
     return model_from_state_dict(weights.tensors, arch, str(path)).to(device)
 
 
@@ -92,7 +96,7 @@ def compact_model(weights: WeightFile) -> nn.Module:
 def weights_architecture(weights: WeightFile) -> str:
     """The architecture a file holds: its metadata's word, else recognised by tensor names."""
     declared = weights.metadata.get("synthcircuits.architecture")
-    if declared in MODEL_CLASSES or declared == "compact":
+    if declared in MODEL_CLASSES or declared in ("compact", "spliced"):
         return declared
     detected = detect_architecture(weights.tensors)
     if detected:

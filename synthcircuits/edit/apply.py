@@ -1,0 +1,114 @@
+"""Applying an edit spec: a new state dict (the old one untouched), a log, and any splices."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import torch
+from torch import Tensor, nn
+
+from ..models.address import UnitAddress
+from ..models.capture import capture
+from ..models.layout import get_architecture
+from ..models.zoo import model_from_state_dict
+from ..tables import format_table
+from . import ops
+from .spec import EditOp, EditSpec, edit_error
+from .state import Change, StateEditor
+
+MeanImages = Callable[[EditOp], Tensor]  # the image batch a mean ablation averages over
+
+
+@dataclass
+class EditResult:
+    spec: EditSpec
+    state: dict[str, Tensor]
+    changes: list[Change]
+    splices: list[EditOp] = field(default_factory=list)
+
+    def log_table(self) -> str:
+        rows = [[c.op, c.describe(), c.changed] for c in self.changes]
+        return format_table(["edit", "tensor elements written", "changed"], rows)
+
+    def log_json(self) -> list[dict]:
+        return [{"op": c.op, "tensor": c.tensor, "index": c.describe().split("  (")[0], "note": c.note, "changed": c.changed} for c in self.changes]
+
+
+def mean_image_loader(default_folder: Path | None = None) -> MeanImages:
+    """Images for a mean ablation: the op's own `images:` folder, else `default_folder`."""
+
+    @cache
+    def folder_batch(folder: Path) -> Tensor:
+        from ..images import load_image
+        from .effect import list_images
+
+        return torch.stack([load_image(i.path, 224) for i in list_images(folder)])
+
+    def images_for(op: EditOp) -> Tensor:
+        folder = op.path or default_folder
+        if folder is None:
+            raise edit_error(op, "mean_ablate needs images to average over", "give images: DIR in the edit, or --mean-images DIR")
+        return folder_batch(Path(folder))
+
+    return images_for
+
+
+def apply_edits(state: Mapping[str, Tensor], spec: EditSpec, mean_images: MeanImages | None = None) -> EditResult:
+    """Run the spec's operations in order. Each must change something, or it is an error."""
+    arch = get_architecture(spec.architecture)
+    mean_images = mean_images or mean_image_loader()
+    editor = StateEditor(state)
+    splices = []
+    for op in spec.ops:
+        start = len(editor.changes)
+        if op.kind == "splice":
+            splices.append(op)
+            continue
+        if op.kind in ("ablate", "clamp", "scale"):
+            getattr(ops, op.kind)(editor, op, arch)
+        elif op.kind in ("ablate_connection", "scale_connection"):
+            ops.scale_connection(editor, op, arch)
+        elif op.kind == "mean_ablate":
+            ops.mean_ablate(editor, op, arch, unit_means(editor.result(), op, mean_images))
+        elif op.kind == "transplant":
+            compiled, claimed = _compile_patch(op, editor.result())
+            ops.transplant(editor, op, arch, compiled, claimed)
+        if sum(c.changed for c in editor.changes[start:]) == 0:
+            raise edit_error(op, f"{op.label} changes nothing: those weights already have the values it would write")
+    return EditResult(spec, editor.result(), editor.changes, splices)
+
+
+def unit_means(state: Mapping[str, Tensor], op: EditOp, mean_images: MeanImages) -> dict[UnitAddress, float]:
+    """Each unit's mean activation (over images and positions) in the model as edited so far."""
+    images = mean_images(op)
+    model = model_from_state_dict(state, "inceptionv1")
+    layers = sorted({u.layer for u in op.units})
+    acts = capture(model, images, layers)
+    return {u: float(acts[u.layer][:, u.channel].double().mean()) for u in op.units}
+
+
+def _compile_patch(op: EditOp, state: Mapping[str, Tensor]):
+    from ..compile import compile_spec
+    from ..spec import load_spec
+
+    spec = load_spec(op.path)
+    build = compile_spec(spec, "inceptionv1", base=state)
+    built = {u.address for u in build.units}
+    missing = [str(u) for u in op.units if u not in built]
+    if missing:
+        raise edit_error(op, f"{op.path.name} does not compile {', '.join(missing)}", "name units the circuit spec pins")
+    claimed = {(b.block, b.branch): b.channels for b in build.bottlenecks}
+    return build.state, claimed
+
+
+def edited_model(result: EditResult, device: str | torch.device = "cpu") -> nn.Module:
+    """The edited network as one module (splices wrap it with their circuits' side paths)."""
+    model = model_from_state_dict(result.state, result.spec.architecture)
+    for op in result.splices:
+        from .splice import splice_circuit
+
+        model = splice_circuit(model, op)
+    return model.to(device).eval()

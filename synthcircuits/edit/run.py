@@ -1,0 +1,74 @@
+"""`synthcircuits edit`: apply an edit spec to weights, save the result, report its effect."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from torch import nn
+
+from .. import __version__
+from ..errors import UserError
+from ..models.fetch import default_weights_path
+from ..models.weights import atomic_target, content_hash, read_weights, save_safetensors
+from ..models.zoo import model_from_state_dict, weights_architecture
+from .apply import EditResult, apply_edits, edited_model, mean_image_loader
+from .effect import list_images, measure_effect
+from .spec import EditSpec, load_edit
+from .splice import SplicedModel
+
+
+def base_weights_path(spec: EditSpec, weights: Path | None) -> Path:
+    path = weights or spec.base or default_weights_path()
+    if not Path(path).is_file():
+        raise UserError(
+            f"{spec.file}: no weights to edit ({path} does not exist)",
+            hint="pass --weights FILE (trained InceptionV1: `synthcircuits weights fetch`), or set base: in the edit",
+        )
+    return Path(path)
+
+
+def edit_metadata(result: EditResult, base_hash: str, model: nn.Module) -> dict[str, str]:
+    meta = {
+        "synthcircuits.version": __version__,
+        "synthcircuits.architecture": "spliced" if isinstance(model, SplicedModel) else result.spec.architecture,
+        "synthcircuits.edit_name": result.spec.name,
+        "synthcircuits.edit_hash": result.spec.content_hash,
+        "synthcircuits.base_hash": base_hash,
+        "synthcircuits.edit_log": json.dumps(result.log_json()),
+    }
+    if isinstance(model, SplicedModel):
+        meta["synthcircuits.splice"] = model.splice_metadata()
+    return meta
+
+
+def save_edited(model: nn.Module, path: Path, metadata: dict[str, str]) -> Path:
+    return save_safetensors(model.state_dict(), path, metadata)
+
+
+def run_edit(edit_path: Path, weights: Path | None, images: Path | None, mean_images: Path | None, output: Path | None,
+             json_out: Path | None, device: str) -> int:
+    spec = load_edit(edit_path)
+    source = base_weights_path(spec, weights)
+    base_file = read_weights(source)
+    if weights_architecture(base_file) != "inceptionv1":
+        raise UserError(f"{source}: edits apply to InceptionV1 weights")
+    result = apply_edits(base_file.tensors, spec, mean_image_loader(mean_images))
+    print(f"{spec.name}: {len(result.changes)} tensor writes on {source}" + (f", {len(result.splices)} splice(s)" if result.splices else ""))
+    print(result.log_table())
+    model = edited_model(result, device)
+    if output:
+        save_edited(model, output, edit_metadata(result, content_hash(base_file.tensors), model))
+        print(f"\nsaved {output}")
+    if images:
+        base = model_from_state_dict(base_file.tensors, "inceptionv1").to(device)
+        report = measure_effect(base, model, list_images(images))
+        print()
+        print(report.tables())
+        target = json_out or (output.with_suffix(".effect.json") if output else None)
+        if target:
+            with atomic_target(target) as tmp:
+                tmp.write_text(json.dumps({"edit": spec.name, "edit_hash": spec.content_hash, "weights": str(source),
+                                           "log": result.log_json(), **report.as_json()}, indent=1))
+            print(f"saved {target}")
+    return 0

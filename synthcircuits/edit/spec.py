@@ -1,0 +1,155 @@
+"""Edit specs: YAML -> validated `EditSpec`, with the same error conventions as circuit specs."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import AddressError, Location
+from ..models.address import UnitAddress, parse_unit
+from ..models.layout import get_architecture
+from ..spec.schema import _COMMENT, _object, _one_of_keys, validate_structure
+from ..spec.source import Source, SpecError, parse_source, read_source
+from .wiring import feeds, lrn_between
+
+_UNITS = {"type": "array", "items": {"type": "string"}, "minItems": 1, "description": "unit addresses, e.g. mixed3b:379"}
+_PATH = {"type": "string", "description": "a path, relative to this edit file"}
+
+OPS: dict[str, dict[str, Any]] = {
+    "ablate": _object(
+        {"units": _UNITS, "mode": {"enum": ["activation", "outgoing"]}, "comment": _COMMENT},
+        ("units",),
+        "activation (default): the units output 0; outgoing: every weight reading them becomes 0",
+    ),
+    "clamp": _object({"units": _UNITS, "value": {"type": "number", "minimum": 0}, "comment": _COMMENT}, ("units", "value"),
+                     "the units output a constant (>= 0: they follow a ReLU)"),
+    "scale": _object({"units": _UNITS, "factor": {"type": "number", "minimum": 0}, "comment": _COMMENT}, ("units", "factor"),
+                     "multiply the units' activations (incoming weights and bias) by a factor >= 0"),
+    "ablate_connection": _object({"from": {"type": "string"}, "to": {"type": "string"}, "comment": _COMMENT}, ("from", "to"),
+                                 "remove one unit's weight on another (through a bottleneck: by projection)"),
+    "scale_connection": _object({"from": {"type": "string"}, "to": {"type": "string"}, "factor": {"type": "number"}, "comment": _COMMENT},
+                                ("from", "to", "factor"), "multiply one unit's weight on another"),
+    "mean_ablate": _object({"units": _UNITS, "images": _PATH, "comment": _COMMENT}, ("units",),
+                           "replace the units by their mean activation over an image folder, folded into the next layer's biases"),
+    "transplant": _object({"spec": _PATH, "units": _UNITS, "comment": _COMMENT}, ("spec", "units"),
+                          "give the units the incoming weights a circuit spec compiles for them (patching this model)"),
+    "splice": _object({"spec": _PATH, "units": _UNITS, "comment": _COMMENT}, ("spec",),
+                      "run a compiled circuit as a side path; its units' outputs replace the same channels of this model"),
+}
+
+EDIT_SCHEMA: dict[str, Any] = {
+    "$schema": "https://json-schema.org/draft/2020-12/schema",
+    "title": "synthcircuits edit spec",
+    "type": "object",
+    "properties": {
+        "synthcircuits_edit": {"const": 1, "description": "edit language version"},
+        "name": {"type": "string"},
+        "description": {"type": "string"},
+        "architecture": {"enum": ["inceptionv1"]},
+        "base": {**_PATH, "description": "the weights to edit (the command's --weights overrides it)"},
+        "edits": {"type": "array", "items": _one_of_keys(OPS, "one edit operation"), "minItems": 1},
+        "comment": _COMMENT,
+    },
+    "required": ["synthcircuits_edit", "name", "edits"],
+    "additionalProperties": False,
+}
+
+
+@dataclass(frozen=True)
+class EditOp:
+    kind: str
+    units: tuple[UnitAddress, ...] = ()
+    source: UnitAddress | None = None
+    target: UnitAddress | None = None
+    value: float = 0.0
+    mode: str = "activation"
+    path: Path | None = None  # images folder or circuit spec
+    location: Location | None = None
+
+    @property
+    def label(self) -> str:
+        what = ", ".join(str(u) for u in self.units) if self.units else f"{self.source} -> {self.target}"
+        return f"{self.kind} {what}"
+
+
+@dataclass(frozen=True)
+class EditSpec:
+    name: str
+    description: str
+    architecture: str
+    ops: tuple[EditOp, ...]
+    base: Path | None = None
+    file: str = "<edit>"
+    content_hash: str = ""
+    data: dict = field(default_factory=dict, repr=False)
+
+
+def load_edit(path: str | Path) -> EditSpec:
+    return edit_from_source(read_source(path))
+
+
+def parse_edit(text: str, file: str = "<edit>") -> EditSpec:
+    return edit_from_source(parse_source(text, file))
+
+
+def edit_from_source(src: Source) -> EditSpec:
+    if not isinstance(src.data, dict):
+        raise src.error((), "an edit spec is a YAML mapping with synthcircuits_edit, name and edits")
+    validate_structure(src, EDIT_SCHEMA)
+    arch = get_architecture(src.data.get("architecture", "inceptionv1"))
+    here = Path(src.file).parent
+
+    def unit(path, text) -> UnitAddress:
+        try:
+            return parse_unit(text, arch)
+        except AddressError as exc:
+            raise src.error(path, exc.message, exc.hint) from None
+
+    def relative(text: str) -> Path:
+        p = Path(text).expanduser()
+        return p if p.is_absolute() else here / p
+
+    ops = []
+    for i, item in enumerate(src.data["edits"]):
+        (kind, params), = item.items()
+        path = ("edits", i, kind)
+        location = src.where(path)
+        units = tuple(unit(path + ("units", j), t) for j, t in enumerate(params.get("units", [])))
+        op = EditOp(kind, units, location=location)
+        if kind in ("ablate_connection", "scale_connection"):
+            source, target = unit(path + ("from",), params["from"]), unit(path + ("to",), params["to"])
+            if not feeds(arch, source, target):
+                raise src.error(path + ("to",), f"there is no connection {source} -> {target}: {target.layer} does not read {source.layer}",
+                                "a connection joins a unit to one in the next conv layer or inception block")
+            op = EditOp(kind, source=source, target=target, value=float(params.get("factor", 0.0)), location=location)
+        elif kind == "clamp":
+            op = EditOp(kind, units, value=float(params["value"]), location=location)
+        elif kind == "scale":
+            op = EditOp(kind, units, value=float(params["factor"]), location=location)
+        elif kind == "ablate":
+            op = EditOp(kind, units, mode=params.get("mode", "activation"), location=location)
+        elif kind == "mean_ablate":
+            for j, u in enumerate(units):
+                if not u.branch or lrn_between(arch, u.layer):
+                    raise src.error(path + ("units", j), f"mean ablation folds {u} into the next layer's biases, which is exact only "
+                                    "for units of inception blocks", "use ablate or clamp for conv2d units")
+            op = EditOp(kind, units, path=relative(params["images"]) if "images" in params else None, location=location)
+        elif kind in ("transplant", "splice"):
+            spec_path = relative(params["spec"])
+            if not spec_path.is_file():
+                raise src.error(path + ("spec",), f"circuit spec {spec_path} does not exist", "give a path relative to the edit file")
+            op = EditOp(kind, units, path=spec_path, location=location)
+        ops.append(op)
+    data = src.data
+    base = relative(data["base"]) if "base" in data else None
+    return EditSpec(
+        data["name"], data.get("description", ""), arch.name, tuple(ops), base, src.file,
+        hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest(), data,
+    )
+
+
+def edit_error(op: EditOp, message: str, hint: str | None = None) -> SpecError:
+    return SpecError(message, location=op.location, hint=hint)
