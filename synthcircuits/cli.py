@@ -242,6 +242,7 @@ def _edit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--mean-images", type=Path, default=None, help="folder mean_ablate averages over, where the edit names none")
     p.add_argument("-o", "--output", type=Path, default=None, help="write the edited weights (.safetensors)")
     p.add_argument("--json", type=Path, default=None, help="effect report as JSON (default: beside --output)")
+    p.add_argument("--class-map", type=Path, default=None, help="lines `FOLDER_NAME label` naming class subfolders (e.g. WordNet ids)")
     p.add_argument("--device", default="cpu")
     p.set_defaults(handler=_run_edit)
 
@@ -250,10 +251,30 @@ def _run_edit(args: argparse.Namespace) -> int:
     from .edit.run import run_edit
     from .runtime import resolve_device
 
-    return run_edit(args.edit, args.weights, args.images, args.mean_images, args.output, args.json, str(resolve_device(args.device)))
+    return run_edit(args.edit, args.weights, args.images, args.mean_images, args.output, args.json,
+                    str(resolve_device(args.device)), args.class_map)
 
 
-_COMMANDS = [_demo, _layers, _weights, _probe, _build, _check_spec, _schema, _verify, _compare, _edit]
+def _export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("export", help="export a spec or weights (optionally edited) to ONNX, checked against onnxruntime")
+    p.add_argument("source", type=Path, help="a circuit spec (.yaml) or a weights file")
+    p.add_argument("-o", "--output", type=Path, required=True, help="output .onnx")
+    p.add_argument("--edits", type=Path, default=None, help="an edit spec to apply first")
+    p.add_argument("--outputs", default=None, help="comma-separated layers to output (default: the final one)")
+    p.add_argument("--opset", type=int, default=17)
+    p.add_argument("--target", default="inceptionv1", help="for specs: inceptionv1 (default) or compact")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(handler=_run_export)
+
+
+def _run_export(args: argparse.Namespace) -> int:
+    from .export.run import run_export
+    from .runtime import resolve_device
+
+    return run_export(args.source, args.output, args.outputs, args.opset, args.target, args.edits, str(resolve_device(args.device)))
+
+
+_COMMANDS = [_demo, _layers, _weights, _probe, _build, _check_spec, _schema, _verify, _compare, _edit, _export]
 
 
 if __name__ == "__main__":

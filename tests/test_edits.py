@@ -203,6 +203,20 @@ def test_effect_report_on_a_labelled_folder(random_inceptionv1, tmp_path):
     assert "top-1 predictions changed" in report.tables()
 
 
+def test_class_subfolders_can_be_named_by_wordnet_id_through_a_class_map(tmp_path):
+    folder = make_labelled_folder(tmp_path / "images")
+    (folder / "tench").rename(folder / "n01440764")
+    (folder / "sports_car").rename(folder / "n04285008")
+    class_map = tmp_path / "wnids.txt"
+    class_map.write_text("n01440764 tench\nn04285008 sports car\n")
+    from synthcircuits.edit.effect import read_class_map
+
+    images = list_images(folder, read_class_map(class_map))
+    assert sorted({i.label for i in images}) == sorted({449, 274})  # tench is 449, sports car 274 in this label order
+    with pytest.raises(Exception, match="--class-map"):
+        list_images(folder)
+
+
 def test_edit_command_writes_weights_and_effect_json(lucent_weights_file, tmp_path):
     folder = make_labelled_folder(tmp_path / "images")
     out = tmp_path / "edited.safetensors"

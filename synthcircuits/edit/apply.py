@@ -29,12 +29,19 @@ class EditResult:
     changes: list[Change]
     splices: list[EditOp] = field(default_factory=list)
 
+    def splice_lines(self) -> list[str]:
+        return [f"outputs of {', '.join(map(str, op.units)) or 'its deepest pinned units'} replaced by {op.path.name}'s compiled units"
+                for op in self.splices]
+
     def log_table(self) -> str:
         rows = [[c.op, c.describe(), c.changed] for c in self.changes]
+        rows += [[op.label, line, ""] for op, line in zip(self.splices, self.splice_lines())]
         return format_table(["edit", "tensor elements written", "changed"], rows)
 
     def log_json(self) -> list[dict]:
-        return [{"op": c.op, "tensor": c.tensor, "index": c.describe().split("  (")[0], "note": c.note, "changed": c.changed} for c in self.changes]
+        log = [{"op": c.op, "tensor": c.tensor, "index": c.describe().split("  (")[0], "note": c.note, "changed": c.changed} for c in self.changes]
+        log += [{"op": op.label, "splice": line, "spec": str(op.path)} for op, line in zip(self.splices, self.splice_lines())]
+        return log
 
 
 def mean_image_loader(default_folder: Path | None = None) -> MeanImages:

@@ -64,21 +64,36 @@ class EffectReport:
                 "accuracy": self.accuracy}
 
 
-def list_images(folder: Path) -> list[LabelledImage]:
-    """Images directly in `folder`, or one subfolder per class (named by class label)."""
+def read_class_map(path: Path) -> dict[str, str]:
+    """Lines `FOLDER_NAME label words` (e.g. `n01440764 tench`): folder names -> class labels."""
+    mapping = {}
+    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+        if line.strip() and not line.startswith("#"):
+            parts = line.split(maxsplit=1)
+            if len(parts) != 2:
+                raise UserError(f"{path}:{number}: expected `FOLDER_NAME label`, got {line!r}")
+            mapping[parts[0]] = parts[1]
+    return mapping
+
+
+def list_images(folder: Path, class_map: dict[str, str] | None = None) -> list[LabelledImage]:
+    """Images directly in `folder`, or one subfolder per class, named by class label (or by
+    any name `class_map` maps to a label, such as WordNet ids)."""
     folder = Path(folder)
     if not folder.is_dir():
         raise UserError(f"{folder}: no such image folder")
     subfolders = sorted(p for p in folder.iterdir() if p.is_dir())
     if subfolders:
         known = index_by_name()
-        unknown = [p.name for p in subfolders if normalise(p.name) not in known]
+        label = {d.name: normalise((class_map or {}).get(d.name, d.name)) for d in subfolders}
+        unknown = [name for name, text in label.items() if text not in known]
         if unknown:
             raise UserError(
                 f"{folder}: subfolders {', '.join(unknown[:5])} name no InceptionV1 class",
-                hint="name each subfolder by its class label (e.g. 'sports car' or sports_car)",
+                hint="name each subfolder by its class label (e.g. 'sports car' or sports_car), "
+                "or pass --class-map FILE with lines `FOLDER_NAME label` (e.g. WordNet ids)",
             )
-        images = [LabelledImage(p, known[normalise(d.name)]) for d in subfolders for p in sorted(d.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
+        images = [LabelledImage(p, known[label[d.name]]) for d in subfolders for p in sorted(d.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
     else:
         images = [LabelledImage(p, None) for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
     if not images:

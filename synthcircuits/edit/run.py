@@ -13,7 +13,7 @@ from ..models.fetch import default_weights_path
 from ..models.weights import atomic_target, content_hash, read_weights, save_safetensors
 from ..models.zoo import model_from_state_dict, weights_architecture
 from .apply import EditResult, apply_edits, edited_model, mean_image_loader
-from .effect import list_images, measure_effect
+from .effect import list_images, measure_effect, read_class_map
 from .spec import EditSpec, load_edit
 from .splice import SplicedModel
 
@@ -47,7 +47,7 @@ def save_edited(model: nn.Module, path: Path, metadata: dict[str, str]) -> Path:
 
 
 def run_edit(edit_path: Path, weights: Path | None, images: Path | None, mean_images: Path | None, output: Path | None,
-             json_out: Path | None, device: str) -> int:
+             json_out: Path | None, device: str, class_map: Path | None = None) -> int:
     spec = load_edit(edit_path)
     source = base_weights_path(spec, weights)
     base_file = read_weights(source)
@@ -62,7 +62,7 @@ def run_edit(edit_path: Path, weights: Path | None, images: Path | None, mean_im
         print(f"\nsaved {output}")
     if images:
         base = model_from_state_dict(base_file.tensors, "inceptionv1").to(device)
-        report = measure_effect(base, model, list_images(images))
+        report = measure_effect(base, model, list_images(images, read_class_map(class_map) if class_map else None))
         print()
         print(report.tables())
         target = json_out or (output.with_suffix(".effect.json") if output else None)

@@ -1,0 +1,66 @@
+"""`synthcircuits export`: a spec or weights (optionally edited) to one ONNX file."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from torch import nn
+
+from .. import __version__
+from ..errors import UserError
+from ..models.weights import content_hash, read_weights
+from ..models.zoo import load_model
+from ..sources import SPEC_SUFFIXES
+from ..tables import format_table
+from .onnx_export import ParityError, export_onnx
+
+FINAL_OUTPUT = {"InceptionV1": "softmax2", "SplicedModel": "softmax2", "TorchvisionGoogLeNet": "softmax"}
+
+
+def load_for_export(source: Path, target: str, edits: Path | None, device: str) -> tuple[nn.Module, dict[str, str]]:
+    """The model to export and what its metadata should record."""
+    meta = {"synthcircuits.version": __version__}
+    if source.suffix in SPEC_SUFFIXES:
+        from ..compile import compile_spec
+        from ..spec import load_spec
+
+        build = compile_spec(load_spec(source), target)
+        meta.update({k: v for k, v in build.metadata().items() if k != "synthcircuits.version"})
+        state, model = build.state, build.model()
+    else:
+        weights = read_weights(source)
+        meta.update({k: v for k, v in weights.metadata.items() if k.startswith("synthcircuits.") and k != "synthcircuits.version"})
+        meta.setdefault("synthcircuits.weights_hash", content_hash(weights.tensors))
+        model = load_model(source)
+        state = weights.tensors
+    if edits is not None:
+        from ..edit import apply_edits, edited_model, load_edit
+
+        if type(model).__name__ != "InceptionV1":
+            raise UserError(f"--edits apply to InceptionV1 models; {source} is a {type(model).__name__}")
+        edit = load_edit(edits)
+        result = apply_edits(state, edit)
+        model = edited_model(result)
+        meta.update({"synthcircuits.edit_name": edit.name, "synthcircuits.edit_hash": edit.content_hash,
+                     "synthcircuits.edit_log": json.dumps(result.log_json())})
+    return model.to(device), meta
+
+
+def run_export(source: Path, output: Path, outputs: str | None, opset: int, target: str, edits: Path | None, device: str) -> int:
+    model, meta = load_for_export(source, target, edits, device)
+    names = [n.strip() for n in outputs.split(",")] if outputs else [FINAL_OUTPUT.get(type(model).__name__) or model.stages()[-1][0]]
+    try:
+        rows = export_onnx(model, output, names, opset=opset, metadata=meta)
+    except ParityError as exc:
+        print(_parity_table(exc.rows))
+        print(f"error: {exc}")
+        return 1
+    print(_parity_table(rows))
+    print(f"\nsaved {output} (opset {opset}, inputs: images, RGB in [0, 1], NCHW, any batch; outputs: {', '.join(names)})")
+    return 0
+
+
+def _parity_table(rows) -> str:
+    return format_table(["output", "shape", "max |onnxruntime - torch|", "tolerance", "ok"],
+                        [[r.output, "x".join(map(str, r.shape)), r.max_abs_diff, r.tolerance, "yes" if r.ok else "NO"] for r in rows])
