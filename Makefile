@@ -9,6 +9,7 @@ demo: $(STAMP)
 	$(VENV)/bin/synthcircuits demo
 
 test: $(STAMP)
+	scripts/ensure-chromium
 	$(PY) -m pytest
 
 bench: $(STAMP)

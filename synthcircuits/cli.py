@@ -70,6 +70,14 @@ def _weights(sub: argparse._SubParsersAction) -> None:
     fetch.add_argument("-o", "--output", type=Path, default=None, help="where to put the file (default: cache)")
     fetch.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the server")
     fetch.set_defaults(handler=_run_weights_fetch)
+    diagram = wsub.add_parser("diagram", help="a unit's strongest inputs as red/blue kernels (PNG)")
+    diagram.add_argument("unit", help="e.g. mixed3b:379")
+    diagram.add_argument("--weights", type=Path, default=None)
+    diagram.add_argument("--spec", type=Path, default=None)
+    diagram.add_argument("--threshold", type=float, default=0.3, help="show inputs reaching this fraction of the largest weight")
+    diagram.add_argument("-o", "--output", type=Path, required=True)
+    diagram.add_argument("--device", default="cpu")
+    diagram.set_defaults(handler=_run_weights_diagram)
     p.set_defaults(handler=lambda args: (p.print_help(), 2)[1])
 
 
@@ -78,6 +86,13 @@ def _run_weights_info(args: argparse.Namespace) -> int:
 
     print(weights_info(args.file))
     return 0
+
+
+def _run_weights_diagram(args: argparse.Namespace) -> int:
+    from .runtime import resolve_device
+    from .viz.run import run_diagram
+
+    return run_diagram(args.unit, args.weights, args.spec, args.output, args.threshold, str(resolve_device(args.device)))
 
 
 def _run_weights_fetch(args: argparse.Namespace) -> int:
@@ -274,7 +289,50 @@ def _run_export(args: argparse.Namespace) -> int:
     return run_export(args.source, args.output, args.outputs, args.opset, args.target, args.edits, str(resolve_device(args.device)))
 
 
-_COMMANDS = [_demo, _layers, _weights, _probe, _build, _check_spec, _schema, _verify, _compare, _edit, _export]
+def _vis(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("vis", help="feature visualisation of a unit (PNG)")
+    p.add_argument("unit", help="e.g. mixed3b:379")
+    p.add_argument("--weights", type=Path, default=None)
+    p.add_argument("--spec", type=Path, default=None)
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--steps", type=int, default=256)
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--objective", default="neuron", choices=["neuron", "channel"])
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--thresholds", default=None, help="also show these steps, e.g. 0,4,48")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(handler=_run_vis)
+
+
+def _run_vis(args: argparse.Namespace) -> int:
+    from .runtime import resolve_device
+    from .viz.run import run_vis
+
+    return run_vis(args.unit, args.weights, args.spec, args.output, args.steps, args.size, args.objective, args.seed,
+                   args.thresholds, str(resolve_device(args.device)))
+
+
+def _report(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("report", help="a static HTML report: feature visualisations, tuning, weight diagrams per unit")
+    p.add_argument("source", type=Path, help="a circuit spec (.yaml) or weights file")
+    p.add_argument("-o", "--output-dir", type=Path, required=True)
+    p.add_argument("--units", default=None, help="comma-separated addresses (default for a spec: its units past conv2d0)")
+    p.add_argument("--steps", type=int, default=128, help="feature visualisation steps")
+    p.add_argument("--size", type=int, default=96, help="feature visualisation size")
+    p.add_argument("--edits", type=Path, default=None, help="also report this edit's effect (needs --images)")
+    p.add_argument("--images", type=Path, default=None)
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(handler=_run_report)
+
+
+def _run_report(args: argparse.Namespace) -> int:
+    from .runtime import resolve_device
+    from .viz.run import run_report
+
+    return run_report(args.source, args.output_dir, args.units, args.steps, args.size, args.edits, args.images, str(resolve_device(args.device)))
+
+
+_COMMANDS = [_vis, _report, _demo, _layers, _weights, _probe, _build, _check_spec, _schema, _verify, _compare, _edit, _export]
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ def capture(
     *,
     pre_relu: bool = False,
     grad: bool = False,
+    relu=None,
 ) -> dict[str, Tensor]:
     """Activations of `layers` for `images` (RGB in [0, 1], NCHW), keyed by hook-point name.
 
@@ -29,7 +30,7 @@ def capture(
         names += [f"{n}_pre_relu" for n in layers if f"{n}_pre_relu" in model.hook_points()]
     last = deepest_stage(model, names)
     device = next(model.parameters()).device
-    tap = Tap(names)
+    tap = Tap(names) if relu is None else Tap(names, relu)
     with torch.set_grad_enabled(grad):
         run_stages(model, images.to(device), tap, last)
     return {name: tap.values[name] for name in names}

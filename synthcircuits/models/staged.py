@@ -17,11 +17,13 @@ from torch import Tensor
 
 
 class Tap:
-    """Collects the activations named in `wanted` as a stage runs."""
+    """Collects the activations named in `wanted` as a stage runs; also carries the ReLU the
+    run uses (feature visualisation swaps in one that lets some gradient through)."""
 
-    def __init__(self, wanted: Collection[str]):
+    def __init__(self, wanted: Collection[str], relu: Callable[[Tensor], Tensor] = F.relu):
         self.wanted = frozenset(wanted)
         self.values: dict[str, Tensor] = {}
+        self.relu = relu
 
     def wants(self, name: str) -> bool:
         return name in self.wanted
@@ -58,7 +60,7 @@ def run_stages(model: StagedModel, x: Tensor, tap: Tap, last_stage: str | None =
 def relu_with_taps(name: str, pre: Tensor, tap: Tap) -> Tensor:
     """ReLU that offers both the pre-activation (`NAME_pre_relu`) and the output to the tap."""
     tap(f"{name}_pre_relu", pre)
-    return F.relu(pre)
+    return tap.relu(pre)
 
 
 def inception_block(

@@ -1,0 +1,165 @@
+"""A static HTML report (opens from disk, no server): an index of layers and units, and a
+page per unit with its feature visualisation, tuning plot, weight diagram (linking to its
+input units' pages) and, for specs, the text that defines it.
+
+Pictures are cached under assets/ by a hash of everything they depend on, so a second run
+only draws what changed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import yaml
+from tqdm import tqdm
+
+from .. import __version__
+from ..errors import AddressError
+from ..models.address import UnitAddress, parse_unit
+from ..models.layout import INCEPTIONV1
+from ..models.weights import atomic_target, content_hash
+from ..probe.tuning import ProbeUnit, RadialSweep, radial_tuning
+from ..sources import ModelSource
+from .featurevis import Objective, visualise
+from .run import save_images
+from .tuning_plot import plot_tuning
+from .weight_diagram import draw_weight_diagram, incoming_kernels, strongest
+
+BROKEN_IMAGE_PROBE = (
+    "<script>window.addEventListener('load',function(){var n=0;for(var i=0;i<document.images.length;i++)"
+    "{var m=document.images[i];if(!m.complete||m.naturalWidth===0)n++;}document.body.setAttribute('data-broken-images',n);});</script>"
+)
+STYLE = (
+    "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}img{max-width:100%}"
+    "table{border-collapse:collapse}td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:left}"
+    "pre{background:#f6f6f6;padding:1em;overflow:auto}.thumb{width:64px;height:64px}</style>"
+)
+
+
+@dataclass
+class ReportUnit:
+    address: UnitAddress
+    family: str = ""
+    orientation: float | None = None
+    spec_text: str = ""
+
+
+@dataclass
+class Report:
+    title: str
+    source: ModelSource
+    units: list[ReportUnit]
+    sections: list[tuple[str, str]] = field(default_factory=list)  # extra pages: (file name, html body)
+
+
+def page_name(address: UnitAddress) -> str:
+    return f"unit_{address.layer}_{address.channel}.html"
+
+
+def family_texts(spec_path: Path) -> dict[str, str]:
+    """Each family's YAML text, as written in the spec file."""
+    text = Path(spec_path).read_text(encoding="utf-8")
+    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    lines = text.splitlines()
+    result = {}
+    for key, value in root.value:
+        if key.value == "families":
+            for node in value.value:
+                name = next(v.value for k, v in node.value if k.value == "name")
+                result[name] = "\n".join(lines[node.start_mark.line : node.end_mark.line + 1]).rstrip()
+    return result
+
+
+class AssetCache:
+    """Pictures named by the hash of their inputs: drawn once, reused while nothing changes."""
+
+    def __init__(self, folder: Path, model_hash: str):
+        self.folder, self.model_hash = folder, model_hash
+        self.drawn = 0
+        folder.mkdir(parents=True, exist_ok=True)
+
+    def get(self, kind: str, key: object, draw: Callable[[Path], object]) -> str:
+        digest = hashlib.sha256(json.dumps([self.model_hash, kind, key], default=str).encode()).hexdigest()[:20]
+        path = self.folder / f"{kind}_{digest}.png"
+        if not path.is_file():
+            draw(path)
+            self.drawn += 1
+        return f"assets/{path.name}"
+
+
+def write_report(report: Report, output: Path, steps: int = 128, size: int = 96, sweep: RadialSweep = RadialSweep(step=10)) -> AssetCache:
+    output = Path(output)
+    model = report.source.model
+    cache = AssetCache(output / "assets", content_hash(model.state_dict()))
+    pages = {u.address for u in report.units}
+    index_rows = []
+    for unit in tqdm(report.units, desc="report units", unit="unit"):
+        channel = report.source.channel_of(unit.address)
+        vis = cache.get("vis", [str(unit.address), steps, size],
+                        lambda p: save_images([visualise(model, Objective(unit.address.layer, channel), steps=steps, size=size, progress=False)[steps][0]], p))
+        tuning = cache.get("tuning", [str(unit.address), sweep.__dict__], lambda p: _tuning_plot(report.source, unit, channel, sweep, p))
+        body = [f"<p><a href='index.html'>index</a></p><h1>{html.escape(str(unit.address))}</h1>"]
+        if unit.family:
+            designed = f", designed orientation {unit.orientation:g} deg" if unit.orientation is not None else ""
+            body.append(f"<p>family <b>{html.escape(unit.family)}</b>{designed}</p>")
+        body.append(f"<h2>Feature visualisation</h2><img src='{vis}' alt='feature visualisation of {unit.address}' width='256'>")
+        body.append(f"<h2>Tuning</h2><img src='{tuning}' alt='radial tuning of {unit.address}'>")
+        body.append(_weights_section(report.source, unit, cache, pages))
+        if unit.spec_text:
+            body.append(f"<h2>Spec</h2><pre>{html.escape(unit.spec_text)}</pre>")
+        _write_page(output / page_name(unit.address), f"{unit.address}", "\n".join(body))
+        index_rows.append((unit, vis))
+    _write_index(report, output, index_rows)
+    for name, body in report.sections:
+        _write_page(output / name, name, f"<p><a href='index.html'>index</a></p>{body}")
+    return cache
+
+
+def _tuning_plot(source: ModelSource, unit: ReportUnit, channel: int, sweep: RadialSweep, path: Path) -> None:
+    (curve,) = radial_tuning(source.model, [ProbeUnit(str(unit.address), unit.address.layer, channel)], sweep)
+    plot_tuning([(f"{unit.address} (radius {sweep.radius:g} px arcs)", [(source.label, curve)])], path, normalise=False)
+
+
+def _weights_section(source: ModelSource, unit: ReportUnit, cache: AssetCache, pages: set[UnitAddress]) -> str:
+    if unit.address.layer == INCEPTIONV1.layers[0].name:
+        return "<h2>Weights</h2><p>reads pixels directly (see the spec's kernel)</p>"
+    kernels = strongest(incoming_kernels(source, unit.address))
+    picture = cache.get("weights", [str(unit.address)], lambda p: draw_weight_diagram(f"{unit.address} <- strongest inputs", kernels, p))
+    links = []
+    for k in kernels:
+        try:
+            address = parse_unit(k.name)
+        except AddressError:  # a compact build's unpinned unit, named family[index]
+            address = None
+        label = html.escape(k.name)
+        links.append(f"<a href='{page_name(address)}'>{label}</a>" if address in pages else label)
+    return (f"<h2>Weights</h2><img src='{picture}' alt='weight diagram of {unit.address}'>"
+            f"<p>inputs (red excites, blue inhibits): {', '.join(links) or 'none'}</p>")
+
+
+def _write_index(report: Report, output: Path, rows: Sequence[tuple[ReportUnit, str]]) -> None:
+    body = [f"<h1>{html.escape(report.title)}</h1><p>model: {html.escape(report.source.label)} &middot; synthcircuits {__version__}</p>"]
+    for name, _ in report.sections:
+        body.append(f"<p><a href='{name}'>{html.escape(name)}</a></p>")
+    by_layer: dict[str, list[tuple[ReportUnit, str]]] = {}
+    for unit, vis in rows:
+        by_layer.setdefault(unit.address.layer, []).append((unit, vis))
+    for layer, entries in by_layer.items():
+        body.append(f"<h2>{html.escape(layer)}</h2><table><tr><th></th><th>unit</th><th>family</th><th>orientation</th></tr>")
+        for unit, vis in entries:
+            orientation = "" if unit.orientation is None else f"{unit.orientation:g}"
+            body.append(f"<tr><td><img class='thumb' src='{vis}' alt=''></td><td><a href='{page_name(unit.address)}'>{unit.address}</a></td>"
+                        f"<td>{html.escape(unit.family)}</td><td>{orientation}</td></tr>")
+        body.append("</table>")
+    _write_page(output / "index.html", report.title, "\n".join(body))
+
+
+def _write_page(path: Path, title: str, body: str) -> None:
+    text = f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>{STYLE}</head><body>{body}{BROKEN_IMAGE_PROBE}</body></html>\n"
+    with atomic_target(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")

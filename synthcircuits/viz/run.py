@@ -1,0 +1,100 @@
+"""Commands that draw: `vis` (feature visualisation) and `weights diagram`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..errors import UserError
+from ..models.address import parse_unit
+from ..models.weights import atomic_target
+from ..sources import ModelSource, open_source
+from .featurevis import Objective, visualise
+from .weight_diagram import draw_weight_diagram, incoming_kernels, strongest
+
+
+def model_source(weights: Path | None, spec: Path | None, device: str) -> ModelSource:
+    if (weights is None) == (spec is None):
+        raise UserError("give exactly one of --weights FILE or --spec SPEC")
+    return open_source(weights or spec, device)
+
+
+def save_images(images: list[torch.Tensor], path: Path) -> Path:
+    """Images (3, H, W) in [0, 1], side by side, as one PNG (written atomically)."""
+    strip = torch.cat([i.clamp(0, 1) for i in images], dim=2)
+    with atomic_target(path) as tmp:
+        Image.fromarray((strip.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(tmp, format="PNG")
+    return path
+
+
+def run_vis(unit_text: str, weights: Path | None, spec: Path | None, output: Path, steps: int, size: int, kind: str,
+            seed: int, thresholds: str | None, device: str) -> int:
+    source = model_source(weights, spec, device)
+    unit = parse_unit(unit_text)
+    objective = Objective(unit.layer, source.channel_of(unit), kind)
+    marks = [int(t) for t in thresholds.split(",")] if thresholds else []
+    snapshots = visualise(source.model, objective, steps=steps, size=size, seed=seed, thresholds=marks)
+    shown = [snapshots[t][0] for t in sorted(snapshots) if t in marks or t == steps]
+    save_images(shown, output)
+    print(f"saved {output} ({unit}, {kind}, steps {', '.join(str(t) for t in sorted(snapshots))})")
+    return 0
+
+
+def run_report(source_path: Path, output: Path, units_text: str | None, steps: int, size: int, edits: Path | None,
+               images: Path | None, device: str) -> int:
+    from ..models.address import parse_units
+    from ..sources import SPEC_SUFFIXES
+    from .report import Report, ReportUnit, family_texts, write_report
+
+    source = open_source(source_path, device)
+    wanted = parse_units(units_text) if units_text else None
+    if source_path.suffix in SPEC_SUFFIXES:
+        from ..compile import compile_spec
+        from ..spec import load_spec
+
+        build = compile_spec(load_spec(source_path), "inceptionv1")
+        texts = family_texts(source_path)
+        units = [ReportUnit(u.address, u.family, u.orientation, texts.get(u.family, "")) for u in build.units
+                 if u.layer != "conv2d0" and (wanted is None or u.address in wanted)]
+        title = f"{build.spec.name}: compiled circuit"
+    else:
+        if wanted is None:
+            raise UserError("--units is needed for a weights file", hint="e.g. --units mixed3b:379,mixed3b:385")
+        units = [ReportUnit(u) for u in wanted]
+        title = f"{source_path.name}"
+    sections = []
+    if edits is not None:
+        sections.append(("edit.html", _edit_section(source, edits, images)))
+    cache = write_report(Report(title, source, units, sections), output, steps=steps, size=size)
+    print(f"saved {output / 'index.html'} ({len(units)} unit pages; {cache.drawn} pictures drawn, the rest cached)")
+    return 0
+
+
+def _edit_section(source: ModelSource, edits: Path, images: Path | None) -> str:
+    import html
+
+    from ..edit import apply_edits, edited_model, load_edit
+    from ..edit.effect import list_images, measure_effect
+
+    if images is None:
+        raise UserError("a report of an edit needs --images DIR to measure its effect on")
+    edit = load_edit(edits)
+    result = apply_edits(source.model.state_dict(), edit)
+    report = measure_effect(source.model, edited_model(result), list_images(images))
+    return (f"<h1>Edit: {html.escape(edit.name)}</h1><h2>Changes</h2><pre>{html.escape(result.log_table())}</pre>"
+            f"<h2>Effect on {html.escape(str(images))}</h2><pre>{html.escape(report.tables())}</pre>")
+
+
+def run_diagram(unit_text: str, weights: Path | None, spec: Path | None, output: Path, threshold: float, device: str) -> int:
+    source = model_source(weights, spec, device)
+    unit = parse_unit(unit_text)
+    try:
+        kernels = strongest(incoming_kernels(source, unit), threshold)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    draw_weight_diagram(f"{unit} <- inputs with weights >= {threshold:.0%} of its largest (red excites, blue inhibits)", kernels, output)
+    print(f"saved {output} ({len(kernels)} inputs)")
+    return 0
