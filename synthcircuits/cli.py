@@ -332,7 +332,26 @@ def _run_report(args: argparse.Namespace) -> int:
     return run_report(args.source, args.output_dir, args.units, args.steps, args.size, args.edits, args.images, str(resolve_device(args.device)))
 
 
-_COMMANDS = [_vis, _report, _demo, _layers, _weights, _probe, _build, _check_spec, _schema, _verify, _compare, _edit, _export]
+def _tuning(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("tuning", help="radial tuning plots of units in one or more models, overlaid (PNG)")
+    p.add_argument("sources", type=Path, nargs="+", help="circuit specs (.yaml) and/or weights files")
+    p.add_argument("--units", required=True, help="comma-separated addresses")
+    p.add_argument("--radii", default="32", help="arc radii in pixels, e.g. 16,32,64 (several: also an orientation x radius map)")
+    p.add_argument("--step", type=float, default=5.0)
+    p.add_argument("-o", "--output", type=Path, required=True)
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(handler=_run_tuning)
+
+
+def _run_tuning(args: argparse.Namespace) -> int:
+    from .runtime import resolve_device
+    from .viz.run import run_tuning
+
+    radii = [float(r) for r in args.radii.split(",")]
+    return run_tuning(args.sources, args.units, radii, args.step, args.output, str(resolve_device(args.device)))
+
+
+_COMMANDS = [_vis, _report, _tuning, _demo, _layers, _weights, _probe, _build, _check_spec, _schema, _verify, _compare, _edit, _export]
 
 
 if __name__ == "__main__":

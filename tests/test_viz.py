@@ -132,3 +132,12 @@ def test_vis_and_diagram_commands_write_pngs(tmp_path):
     assert Image.open(tmp_path / "v.png").size == (48 * 3, 48)
     assert main(["weights", "diagram", "mixed3a:66", "--spec", str(SPECS / "small_curves.yaml"), "-o", str(tmp_path / "d.png")]) == 0
     assert Image.open(tmp_path / "d.png").format == "PNG"
+
+
+def test_tuning_command_overlays_models_and_maps_orientation_by_radius(tmp_path):
+    compact = tmp_path / "compact.safetensors"
+    assert main(["build", str(SPECS / "small_curves.yaml"), "--target", "compact", "-o", str(compact)]) == 0
+    out = tmp_path / "tuning.png"
+    assert main(["tuning", str(SPECS / "small_curves.yaml"), str(compact), "--units", "mixed3a:64,mixed3a:66",
+                 "--radii", "16,32", "--step", "30", "-o", str(out)]) == 0
+    assert Image.open(out).format == "PNG" and Image.open(tmp_path / "tuning_radius.png").format == "PNG"

@@ -88,6 +88,37 @@ def _edit_section(source: ModelSource, edits: Path, images: Path | None) -> str:
             f"<h2>Effect on {html.escape(str(images))}</h2><pre>{html.escape(report.tables())}</pre>")
 
 
+def run_tuning(sources: list[Path], units_text: str, radii: list[float], step: float, output: Path, device: str) -> int:
+    """Radial tuning of the same units in several models, overlaid; with several radii also an
+    orientation x radius map per unit (first model)."""
+    from ..models.address import parse_units
+    from ..probe.tuning import ProbeUnit, RadialSweep, radial_tuning
+    from .tuning_plot import plot_orientation_radius, plot_tuning
+
+    units = parse_units(units_text)
+    opened = [open_source(p, device) for p in sources]
+    curves = {}
+    for source in opened:
+        for radius in radii:
+            probes = [ProbeUnit(str(u), u.layer, source.channel_of(u)) for u in units]
+            for u, curve in zip(units, radial_tuning(source.model, probes, RadialSweep(radius=radius, step=step))):
+                curves[(source.label, radius, u)] = curve
+    main_radius = radii[len(radii) // 2]
+    panels = [(f"{u} (radius {main_radius:g} px)", [(s.label, curves[(s.label, main_radius, u)]) for s in opened]) for u in units]
+    plot_tuning(panels, output)
+    print(f"saved {output}")
+    if len(radii) > 1:
+        import numpy as np
+
+        first = opened[0].label
+        maps = [(str(u), list(curves[(first, radii[0], u)].angles), radii,
+                 np.stack([curves[(first, r, u)].responses for r in radii])) for u in units]
+        heatmap = output.with_name(output.stem + "_radius.png")
+        plot_orientation_radius(maps, heatmap)
+        print(f"saved {heatmap}")
+    return 0
+
+
 def run_diagram(unit_text: str, weights: Path | None, spec: Path | None, output: Path, threshold: float, device: str) -> int:
     source = model_source(weights, spec, device)
     unit = parse_unit(unit_text)

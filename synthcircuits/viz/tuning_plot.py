@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+
+import numpy as np
 from pathlib import Path
 
 import matplotlib
@@ -32,6 +34,30 @@ def plot_tuning(panels: Sequence[tuple[str, Sequence[tuple[str, TuningCurve]]]],
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     axes.flat[0].legend(fontsize=6, loc="upper right")
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_target(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_orientation_radius(panels: Sequence[tuple[str, Sequence[float], Sequence[float], np.ndarray]], path: str | Path) -> Path:
+    """One heatmap per unit: response by orientation (x) and arc radius (y), as the articles show curves."""
+    n = len(panels)
+    cols = min(5, n)
+    rows = math.ceil(n / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    for ax, (title, angles, radii, responses) in zip(axes.flat, panels):
+        ax.imshow(responses, aspect="auto", origin="lower", cmap="magma",
+                  extent=(angles[0], angles[-1] + (angles[1] - angles[0]), 0, len(radii)))
+        ax.set_yticks([i + 0.5 for i in range(len(radii))], [f"{r:g}" for r in radii])
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("orientation (deg)", fontsize=7)
+        ax.set_ylabel("radius (px)", fontsize=7)
+        ax.tick_params(labelsize=7)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
     fig.tight_layout()
     path = Path(path)
     with atomic_target(path) as tmp:
