@@ -70,6 +70,11 @@ def _weights(sub: argparse._SubParsersAction) -> None:
     fetch.add_argument("-o", "--output", type=Path, default=None, help="where to put the file (default: cache)")
     fetch.add_argument("--timeout", type=float, default=10.0, help="seconds to wait for the server")
     fetch.set_defaults(handler=_run_weights_fetch)
+    convert = wsub.add_parser("convert", help="convert weights from another format (BVLC GoogLeNet's Caffe files)")
+    convert.add_argument("folder", type=Path)
+    convert.add_argument("--from", dest="source_format", required=True, choices=["caffe-bin"])
+    convert.add_argument("-o", "--output", type=Path, required=True, help="output .safetensors")
+    convert.set_defaults(handler=_run_weights_convert)
     diagram = wsub.add_parser("diagram", help="a unit's strongest inputs as red/blue kernels (PNG)")
     diagram.add_argument("unit", help="e.g. mixed3b:379")
     diagram.add_argument("--weights", type=Path, default=None)
@@ -85,6 +90,19 @@ def _run_weights_info(args: argparse.Namespace) -> int:
     from .tables import weights_info
 
     print(weights_info(args.file))
+    return 0
+
+
+def _run_weights_convert(args: argparse.Namespace) -> int:
+    from . import __version__
+    from .models.caffe import read_caffe_bin
+    from .models.weights import content_hash, save_safetensors
+
+    state = read_caffe_bin(args.folder)
+    save_safetensors(state, args.output, {"synthcircuits.architecture": "bvlc_googlenet", "synthcircuits.version": __version__,
+                                          "synthcircuits.converted_from": "caffe-bin"})
+    print(f"saved {args.output}: bvlc_googlenet, {len(state)} tensors, {sum(t.numel() for t in state.values()):,} parameters, "
+          f"sha256 {content_hash(state)[:16]}")
     return 0
 
 

@@ -1,4 +1,9 @@
-"""Class names of InceptionV1's 1008 logits (index 0 is "dummy"; 1001-1007 are unused)."""
+"""Class names of each architecture's logits.
+
+InceptionV1: 1008 logits in the order its label file gives (index 0 is "dummy", 1001-1007
+are unused). BVLC and torchvision GoogLeNet: the standard 1000-class ImageNet order, as
+torchvision ships it.
+"""
 
 from __future__ import annotations
 
@@ -14,8 +19,22 @@ def inceptionv1_labels() -> tuple[str, ...]:
     return tuple(line.strip() for line in text.splitlines())
 
 
-def label_of(index: int) -> str:
-    labels = inceptionv1_labels()
+@cache
+def imagenet_labels() -> tuple[str, ...]:
+    from torchvision.models import GoogLeNet_Weights
+
+    return tuple(GoogLeNet_Weights.IMAGENET1K_V1.meta["categories"])
+
+
+def labels_for(architecture: str) -> tuple[tuple[str, ...], range]:
+    """(names by logit index, the logits that name classes)."""
+    if architecture == "inceptionv1":
+        return inceptionv1_labels(), VALID
+    return imagenet_labels(), range(0, 1000)
+
+
+def label_of(index: int, architecture: str = "inceptionv1") -> str:
+    labels, _ = labels_for(architecture)
     return labels[index] if 0 <= index < len(labels) else f"unused logit {index}"
 
 
@@ -24,5 +43,6 @@ def normalise(name: str) -> str:
 
 
 @cache
-def index_by_name() -> dict[str, int]:
-    return {normalise(name): i for i, name in enumerate(inceptionv1_labels()) if i in VALID}
+def index_by_name(architecture: str = "inceptionv1") -> dict[str, int]:
+    labels, valid = labels_for(architecture)
+    return {normalise(name): i for i, name in enumerate(labels) if i in valid}

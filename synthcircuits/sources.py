@@ -35,6 +35,12 @@ class ModelSource:
                 return channel
         raise UserError(f"{self.label} has no unit {address} (a compact build holds only its spec's units)")
 
+    def layer_of(self, inceptionv1_layer: str) -> str:
+        """This model's layer playing the part of an InceptionV1 layer (e.g. inception_3b for mixed3b)."""
+        if self.layout == "compact":
+            return inceptionv1_layer
+        return self.model.architecture.equivalent_of(inceptionv1_layer)
+
     def layer_width(self, layer: str) -> int:
         if self.layout == "compact":
             return next(l.out_channels for l in self.model.layers if l.name == layer)

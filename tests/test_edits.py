@@ -240,7 +240,7 @@ def test_edit_command_bad_input_exits_2_and_writes_nothing(lucent_weights_file, 
     folder.mkdir(parents=True)
     result = subprocess.run([sys.executable, "-m", "synthcircuits.cli", "edit", str(ROOT / "specs/edits/curves_removed.yaml"),
                              "--weights", str(lucent_weights_file), "--images", str(folder.parent)], capture_output=True, text=True)
-    assert result.returncode == 2 and "name no InceptionV1 class" in result.stderr
+    assert result.returncode == 2 and "name no inceptionv1 class" in result.stderr
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "specs" / "edits").glob("*.yaml")), ids=lambda p: p.name)

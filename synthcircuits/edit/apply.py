@@ -79,7 +79,7 @@ def apply_edits(state: Mapping[str, Tensor], spec: EditSpec, mean_images: MeanIm
         elif op.kind in ("ablate_connection", "scale_connection"):
             ops.scale_connection(editor, op, arch)
         elif op.kind == "mean_ablate":
-            ops.mean_ablate(editor, op, arch, unit_means(editor.result(), op, mean_images))
+            ops.mean_ablate(editor, op, arch, unit_means(editor.result(), op, mean_images, spec.architecture))
         elif op.kind == "transplant":
             compiled, claimed = _compile_patch(op, editor.result())
             ops.transplant(editor, op, arch, compiled, claimed)
@@ -88,10 +88,10 @@ def apply_edits(state: Mapping[str, Tensor], spec: EditSpec, mean_images: MeanIm
     return EditResult(spec, editor.result(), editor.changes, splices)
 
 
-def unit_means(state: Mapping[str, Tensor], op: EditOp, mean_images: MeanImages) -> dict[UnitAddress, float]:
+def unit_means(state: Mapping[str, Tensor], op: EditOp, mean_images: MeanImages, architecture: str) -> dict[UnitAddress, float]:
     """Each unit's mean activation (over images and positions) in the model as edited so far."""
     images = mean_images(op)
-    model = model_from_state_dict(state, "inceptionv1")
+    model = model_from_state_dict(state, architecture)
     layers = sorted({u.layer for u in op.units})
     acts = capture(model, images, layers)
     return {u: float(acts[u.layer][:, u.channel].double().mean()) for u in op.units}

@@ -12,7 +12,7 @@ from tqdm import tqdm
 
 from ..errors import UserError
 from ..images import IMAGE_SUFFIXES, load_image
-from ..labels import VALID, index_by_name, label_of, normalise
+from ..labels import index_by_name, label_of, labels_for, normalise
 from ..tables import format_table
 
 
@@ -76,7 +76,7 @@ def read_class_map(path: Path) -> dict[str, str]:
     return mapping
 
 
-def list_images(folder: Path, class_map: dict[str, str] | None = None) -> list[LabelledImage]:
+def list_images(folder: Path, class_map: dict[str, str] | None = None, architecture: str = "inceptionv1") -> list[LabelledImage]:
     """Images directly in `folder`, or one subfolder per class, named by class label (or by
     any name `class_map` maps to a label, such as WordNet ids)."""
     folder = Path(folder)
@@ -84,12 +84,12 @@ def list_images(folder: Path, class_map: dict[str, str] | None = None) -> list[L
         raise UserError(f"{folder}: no such image folder")
     subfolders = sorted(p for p in folder.iterdir() if p.is_dir())
     if subfolders:
-        known = index_by_name()
+        known = index_by_name(architecture)
         label = {d.name: normalise((class_map or {}).get(d.name, d.name)) for d in subfolders}
         unknown = [name for name, text in label.items() if text not in known]
         if unknown:
             raise UserError(
-                f"{folder}: subfolders {', '.join(unknown[:5])} name no InceptionV1 class",
+                f"{folder}: subfolders {', '.join(unknown[:5])} name no {architecture} class",
                 hint="name each subfolder by its class label (e.g. 'sports car' or sports_car), "
                 "or pass --class-map FILE with lines `FOLDER_NAME label` (e.g. WordNet ids)",
             )
@@ -106,37 +106,39 @@ def class_probabilities(model: nn.Module, images: Tensor) -> Tensor:
         return torch.softmax(model(images), dim=1)
 
 
-def predictions(p: Tensor, k: int = 1) -> Tensor:
+def predictions(p: Tensor, k: int = 1, valid: range = range(1, 1001)) -> Tensor:
     """Top-k class indices among the logits that name classes."""
     masked = torch.full_like(p, -1.0)
-    masked[:, VALID.start : VALID.stop] = p[:, VALID.start : VALID.stop]
+    masked[:, valid.start : valid.stop] = p[:, valid.start : valid.stop]
     return masked.topk(k, dim=1).indices
 
 
 def measure_effect(base: nn.Module, edited: nn.Module, images: Sequence[LabelledImage], batch_size: int = 16, size: int = 224) -> EffectReport:
     device = next(base.parameters()).device
+    arch = base.architecture.name
+    _, valid = labels_for(arch)
     before, after = [], []
     for start in tqdm(range(0, len(images), batch_size), desc="images", unit="batch"):
         batch = torch.stack([load_image(i.path, size) for i in images[start : start + batch_size]]).to(device)
         before.append(class_probabilities(base, batch).cpu())
         after.append(class_probabilities(edited, batch).cpu())
     p0, p1 = torch.cat(before), torch.cat(after)
-    top0, top1 = predictions(p0)[:, 0], predictions(p1)[:, 0]
+    top0, top1 = predictions(p0, 1, valid)[:, 0], predictions(p1, 1, valid)[:, 0]
     effects = [
         ImageEffect(str(img.path.name if img.label is None else f"{img.path.parent.name}/{img.path.name}"),
-                    label_of(img.label) if img.label is not None else None,
-                    label_of(int(a)), float(p0[k, a]), label_of(int(b)), float(p1[k, b]), bool(a != b))
+                    label_of(img.label, arch) if img.label is not None else None,
+                    label_of(int(a), arch), float(p0[k, a]), label_of(int(b), arch), float(p1[k, b]), bool(a != b))
         for k, (img, a, b) in enumerate(zip(images, top0, top1))
     ]
     affected = sorted(set(top0.tolist()) | set(top1.tolist()))
     change = (p1 - p0).mean(0)
-    class_changes = sorted(((label_of(c), float(p0[:, c].mean()), float(change[c])) for c in affected), key=lambda r: -abs(r[2]))
+    class_changes = sorted(((label_of(c, arch), float(p0[:, c].mean()), float(change[c])) for c in affected), key=lambda r: -abs(r[2]))
     accuracy = {}
     labels = [i.label for i in images]
     if all(label is not None for label in labels):
         truth = torch.tensor(labels)
         for name, p in (("before", p0), ("after", p1)):
-            top5 = predictions(p, 5)
+            top5 = predictions(p, 5, valid)
             accuracy[f"top1_{name}"] = float((top5[:, 0] == truth).float().mean())
             accuracy[f"top5_{name}"] = float((top5 == truth[:, None]).any(1).float().mean())
     return EffectReport(effects, class_changes, accuracy)

@@ -51,8 +51,10 @@ def run_edit(edit_path: Path, weights: Path | None, images: Path | None, mean_im
     spec = load_edit(edit_path)
     source = base_weights_path(spec, weights)
     base_file = read_weights(source)
-    if weights_architecture(base_file) != "inceptionv1":
-        raise UserError(f"{source}: edits apply to InceptionV1 weights")
+    found = weights_architecture(base_file)
+    if found != spec.architecture:
+        raise UserError(f"{source}: holds {found} weights, but the edit is written for {spec.architecture}",
+                        hint="set architecture: in the edit to match the weights")
     result = apply_edits(base_file.tensors, spec, mean_image_loader(mean_images))
     print(f"{spec.name}: {len(result.changes)} tensor writes on {source}" + (f", {len(result.splices)} splice(s)" if result.splices else ""))
     print(result.log_table())
@@ -61,8 +63,9 @@ def run_edit(edit_path: Path, weights: Path | None, images: Path | None, mean_im
         save_edited(model, output, edit_metadata(result, content_hash(base_file.tensors), model))
         print(f"\nsaved {output}")
     if images:
-        base = model_from_state_dict(base_file.tensors, "inceptionv1").to(device)
-        report = measure_effect(base, model, list_images(images, read_class_map(class_map) if class_map else None))
+        base = model_from_state_dict(base_file.tensors, spec.architecture).to(device)
+        classes = read_class_map(class_map) if class_map else None
+        report = measure_effect(base, model, list_images(images, classes, spec.architecture))
         print()
         print(report.tables())
         target = json_out or (output.with_suffix(".effect.json") if output else None)

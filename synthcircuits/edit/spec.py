@@ -48,7 +48,7 @@ EDIT_SCHEMA: dict[str, Any] = {
         "synthcircuits_edit": {"const": 1, "description": "edit language version"},
         "name": {"type": "string"},
         "description": {"type": "string"},
-        "architecture": {"enum": ["inceptionv1"]},
+        "architecture": {"enum": ["inceptionv1", "bvlc_googlenet"], "description": "the layout the unit addresses refer to"},
         "base": {**_PATH, "description": "the weights to edit (the command's --weights overrides it)"},
         "edits": {"type": "array", "items": _one_of_keys(OPS, "one edit operation"), "minItems": 1},
         "comment": _COMMENT,

@@ -8,8 +8,6 @@ from ..models.address import UnitAddress
 from ..models.layout import Architecture, Layer
 from ..spec.parse import feeding_layer
 
-CLASSIFIER = "softmax2_pre_activation_matmul"
-
 
 @dataclass(frozen=True)
 class Reader:
@@ -42,7 +40,7 @@ def fed_layer(arch: Architecture, layer: str) -> Layer | None:
 def readers(arch: Architecture, unit: UnitAddress) -> list[Reader]:
     nxt = fed_layer(arch, unit.layer)
     if nxt is None:
-        return [Reader(f"{CLASSIFIER}.weight", 0)]
+        return [Reader(f"{arch.classifier}.weight", 0)]
     if nxt.branches:
         return [
             Reader(f"{nxt.name}_1x1_pre_relu_conv.weight", 1),

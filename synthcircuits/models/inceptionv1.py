@@ -3,6 +3,10 @@
 Input: RGB in [0, 1], NCHW. `preprocess` maps it by `x * 255 - 117` inside the model, so
 callers never guess the convention. `forward` returns the 1008 logits
 (`softmax2_pre_activation_matmul`); `softmax2` is a hook point.
+
+The module is built from its layout (`layout.py`): every conv is `<name>_pre_relu_conv`,
+blocks have four branches. Subclasses with the same shape but other padding, pooling or
+normalisation (Caffe's BVLC GoogLeNet) override the few class attributes below.
 """
 
 from __future__ import annotations
@@ -14,27 +18,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .layout import INCEPTIONV1, INCEPTIONV1_BLOCKS, Architecture
+from .layout import INCEPTIONV1, Architecture, Layer
 from .staged import NO_TAP, Stage, Tap, block_hook_points, inception_block, relu_with_taps, run_stages
 
 LRN = dict(size=9, alpha=9.99999974738e-05, beta=0.5, k=1.0)
-
-
-def inceptionv1_convs() -> list[tuple[str, int, int, int, int]]:
-    """(name, in, out, kernel, stride) of every conv, in Lucent's order."""
-    convs = [("conv2d0", 3, 64, 7, 2), ("conv2d1", 64, 64, 1, 1), ("conv2d2", 64, 192, 3, 1)]
-    channels = 192
-    for name, w in INCEPTIONV1_BLOCKS.items():
-        convs += [
-            (f"{name}_1x1", channels, w.n1x1, 1, 1),
-            (f"{name}_3x3_bottleneck", channels, w.n3x3_bottleneck, 1, 1),
-            (f"{name}_5x5_bottleneck", channels, w.n5x5_bottleneck, 1, 1),
-            (f"{name}_pool_reduce", channels, w.pool_reduce, 1, 1),
-            (f"{name}_3x3", w.n3x3_bottleneck, w.n3x3, 3, 1),
-            (f"{name}_5x5", w.n5x5_bottleneck, w.n5x5, 5, 1),
-        ]
-        channels = w.out_channels
-    return convs
 
 
 def max_pool_3x3_s2(x: Tensor) -> Tensor:
@@ -46,76 +33,93 @@ def max_pool_3x3_s1(x: Tensor) -> Tensor:
     return F.max_pool2d(x, 3, 1, padding=1)
 
 
+def layout_convs(arch: Architecture) -> list[tuple[str, int, int, int, int]]:
+    """(name, in, out, kernel, stride) of every conv the layout implies, in forward order."""
+    convs = []
+    for i, layer in enumerate(l for l in arch.layers if l.kind in ("conv", "block")):
+        if layer.kind == "conv":
+            convs.append((layer.name, layer.in_channels, layer.channels, layer.kernel, 2 if i == 0 else 1))
+            continue
+        for b in layer.branches:
+            if b.bottleneck:
+                convs.append((f"{layer.name}_{b.name}_bottleneck", layer.in_channels, b.bottleneck, 1, 1))
+        for b in layer.branches:
+            convs.append((f"{layer.name}_{b.name}", b.bottleneck or layer.in_channels, b.width, b.kernel, 1))
+    return convs
+
+
 class InceptionV1(nn.Module):
     architecture: Architecture = INCEPTIONV1
+    FIRST_CONV_PAD = (2, 3, 2, 3)  # TF 'SAME' for a 7x7 stride-2 conv at 224
+    LRN = LRN
 
     def __init__(self) -> None:
         super().__init__()
-        for name, cin, cout, k, stride in inceptionv1_convs():
-            pad = 0 if k == 1 or name == "conv2d0" else k // 2
+        first = self.architecture.layers[0].name
+        for name, cin, cout, k, stride in layout_convs(self.architecture):
+            pad = 0 if k == 1 or name == first else k // 2
             self.add_module(f"{name}_pre_relu_conv", nn.Conv2d(cin, cout, k, stride, padding=pad))
-        self.softmax2_pre_activation_matmul = nn.Linear(1024, 1008)
+        classifier = self.architecture.layer(self.architecture.classifier)
+        self.add_module(self.architecture.classifier, nn.Linear(classifier.in_channels, classifier.channels))
 
     @staticmethod
     def preprocess(x: Tensor) -> Tensor:
         """[0, 1] RGB -> the range the original graph was trained on ([-117, 138])."""
         return x * 255.0 - 117.0
 
+    @classmethod
+    def norm(cls, name: str, x: Tensor) -> Tensor:
+        """Local response normalisation across neighbouring channels."""
+        return F.local_response_norm(x, **cls.LRN)
+
     @staticmethod
-    def norm(name: str, x: Tensor) -> Tensor:
-        """Local response normalisation across 9 neighbouring channels."""
-        return F.local_response_norm(x, **LRN)
+    def pool(x: Tensor) -> Tensor:
+        """The 3x3 stride-2 max pool between stages."""
+        return max_pool_3x3_s2(x)
 
     def conv(self, name: str, x: Tensor) -> Tensor:
-        """Pre-activation of the conv called `name` (Lucid name, e.g. `mixed3b_5x5`)."""
+        """Pre-activation of the conv called `name` (e.g. `mixed3b_5x5`)."""
         return getattr(self, f"{name}_pre_relu_conv")(x)
 
     def forward(self, x: Tensor) -> Tensor:
-        return run_stages(self, x, NO_TAP, "softmax2_pre_activation_matmul")
+        return run_stages(self, x, NO_TAP, self.architecture.classifier)
 
     # -- stages -----------------------------------------------------------------------
     def stages(self) -> Sequence[tuple[str, Stage]]:
-        stages: list[tuple[str, Stage]] = [
-            ("conv2d0", self._conv2d0),
-            ("maxpool0", lambda x, tap: max_pool_3x3_s2(x)),
-            ("localresponsenorm0", lambda x, tap: self.norm("localresponsenorm0", x)),
-            ("conv2d1", partial(self._plain_conv, "conv2d1")),
-            ("conv2d2", partial(self._plain_conv, "conv2d2")),
-            ("localresponsenorm1", lambda x, tap: self.norm("localresponsenorm1", x)),
-            ("maxpool1", lambda x, tap: max_pool_3x3_s2(x)),
-        ]
-        for name in INCEPTIONV1_BLOCKS:
-            if name == "mixed4a":
-                stages.append(("maxpool4", lambda x, tap: max_pool_3x3_s2(x)))
-            if name == "mixed5a":
-                stages.append(("maxpool10", lambda x, tap: max_pool_3x3_s2(x)))
-            stages.append((name, partial(self._block, name)))
-        stages += [
-            ("avgpool0", lambda x, tap: x.mean((2, 3), keepdim=True)),
-            ("softmax2_pre_activation_matmul", self._logits),
-            ("softmax2", lambda x, tap: F.softmax(x, dim=1)),
-        ]
-        return stages
+        return [(layer.name, self._stage(i, layer)) for i, layer in enumerate(self.architecture.layers)]
+
+    def _stage(self, index: int, layer: Layer) -> Stage:
+        if layer.kind == "conv":
+            return partial(self._first_conv if index == 0 else self._plain_conv, layer.name)
+        if layer.kind == "block":
+            return partial(self._block, layer.name)
+        if layer.kind == "norm":
+            return lambda x, tap, name=layer.name: self.norm(name, x)
+        if layer.kind == "pool":
+            following = self.architecture.layers[index + 1].kind if index + 1 < len(self.architecture.layers) else None
+            if following == "linear":  # the global average pool before the classifier
+                return lambda x, tap: x.mean((2, 3), keepdim=True)
+            return lambda x, tap: self.pool(x)
+        if layer.kind == "linear":
+            return lambda x, tap: getattr(self, layer.name)(torch.flatten(x, 1))
+        return lambda x, tap: F.softmax(x, dim=1)
 
     def hook_points(self) -> dict[str, str]:
         """Every capturable name, mapped to the stage that produces it."""
         points: dict[str, str] = {}
-        for name, _ in self.stages():
-            points[name] = name
-            if name.startswith(("conv2d", "mixed")):
-                points[f"{name}_pre_relu"] = name
-            if name.startswith("mixed"):
-                points.update(block_hook_points(name))
+        for layer in self.architecture.layers:
+            points[layer.name] = layer.name
+            if layer.kind in ("conv", "block"):
+                points[f"{layer.name}_pre_relu"] = layer.name
+            if layer.kind == "block":
+                points.update(block_hook_points(layer.name))
         return points
 
-    def _conv2d0(self, x: Tensor, tap: Tap) -> Tensor:
-        return relu_with_taps("conv2d0", self.conv("conv2d0", F.pad(x, (2, 3, 2, 3))), tap)
+    def _first_conv(self, name: str, x: Tensor, tap: Tap) -> Tensor:
+        return relu_with_taps(name, self.conv(name, F.pad(x, self.FIRST_CONV_PAD)), tap)
 
     def _plain_conv(self, name: str, x: Tensor, tap: Tap) -> Tensor:
         return relu_with_taps(name, self.conv(name, x), tap)
 
     def _block(self, name: str, x: Tensor, tap: Tap) -> Tensor:
         return inception_block(name, x, tap, lambda part, h: self.conv(f"{name}_{part}", h), max_pool_3x3_s1)
-
-    def _logits(self, x: Tensor, tap: Tap) -> Tensor:
-        return self.softmax2_pre_activation_matmul(torch.flatten(x, 1))

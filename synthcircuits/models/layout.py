@@ -83,6 +83,9 @@ class Architecture:
     layers: tuple[Layer, ...]
     num_classes: int
     input_description: str
+    classifier: str = "softmax2_pre_activation_matmul"  # the linear layer's name (its weights' key prefix)
+    # Layers that play the same part in InceptionV1 (its name -> this architecture's), for comparisons.
+    equivalents: tuple[tuple[str, str], ...] = ()
     _by_name: dict[str, Layer] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -102,6 +105,18 @@ class Architecture:
         except KeyError:
             known = ", ".join(layer.name for layer in self.layers)
             raise KeyError(f"{self.name} has no layer {name!r}; layers are: {known}") from None
+
+    def equivalent_of(self, inceptionv1_layer: str) -> str:
+        """This architecture's layer for an InceptionV1 layer name (blocks match by shorthand)."""
+        table = dict(self.equivalents)
+        if inceptionv1_layer in table:
+            return table[inceptionv1_layer]
+        if self.has_layer(inceptionv1_layer):
+            return self.layer(inceptionv1_layer).name
+        short = inceptionv1_layer.removeprefix("mixed")
+        if self.has_layer(short):
+            return self.layer(short).name
+        raise KeyError(f"{self.name} has no layer matching {inceptionv1_layer!r}")
 
     def index(self, name: str) -> int:
         return self.layers.index(self.layer(name))
@@ -212,13 +227,50 @@ def _torchvision_googlenet() -> Architecture:
         num_classes=1000,
         input_description="RGB in [0, 1], mapped inside the model by (x - 0.5) / 0.5 "
         "(what torchvision's ImageNet normalisation followed by transform_input amounts to)",
+        classifier="fc",
+        equivalents=(("conv2d0", "conv1"), ("conv2d1", "conv2"), ("conv2d2", "conv3")),
+    )
+
+
+def _bvlc_googlenet() -> Architecture:
+    """Caffe's BVLC GoogLeNet (deploy.prototxt), with its blob names made identifiers."""
+    layers: list[Layer] = [
+        Layer("conv1", 64, "conv", in_channels=3, kernel=7),
+        Layer("pool1", 64, "pool"),
+        Layer("norm1", 64, "norm"),
+        Layer("conv2_reduce", 64, "conv", in_channels=64, kernel=1),
+        Layer("conv2", 192, "conv", in_channels=64, kernel=3),
+        Layer("norm2", 192, "norm"),
+        Layer("pool2", 192, "pool"),
+    ]
+    channels = 192
+    for short, widths in GOOGLENET_BLOCKS.items():
+        if short == "4a":
+            layers.append(Layer("pool3", channels, "pool"))
+        if short == "5a":
+            layers.append(Layer("pool4", channels, "pool"))
+        layers.append(block_layer(f"inception_{short}", short, channels, widths))
+        channels = widths.out_channels
+    layers += [
+        Layer("pool5", channels, "pool"),
+        Layer("classifier", 1000, "linear", in_channels=channels),
+        Layer("prob", 1000, "softmax"),
+    ]
+    return Architecture(
+        "bvlc_googlenet",
+        tuple(layers),
+        num_classes=1000,
+        input_description="RGB in [0, 1], mapped inside the model to Caffe's BGR 0-255 minus the mean (104, 117, 123)",
+        classifier="classifier",
+        equivalents=(("conv2d0", "conv1"), ("conv2d1", "conv2_reduce"), ("conv2d2", "conv2")),
     )
 
 
 INCEPTIONV1 = _inceptionv1()
 TORCHVISION_GOOGLENET = _torchvision_googlenet()
+BVLC_GOOGLENET = _bvlc_googlenet()
 
-ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (INCEPTIONV1, TORCHVISION_GOOGLENET)}
+ARCHITECTURES: dict[str, Architecture] = {a.name: a for a in (INCEPTIONV1, TORCHVISION_GOOGLENET, BVLC_GOOGLENET)}
 
 
 def get_architecture(name: str) -> Architecture:

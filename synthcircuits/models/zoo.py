@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import WeightsError
+from .bvlc_googlenet import BVLCGoogLeNet
 from .inceptionv1 import InceptionV1
 from .torchvision_googlenet import AUX_PREFIXES, TorchvisionGoogLeNet, strip_aux_heads
 from .weights import WeightFile, check_shapes, read_weights
@@ -17,6 +18,7 @@ from .weights import WeightFile, check_shapes, read_weights
 MODEL_CLASSES: dict[str, Callable[[], nn.Module]] = {
     "inceptionv1": InceptionV1,
     "torchvision_googlenet": TorchvisionGoogLeNet,
+    "bvlc_googlenet": BVLCGoogLeNet,
 }
 
 # What each architecture tolerates in a file beyond its own tensors, and how to drop it.

@@ -9,6 +9,7 @@ import numpy as np
 import torch
 
 from ..models.address import UnitAddress
+from ..models.geometry import model_windows
 from ..sources import ModelSource
 from .tuning import ProbeUnit, RadialSweep, TuningCurve, responses_at_centre
 
@@ -52,11 +53,12 @@ def compare_models(a: ModelSource, b: ModelSource, units: Sequence[UnitAddress],
     results = []
     for layer in dict.fromkeys(u.layer for u in units):
         group = [u for u in units if u.layer == layer]
-        probe_a = [ProbeUnit(str(u), layer, a.channel_of(u)) for u in group]
-        resp_a = responses_at_centre(a.model, probe_a, sweep.render(layer), angles)
-        channels_b = list(range(b.layer_width(layer)))
-        probe_b = [ProbeUnit(b.name_of(layer, c), layer, c) for c in channels_b]
-        resp_b = responses_at_centre(b.model, probe_b, sweep.render(layer), angles + rotate_b)
+        layer_a, layer_b = a.layer_of(layer), b.layer_of(layer)
+        probe_a = [ProbeUnit(str(u), layer_a, a.channel_of(u)) for u in group]
+        resp_a = responses_at_centre(a.model, probe_a, sweep.render(layer_a, model_windows(a.model)), angles)
+        channels_b = list(range(b.layer_width(layer_b)))
+        probe_b = [ProbeUnit(b.name_of(layer_b, c), layer_b, c) for c in channels_b]
+        resp_b = responses_at_centre(b.model, probe_b, sweep.render(layer_b, model_windows(b.model)), angles + rotate_b)
         for k, u in enumerate(group):
             same = channels_b.index(b.channel_of(u))
             r = correlations(resp_a[:, k], resp_b)

@@ -11,7 +11,7 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from ..models.capture import capture
-from ..models.geometry import centre_position, receptive_field_center
+from ..models.geometry import INCEPTIONV1_WINDOWS, Windows, centre_position, model_windows, receptive_field_center
 from ..stimuli import arcs, lines
 from .unit_forward import supports_unit_probing, unit_activations
 
@@ -98,6 +98,7 @@ def responses_at_centre(
     out = np.zeros((count, len(units)), dtype=np.float64)
     device = next(model.parameters()).device
     unit_level = supports_unit_probing(model)
+    windows = model_windows(model)
     starts = range(0, count, batch_size)
     for start in tqdm(starts, desc="stimuli", disable=not progress, leave=False):
         batch = stimuli[start : start + batch_size] if isinstance(stimuli, Tensor) else stimuli(parameters[start : start + batch_size])
@@ -108,7 +109,7 @@ def responses_at_centre(
             for layer in layers:
                 columns = [k for k, u in enumerate(units) if u.layer == layer]
                 channels = [units[k].channel for k in columns]
-                p = centre_position(layer, size)
+                p = centre_position(layer, size, windows)
                 if unit_level:  # only the receptive field, only the branches holding the units
                     values = unit_activations(model, batch, layer, channels, p)
                 else:
@@ -117,9 +118,9 @@ def responses_at_centre(
     return out
 
 
-def stimulus_centre(layer: str, image_size: int) -> tuple[float, float]:
+def stimulus_centre(layer: str, image_size: int, windows: Windows = INCEPTIONV1_WINDOWS) -> tuple[float, float]:
     """Where to centre a stimulus so it falls on the receptive field of `layer`'s centre unit."""
-    c = receptive_field_center(layer, centre_position(layer, image_size))
+    c = receptive_field_center(layer, centre_position(layer, image_size, windows), windows)
     return (c, c)
 
 
@@ -137,13 +138,13 @@ class RadialSweep:
     def angles(self) -> np.ndarray:
         return np.arange(0.0, 360.0, self.step)
 
-    def render(self, layer: str) -> Callable[[Tensor], Tensor]:
-        centre = stimulus_centre(layer, self.size)
+    def render(self, layer: str, windows: Windows = INCEPTIONV1_WINDOWS) -> Callable[[Tensor], Tensor]:
+        centre = stimulus_centre(layer, self.size, windows)
         return lambda o: arcs(o, self.radius, width=self.width, span=self.span, size=self.size, center=centre)
 
-    def lines(self, layer: str) -> Callable[[Tensor], Tensor]:
+    def lines(self, layer: str, windows: Windows = INCEPTIONV1_WINDOWS) -> Callable[[Tensor], Tensor]:
         """Straight lines as long as the arcs, at the arcs' tangent (orientation + 90)."""
-        centre = stimulus_centre(layer, self.size)
+        centre = stimulus_centre(layer, self.size, windows)
         length = 2 * self.radius * np.deg2rad(self.span / 2)
         return lambda o: lines(o + 90.0, length=float(length), width=self.width, size=self.size, center=centre)
 
@@ -156,7 +157,7 @@ def radial_tuning(model: nn.Module, units: Sequence[ProbeUnit], sweep: RadialSwe
     angles = sweep.angles
     curves: dict[str, TuningCurve] = {}
     for layer, group in by_layer.items():
-        r = responses_at_centre(model, group, sweep.render(layer), torch.tensor(angles, dtype=torch.float32), progress=progress)
+        r = responses_at_centre(model, group, sweep.render(layer, model_windows(model)), torch.tensor(angles, dtype=torch.float32), progress=progress)
         for k, u in enumerate(group):
             curves[u.name] = TuningCurve(u.name, angles, r[:, k])
     return [curves[u.name] for u in units]
@@ -167,8 +168,9 @@ def curve_line_selectivity(model: nn.Module, units: Sequence[ProbeUnit], orienta
     ratios = np.zeros(len(units))
     for k, (u, o) in enumerate(zip(units, orientations)):
         o_t = torch.tensor([o], dtype=torch.float32)
-        curve = responses_at_centre(model, [u], sweep.render(u.layer), o_t)[0, 0]
-        line = responses_at_centre(model, [u], sweep.lines(u.layer), o_t)[0, 0]
+        windows = model_windows(model)
+        curve = responses_at_centre(model, [u], sweep.render(u.layer, windows), o_t)[0, 0]
+        line = responses_at_centre(model, [u], sweep.lines(u.layer, windows), o_t)[0, 0]
         ratios[k] = curve / line if line > 0 else (np.inf if curve > 0 else 0.0)
     return ratios
 

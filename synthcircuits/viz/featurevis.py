@@ -35,6 +35,8 @@ class Objective:
     direction: Tensor | None = None
 
     def __call__(self, acts: Tensor) -> Tensor:
+        if acts.dim() == 2:  # logits or probabilities: one value per class
+            return acts @ self.direction.to(acts) if self.kind == "direction" else acts[:, self.channel]
         h, w = acts.shape[-2:]
         if self.kind == "channel":
             return acts[:, self.channel].mean((1, 2))
