@@ -48,7 +48,8 @@ def test_feature_visualisation_of_a_vertical_line_unit_has_vertical_stripes(line
 def test_feature_visualisation_is_seeded_and_keeps_thresholds(lines_build):
     model = lines_build.model()
     unit = lines_build.units[-1]
-    a = visualise(model, Objective("conv2d2", unit.channel), steps=8, size=48, seed=3, thresholds=(0, 4), progress=False)
+    with torch.no_grad():  # works even where the caller switched autograd off
+        a = visualise(model, Objective("conv2d2", unit.channel), steps=8, size=48, seed=3, thresholds=(0, 4), progress=False)
     b = visualise(model, Objective("conv2d2", unit.channel), steps=8, size=48, seed=3, thresholds=(0, 4), progress=False)
     assert sorted(a) == [0, 4, 8] and all(torch.equal(a[k], b[k]) for k in a)
     assert not torch.equal(a[0], a[8])

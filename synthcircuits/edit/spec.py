@@ -71,8 +71,11 @@ class EditOp:
 
     @property
     def label(self) -> str:
-        what = ", ".join(str(u) for u in self.units) if self.units else f"{self.source} -> {self.target}"
-        return f"{self.kind} {what}"
+        if not self.units:
+            return f"{self.kind} {self.source} -> {self.target}"
+        shown = ", ".join(str(u) for u in self.units[:3])
+        more = f" and {len(self.units) - 3} more" if len(self.units) > 3 else ""
+        return f"{self.kind} {shown}{more}"
 
 
 @dataclass(frozen=True)

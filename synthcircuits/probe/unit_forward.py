@@ -19,9 +19,9 @@ from torch import Tensor, nn
 
 from ..errors import UserError
 from ..models.compact import CompactNet
-from ..models.geometry import INCEPTIONV1_WINDOWS, Window
+from ..models.geometry import Window, model_windows
 from ..models.inceptionv1 import InceptionV1
-from ..models.layout import INCEPTIONV1
+from ..models.layout import INCEPTIONV1, Architecture
 
 Range = tuple[int, int]  # inclusive
 
@@ -44,7 +44,7 @@ def unit_activations(model: nn.Module, images: Tensor, layer: str, channels: Seq
     stages = _stages(model, layer)
     branches = _branches_holding(model, layer, channels)
     sizes = _output_sizes(stages, images.shape[-1])
-    need = _needed_ranges(stages, sizes, images.shape[-1], (position, position), branches)
+    need = _needed_ranges(_architecture(model), stages, sizes, images.shape[-1], (position, position), branches)
     first_lo, first_hi = need[-1]
     x = model.preprocess(images[..., first_lo : first_hi + 1, first_lo : first_hi + 1].to(next(model.parameters()).device))
     current = (first_lo, first_hi)
@@ -63,20 +63,25 @@ def unit_activations(model: nn.Module, images: Tensor, layer: str, channels: Seq
 # -- geometry -------------------------------------------------------------------------------
 
 
+def _architecture(model: nn.Module) -> Architecture:
+    return INCEPTIONV1 if isinstance(model, CompactNet) else model.architecture
+
+
 def _stages(model: nn.Module, layer: str) -> list[Stage]:
+    arch, windows = _architecture(model), model_windows(model)
     stages = []
     for name, _ in model.stages():
-        arch_layer = INCEPTIONV1.layer(name)
+        if name not in windows:
+            break
         if isinstance(model, CompactNet) and name in model.convs:
             k = model.convs[name].kernel_size[0]
-            window = INCEPTIONV1_WINDOWS[name] if name == "conv2d0" else Window(k, 1, k // 2, k // 2)
+            window = windows[name] if name == "conv2d0" else Window(k, 1, k // 2, k // 2)
             stages.append(Stage(name, "conv", window))
         else:
-            kind = {"block": "block", "conv": "conv", "pool": "pool", "norm": "norm"}[arch_layer.kind]
-            stages.append(Stage(name, kind, INCEPTIONV1_WINDOWS[name]))
+            stages.append(Stage(name, arch.layer(name).kind, windows[name]))
         if name == layer:
             return stages
-    raise UserError(f"unit-level probing reaches conv, pool and block layers up to mixed5b; {layer!r} is not one")
+    raise UserError(f"unit-level probing reaches conv, pool, norm and block layers; {layer!r} is not one")
 
 
 def _output_sizes(stages: list[Stage], size: int) -> list[int]:
@@ -92,14 +97,14 @@ def _input_range(window: Window, out: Range) -> Range:
     return window.stride * out[0] - window.pad_before, window.stride * out[1] - window.pad_before + window.kernel - 1
 
 
-def _block_reach(branches: Sequence[str] | None, name: str) -> int:
+def _block_reach(arch: Architecture, branches: Sequence[str] | None, name: str) -> int:
     """How far beyond an output position the computed branches read the block input."""
-    layer = INCEPTIONV1.layer(name)
+    layer = arch.layer(name)
     kernels = [b.kernel if b.name != "pool_reduce" else 3 for b in layer.branches if branches is None or b.name in branches]
     return max(kernels) // 2
 
 
-def _needed_ranges(stages: list[Stage], sizes: list[int], image_size: int, target: Range, branches: Sequence[str]) -> list[Range]:
+def _needed_ranges(arch: Architecture, stages: list[Stage], sizes: list[int], image_size: int, target: Range, branches: Sequence[str]) -> list[Range]:
     """need[k]: output range of stage k; need[-1] (appended last): the image rows to read."""
     need: list[Range] = [None] * len(stages)  # type: ignore[list-item]
     out = target
@@ -107,7 +112,7 @@ def _needed_ranges(stages: list[Stage], sizes: list[int], image_size: int, targe
         need[k] = out
         stage = stages[k]
         if stage.kind == "block":
-            reach = _block_reach(branches if k == len(stages) - 1 else None, stage.name)
+            reach = _block_reach(arch, branches if k == len(stages) - 1 else None, stage.name)
             wanted = (out[0] - reach, out[1] + reach)
         else:
             wanted = _input_range(stage.window, out)
@@ -150,7 +155,7 @@ def _plain(model: nn.Module, stage: Stage, x: Tensor, have: Range, out: Range, i
 
 def _block(model: nn.Module, stage: Stage, x: Tensor, have: Range, out: Range, size: int, branches: Sequence[str] | None) -> Tensor:
     name = stage.name
-    layer = INCEPTIONV1.layer(name)
+    layer = _architecture(model).layer(name)
     parts = []
 
     def conv(part: str, h: Tensor) -> Tensor:
@@ -174,7 +179,7 @@ def _block(model: nn.Module, stage: Stage, x: Tensor, have: Range, out: Range, s
 
 
 def _branches_holding(model: nn.Module, layer: str, channels: Sequence[int]) -> list[str]:
-    arch_layer = INCEPTIONV1.layer(layer)
+    arch_layer = _architecture(model).layer(layer)
     if isinstance(model, CompactNet) or not arch_layer.branches:
         return []
     return [b.name for b in arch_layer.branches if any(b.start <= c < b.stop for c in channels)]
@@ -183,7 +188,7 @@ def _branches_holding(model: nn.Module, layer: str, channels: Sequence[int]) -> 
 def _select(model: nn.Module, layer: str, channels: Sequence[int], branches: Sequence[str]) -> list[int]:
     """Positions of `channels` in the concatenation of only the computed branches."""
     offset, where = 0, {}
-    for b in INCEPTIONV1.layer(layer).branches:
+    for b in _architecture(model).layer(layer).branches:
         if b.name in branches:
             for c in range(b.start, b.stop):
                 where[c] = offset + c - b.start

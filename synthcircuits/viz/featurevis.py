@@ -112,6 +112,11 @@ def visualise(
 ) -> dict[int, Tensor]:
     """Optimise images for `objective`; returns {step: images (batch, 3, size, size)} at each
     threshold and at the last step."""
+    with torch.enable_grad():  # callers may have switched autograd off; the optimisation needs it
+        return _optimise(model, objective, steps, size, batch, lr, seed, thresholds, redirect_steps, progress)
+
+
+def _optimise(model, objective, steps, size, batch, lr, seed, thresholds, redirect_steps, progress) -> dict[int, Tensor]:
     device = next(model.parameters()).device
     generator = torch.Generator().manual_seed(seed)
     spectrum, to_image = fourier_image(batch, size, generator, device)

@@ -1,0 +1,130 @@
+"""BVLC GoogLeNet: converter and architecture on generated files; the trained network's
+behaviour on the real weights, where the shared folder exists."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+
+from synthcircuits.cli import main
+from synthcircuits.errors import WeightsError
+from synthcircuits.models import build_model, capture, load_model, parse_units
+from synthcircuits.models.caffe import read_caffe_bin, write_caffe_bin
+from synthcircuits.models.layout import GOOGLENET_BLOCKS
+from synthcircuits.probe.compare import compare_models
+from synthcircuits.probe.tuning import ProbeUnit, RadialSweep, curve_line_selectivity, radial_tuning
+from synthcircuits.sources import open_source
+from synthcircuits.viz.featurevis import Objective, visualise
+
+ROOT = Path(__file__).parent.parent
+CURVES = "3b:342,3b:388,3b:324,3b:340,3b:330,3b:349,3b:379,3b:406,3b:385,3b:343"
+
+
+def caffe_reference_forward(state, x):
+    """BVLC GoogLeNet as deploy.prototxt describes it, on raw tensors (an independent oracle)."""
+
+    def conv(name, h, pad=0, stride=1):
+        return F.relu(F.conv2d(h, state[f"{name}_pre_relu_conv.weight"], state[f"{name}_pre_relu_conv.bias"], stride=stride, padding=pad))
+
+    def pool(h):
+        return F.max_pool2d(h, 3, 2, ceil_mode=True)
+
+    def lrn(h):
+        return F.local_response_norm(h, size=5, alpha=1e-4, beta=0.75, k=1.0)
+
+    bgr = x[:, [2, 1, 0]] * 255 - torch.tensor([104.0, 117.0, 123.0]).view(1, 3, 1, 1)
+    h = lrn(pool(conv("conv1", bgr, pad=3, stride=2)))
+    h = pool(lrn(conv("conv2", conv("conv2_reduce", h), pad=1)))
+    for short in GOOGLENET_BLOCKS:
+        if short in ("4a", "5a"):
+            h = pool(h)
+        n = f"inception_{short}"
+        h = torch.cat([
+            conv(f"{n}_1x1", h),
+            conv(f"{n}_3x3", conv(f"{n}_3x3_bottleneck", h), pad=1),
+            conv(f"{n}_5x5", conv(f"{n}_5x5_bottleneck", h), pad=2),
+            conv(f"{n}_pool_reduce", F.max_pool2d(h, 3, 1, padding=1)),
+        ], 1)
+    h = F.avg_pool2d(h, 7).flatten(1)
+    return F.linear(h, state["classifier.weight"], state["classifier.bias"])
+
+
+def test_bvlc_forward_matches_the_prototxt_reference():
+    model = build_model("bvlc_googlenet", seed=5)
+    x = torch.rand(2, 3, 224, 224)
+    with torch.no_grad():
+        torch.testing.assert_close(model(x), caffe_reference_forward(model.state_dict(), x), rtol=1e-4, atol=1e-4)
+
+
+def test_caffe_files_convert_back_bit_identically_and_bad_folders_are_named(tmp_path):
+    state = build_model("bvlc_googlenet", seed=6).state_dict()
+    folder = write_caffe_bin(state, tmp_path / "caffe")
+    out = tmp_path / "bvlc.safetensors"
+    assert main(["weights", "convert", str(folder), "--from", "caffe-bin", "-o", str(out)]) == 0
+    loaded = load_model(out).state_dict()
+    assert all(torch.equal(loaded[k], state[k]) for k in state)
+    (folder / "inception_4c" / "5x5_filter.bin").unlink()
+    np.zeros(7, dtype="<f4").tofile(folder / "loss3" / "classifier_bias.bin")
+    with pytest.raises(WeightsError) as info:
+        read_caffe_bin(folder)
+    assert "missing     inception_4c/5x5_filter.bin" in str(info.value) and "mis-sized   loss3/classifier_bias.bin: 7 values" in str(info.value)
+
+
+# -- the real trained network (runs where shared/data/bvlc_googlenet exists) ---------------
+
+
+def test_real_bvlc_classifies_generated_images_of_a_class_as_that_class(bvlc_weights):
+    model = load_model(bvlc_weights)
+    from synthcircuits.labels import label_of
+
+    for cls in (1, 130):  # goldfish, flamingo
+        image = visualise(model, Objective("classifier", cls), steps=40, size=128, seed=1, progress=False)[40]
+        with torch.no_grad():
+            top5 = torch.softmax(model(image), 1)[0].topk(5).indices.tolist()
+        assert cls in top5, (label_of(cls, "bvlc_googlenet"), [label_of(i, "bvlc_googlenet") for i in top5])
+
+
+def test_compiled_curves_find_real_curve_detectors_in_inception_3b(bvlc_weights):
+    circuit, real = open_source(ROOT / "specs" / "curve_circuit.yaml"), open_source(bvlc_weights)
+    results = compare_models(circuit, real, parse_units(CURVES), RadialSweep(step=5))
+    assert all(r.best_match.startswith("inception_3b:") for r in results)
+    assert np.median([r.best_correlation for r in results]) > 0.85
+    matches = [int(r.best_match.split(":")[1]) for r in results]
+    probes = [ProbeUnit(f"inception_3b:{c}", "inception_3b", c) for c in matches]
+    curves = radial_tuning(real.model, probes, RadialSweep())
+    ratios = curve_line_selectivity(real.model, probes, [c.preferred() for c in curves], RadialSweep())
+    curve_like = [c.echo() <= 0.05 and r >= 2 for c, r in zip(curves, ratios)]
+    assert sum(curve_like) >= 8, list(zip(matches, [c.echo() for c in curves], ratios))
+
+
+def test_real_curve_detectors_visualise_into_strong_structured_images(bvlc_weights):
+    model = load_model(bvlc_weights)
+    snapshots = visualise(model, Objective("inception_3b", 408), steps=48, size=96, thresholds=(0,), progress=False)
+    with torch.no_grad():
+        start = capture(model, snapshots[0], ["inception_3b"])["inception_3b"][0, 408, 6, 6]
+        end = capture(model, snapshots[48], ["inception_3b"])["inception_3b"][0, 408, 6, 6]
+    assert end > 5 * max(float(start), 1.0) and snapshots[48].std() > 0.05
+
+
+def test_edits_have_real_effects_on_the_trained_network(bvlc_weights, tmp_path):
+    from PIL import Image
+
+    model = load_model(bvlc_weights)
+    folder = tmp_path / "generated"
+    for cls, name in ((1, "goldfish"), (130, "flamingo"), (948, "Granny_Smith")):
+        (folder / name).mkdir(parents=True)
+        for seed in (0, 1):
+            image = visualise(model, Objective("classifier", cls), steps=24, size=128, seed=seed, progress=False)[24][0]
+            Image.fromarray((image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(folder / name / f"{seed}.png")
+    edit = tmp_path / "edit.yaml"
+    edit.write_text("synthcircuits_edit: 1\nname: drop-4e\narchitecture: bvlc_googlenet\nedits:\n"
+                    "  - ablate: {units: [" + ", ".join(f"inception_4e:{c}" for c in range(0, 832, 2)) + "]}\n")
+    out = tmp_path / "edited.safetensors"
+    assert main(["edit", str(edit), "--weights", str(bvlc_weights), "--images", str(folder), "-o", str(out)]) == 0
+    report = json.loads(out.with_suffix(".effect.json").read_text())
+    assert report["accuracy"]["top5_before"] >= 0.8  # the unedited network recognises its own class images
+    assert report["flipped"] > 0  # half of inception_4e removed: some predictions change...
+    assert max(abs(c["mean_change"]) for c in report["class_changes"]) > 0.05  # ...and class probabilities move
