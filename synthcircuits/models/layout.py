@@ -168,62 +168,59 @@ GOOGLENET_BLOCKS: dict[str, BlockWidths] = {
 }
 
 
-def _inceptionv1() -> Architecture:
-    layers: list[Layer] = [
-        Layer("conv2d0", 64, "conv", in_channels=3, kernel=7),
-        Layer("maxpool0", 64, "pool"),
-        Layer("localresponsenorm0", 64, "norm"),
-        Layer("conv2d1", 64, "conv", in_channels=64, kernel=1),
-        Layer("conv2d2", 192, "conv", in_channels=64, kernel=3),
-        Layer("localresponsenorm1", 192, "norm"),
-        Layer("maxpool1", 192, "pool"),
-    ]
-    channels = 192
-    for name, widths in INCEPTIONV1_BLOCKS.items():
-        if name == "mixed4a":
-            layers.append(Layer("maxpool4", channels, "pool"))
-        if name == "mixed5a":
-            layers.append(Layer("maxpool10", channels, "pool"))
-        layers.append(block_layer(name, name.removeprefix("mixed"), channels, widths))
+def googlenet_layers(
+    stem: list[Layer],
+    blocks: dict[str, BlockWidths],
+    block_name: str,
+    pools: tuple[str, str],
+    head: tuple[str, str, str],
+    classes: int,
+    k5: int = 5,
+) -> tuple[Layer, ...]:
+    """A GoogLeNet-shaped layout: the stem, nine inception blocks (`block_name` formatted with
+    each block's shorthand) with max pools before 4a and 5a, then (global pool, classifier,
+    softmax) named by `head`."""
+    layers, channels = list(stem), stem[-1].channels
+    for short, widths in blocks.items():
+        if short == "4a":
+            layers.append(Layer(pools[0], channels, "pool"))
+        if short == "5a":
+            layers.append(Layer(pools[1], channels, "pool"))
+        layers.append(block_layer(block_name.format(short), short, channels, widths, k5))
         channels = widths.out_channels
-    layers += [
-        Layer("avgpool0", channels, "pool"),
-        Layer("softmax2_pre_activation_matmul", 1008, "linear", in_channels=channels),
-        Layer("softmax2", 1008, "softmax"),
-    ]
+    average, classifier, softmax = head
+    layers += [Layer(average, channels, "pool"), Layer(classifier, classes, "linear", in_channels=channels), Layer(softmax, classes, "softmax")]
+    return tuple(layers)
+
+
+def _stem(conv0: str, pool0: str, norm0: str | None, conv1: str, conv2: str, norm1: str | None, pool1: str) -> list[Layer]:
+    """conv 7x7 s2 -> pool -> (norm) -> conv 1x1 -> conv 3x3 -> (norm) -> pool, as every GoogLeNet has."""
+    layers = [Layer(conv0, 64, "conv", in_channels=3, kernel=7), Layer(pool0, 64, "pool")]
+    if norm0:
+        layers.append(Layer(norm0, 64, "norm"))
+    layers += [Layer(conv1, 64, "conv", in_channels=64, kernel=1), Layer(conv2, 192, "conv", in_channels=64, kernel=3)]
+    if norm1:
+        layers.append(Layer(norm1, 192, "norm"))
+    return layers + [Layer(pool1, 192, "pool")]
+
+
+def _inceptionv1() -> Architecture:
+    blocks = {name.removeprefix("mixed"): widths for name, widths in INCEPTIONV1_BLOCKS.items()}
+    stem = _stem("conv2d0", "maxpool0", "localresponsenorm0", "conv2d1", "conv2d2", "localresponsenorm1", "maxpool1")
     return Architecture(
         "inceptionv1",
-        tuple(layers),
+        googlenet_layers(stem, blocks, "mixed{}", ("maxpool4", "maxpool10"), ("avgpool0", "softmax2_pre_activation_matmul", "softmax2"), 1008),
         num_classes=1008,
         input_description="RGB in [0, 1], mapped inside the model by x * 255 - 117",
     )
 
 
 def _torchvision_googlenet() -> Architecture:
-    layers: list[Layer] = [
-        Layer("conv1", 64, "conv", in_channels=3, kernel=7),
-        Layer("maxpool1", 64, "pool"),
-        Layer("conv2", 64, "conv", in_channels=64, kernel=1),
-        Layer("conv3", 192, "conv", in_channels=64, kernel=3),
-        Layer("maxpool2", 192, "pool"),
-    ]
-    channels = 192
-    for short, widths in GOOGLENET_BLOCKS.items():
-        if short == "4a":
-            layers.append(Layer("maxpool3", channels, "pool"))
-        if short == "5a":
-            layers.append(Layer("maxpool4", channels, "pool"))
-        # torchvision's "5x5" branch is a 3x3 conv (kept for compatibility with its weights).
-        layers.append(block_layer(f"inception{short}", short, channels, widths, k5=3))
-        channels = widths.out_channels
-    layers += [
-        Layer("avgpool", channels, "pool"),
-        Layer("fc", 1000, "linear", in_channels=channels),
-        Layer("softmax", 1000, "softmax"),
-    ]
+    stem = _stem("conv1", "maxpool1", None, "conv2", "conv3", None, "maxpool2")
     return Architecture(
         "torchvision_googlenet",
-        tuple(layers),
+        # torchvision's "5x5" branch is a 3x3 conv (kept for compatibility with its weights).
+        googlenet_layers(stem, GOOGLENET_BLOCKS, "inception{}", ("maxpool3", "maxpool4"), ("avgpool", "fc", "softmax"), 1000, k5=3),
         num_classes=1000,
         input_description="RGB in [0, 1], mapped inside the model by (x - 0.5) / 0.5 "
         "(what torchvision's ImageNet normalisation followed by transform_input amounts to)",
@@ -234,31 +231,10 @@ def _torchvision_googlenet() -> Architecture:
 
 def _bvlc_googlenet() -> Architecture:
     """Caffe's BVLC GoogLeNet (deploy.prototxt), with its blob names made identifiers."""
-    layers: list[Layer] = [
-        Layer("conv1", 64, "conv", in_channels=3, kernel=7),
-        Layer("pool1", 64, "pool"),
-        Layer("norm1", 64, "norm"),
-        Layer("conv2_reduce", 64, "conv", in_channels=64, kernel=1),
-        Layer("conv2", 192, "conv", in_channels=64, kernel=3),
-        Layer("norm2", 192, "norm"),
-        Layer("pool2", 192, "pool"),
-    ]
-    channels = 192
-    for short, widths in GOOGLENET_BLOCKS.items():
-        if short == "4a":
-            layers.append(Layer("pool3", channels, "pool"))
-        if short == "5a":
-            layers.append(Layer("pool4", channels, "pool"))
-        layers.append(block_layer(f"inception_{short}", short, channels, widths))
-        channels = widths.out_channels
-    layers += [
-        Layer("pool5", channels, "pool"),
-        Layer("classifier", 1000, "linear", in_channels=channels),
-        Layer("prob", 1000, "softmax"),
-    ]
+    stem = _stem("conv1", "pool1", "norm1", "conv2_reduce", "conv2", "norm2", "pool2")
     return Architecture(
         "bvlc_googlenet",
-        tuple(layers),
+        googlenet_layers(stem, GOOGLENET_BLOCKS, "inception_{}", ("pool3", "pool4"), ("pool5", "classifier", "prob"), 1000),
         num_classes=1000,
         input_description="RGB in [0, 1], mapped inside the model to Caffe's BGR 0-255 minus the mean (104, 117, 123)",
         classifier="classifier",

@@ -17,12 +17,28 @@ from ..models.weights import atomic_target  # noqa: E402
 from ..probe.tuning import TuningCurve  # noqa: E402
 
 
-def plot_tuning(panels: Sequence[tuple[str, Sequence[tuple[str, TuningCurve]]]], path: str | Path, normalise: bool = True) -> Path:
-    """One panel per unit, each with labelled curves (e.g. compiled vs trained), written atomically."""
-    n = len(panels)
+def _grid(n: int):
+    """A figure with one small axes per panel, five to a row."""
     cols = min(5, n)
     rows = math.ceil(n / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    for ax in list(axes.flat)[n:]:
+        ax.axis("off")
+    return fig, axes
+
+
+def _save(fig, path: str | Path) -> Path:
+    fig.tight_layout()
+    path = Path(path)
+    with atomic_target(path) as tmp:
+        fig.savefig(tmp, format="png", dpi=110)
+    plt.close(fig)
+    return path
+
+
+def plot_tuning(panels: Sequence[tuple[str, Sequence[tuple[str, TuningCurve]]]], path: str | Path, normalise: bool = True) -> Path:
+    """One panel per unit, each with labelled curves (e.g. compiled vs trained), written atomically."""
+    fig, axes = _grid(len(panels))
     for ax, (title, curves) in zip(axes.flat, panels):
         for label, curve in curves:
             y = curve.responses / curve.peak if normalise and curve.peak > 0 else curve.responses
@@ -31,23 +47,13 @@ def plot_tuning(panels: Sequence[tuple[str, Sequence[tuple[str, TuningCurve]]]],
         ax.set_xticks([0, 90, 180, 270, 360])
         ax.tick_params(labelsize=7)
         ax.set_xlabel("orientation (deg)", fontsize=7)
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
     axes.flat[0].legend(fontsize=6, loc="upper right")
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_target(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_orientation_radius(panels: Sequence[tuple[str, Sequence[float], Sequence[float], np.ndarray]], path: str | Path) -> Path:
     """One heatmap per unit: response by orientation (x) and arc radius (y), as the articles show curves."""
-    n = len(panels)
-    cols = min(5, n)
-    rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    fig, axes = _grid(len(panels))
     for ax, (title, angles, radii, responses) in zip(axes.flat, panels):
         ax.imshow(responses, aspect="auto", origin="lower", cmap="magma",
                   extent=(angles[0], angles[-1] + (angles[1] - angles[0]), 0, len(radii)))
@@ -56,11 +62,4 @@ def plot_orientation_radius(panels: Sequence[tuple[str, Sequence[float], Sequenc
         ax.set_xlabel("orientation (deg)", fontsize=7)
         ax.set_ylabel("radius (px)", fontsize=7)
         ax.tick_params(labelsize=7)
-    for ax in list(axes.flat)[n:]:
-        ax.axis("off")
-    fig.tight_layout()
-    path = Path(path)
-    with atomic_target(path) as tmp:
-        fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
-    return path
+    return _save(fig, path)
