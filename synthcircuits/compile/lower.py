@@ -12,7 +12,7 @@ from torch import Tensor
 from ..errors import Location
 from ..spec.source import SpecError
 from ..kernels.geometry import embed_centered
-from ..models.address import UnitAddress
+from ..models.address import UnitAddress, conv_key, conv_row
 from ..models.compact import CompactLayer
 from ..models.zoo import expected_shapes
 from .graph import CircuitGraph
@@ -29,15 +29,6 @@ class BottleneckUse:
     sources: tuple[UnitAddress, ...]
 
 
-def conv_name(address: UnitAddress) -> str:
-    """Lucent name of the conv computing a unit: `conv2d2` or `mixed3b_5x5`."""
-    return f"{address.layer}_{address.branch}" if address.branch else address.layer
-
-
-def row_of(address: UnitAddress) -> int:
-    return address.local if address.branch else address.channel
-
-
 def lower_inceptionv1(
     graph: CircuitGraph,
     placement: Mapping[tuple[str, int], UnitAddress],
@@ -49,9 +40,9 @@ def lower_inceptionv1(
     spec = graph.spec
 
     def clear(address: UnitAddress) -> None:
-        key = f"{conv_name(address)}_pre_relu_conv"
-        state[f"{key}.weight"][row_of(address)] = 0.0
-        state[f"{key}.bias"][row_of(address)] = 0.0
+        key = conv_key(address)
+        state[f"{key}.weight"][conv_row(address)] = 0.0
+        state[f"{key}.bias"][conv_row(address)] = 0.0
 
     for address in spec.zero:
         clear(address)
@@ -59,18 +50,18 @@ def lower_inceptionv1(
         if graph.families[family].keep:
             continue
         clear(address)
-        state[f"{conv_name(address)}_pre_relu_conv.bias"][row_of(address)] = graph.biases[family][index]
+        state[f"{conv_key(address)}.bias"][conv_row(address)] = graph.biases[family][index]
     for family, kernels in graph.pixel_kernels.items():
         for index, kernel in enumerate(kernels):
             address = placement[(family, index)]
-            state[f"{conv_name(address)}_pre_relu_conv.weight"][row_of(address)] = kernel
+            state[f"{conv_key(address)}.weight"][conv_row(address)] = kernel
 
     routes, uses = _route_bottlenecks(graph, placement, state, base is not None)
     for (target, source), w in graph.weights.items():
         for j, i in zip(*np.nonzero(np.abs(w).sum(axis=(-2, -1)))):
             t, s = placement[(target, j)], placement[(source, i)]
             column = routes[(t.layer, t.branch)][s.channel] if t.branch in ("3x3", "5x5") else s.channel
-            state[f"{conv_name(t)}_pre_relu_conv.weight"][row_of(t), column] += w[j, i]
+            state[f"{conv_key(t)}.weight"][conv_row(t), column] += w[j, i]
     return {k: torch.from_numpy(v.astype(np.float32)) for k, v in state.items()}, uses
 
 

@@ -8,15 +8,15 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ..models.address import UnitAddress
+from ..models.address import UnitAddress, conv_key, conv_row
 from ..models.layout import Architecture
 from .spec import EditOp, edit_error
 from .state import StateEditor
-from .wiring import conv_of, readers, row_of
+from .wiring import readers
 
 
 def set_incoming(editor: StateEditor, op: EditOp, unit: UnitAddress, weight: Callable[[Tensor], Tensor | float], bias: Callable[[Tensor], Tensor | float], note: str) -> None:
-    key, row = conv_of(unit), row_of(unit)
+    key, row = conv_key(unit), conv_row(unit)
     editor.write(op.label, f"{key}.weight", (row,), weight(editor[f"{key}.weight"][row]), note)
     editor.write(op.label, f"{key}.bias", (row,), bias(editor[f"{key}.bias"][row]), note)
 
@@ -50,7 +50,7 @@ def scale_connection(editor: StateEditor, op: EditOp, arch: Architecture) -> Non
     """
     factor = op.value if op.kind == "scale_connection" else 0.0
     s, t = op.source, op.target
-    key, row = f"{conv_of(t)}.weight", row_of(t)
+    key, row = f"{conv_key(t)}.weight", conv_row(t)
     w = editor[key][row]
     if t.branch not in ("3x3", "5x5"):
         editor.write(op.label, key, (row, s.channel), w[s.channel] * factor, f"weight of {s} on {t}")
@@ -87,7 +87,7 @@ def mean_ablate(editor: StateEditor, op: EditOp, arch: Architecture, means: Mapp
 def transplant(editor: StateEditor, op: EditOp, arch: Architecture, compiled: Mapping[str, Tensor], claimed: Mapping[tuple[str, str], tuple[int, ...]]) -> None:
     """Copy the compiled rows of the named units, and the bottleneck channels their build claimed."""
     for unit in op.units:
-        key, row = conv_of(unit), row_of(unit)
+        key, row = conv_key(unit), conv_row(unit)
         for suffix in ("weight", "bias"):
             editor.write(op.label, f"{key}.{suffix}", (row,), compiled[f"{key}.{suffix}"][row], f"{unit} from {Path(op.path).name}")
         for channel in claimed.get((unit.layer, unit.branch), ()):

@@ -18,16 +18,6 @@ class Reader:
     pooled: bool = False
 
 
-def conv_of(unit: UnitAddress) -> str:
-    """Key prefix of the conv computing a unit, e.g. `mixed3b_5x5_pre_relu_conv`."""
-    name = f"{unit.layer}_{unit.branch}" if unit.branch else unit.layer
-    return f"{name}_pre_relu_conv"
-
-
-def row_of(unit: UnitAddress) -> int:
-    return unit.local if unit.branch is not None else unit.channel
-
-
 def fed_layer(arch: Architecture, layer: str) -> Layer | None:
     """The conv or block layer that reads `layer`'s units (None: the classifier does)."""
     start = arch.index(layer) + 1

@@ -67,6 +67,17 @@ def unit_at(layer_name: str, channel: int, architecture: Architecture = INCEPTIO
     return UnitAddress(layer.name, channel, branch.name, channel - branch.start)
 
 
+def conv_key(unit: UnitAddress) -> str:
+    """Key prefix of the conv whose output row is this unit, e.g. `mixed3b_5x5_pre_relu_conv`."""
+    name = f"{unit.layer}_{unit.branch}" if unit.branch else unit.layer
+    return f"{name}_pre_relu_conv"
+
+
+def conv_row(unit: UnitAddress) -> int:
+    """The unit's row in that conv's weight (its channel within the branch)."""
+    return unit.local if unit.branch is not None else unit.channel
+
+
 def parse_units(text: str, architecture: Architecture = INCEPTIONV1) -> list[UnitAddress]:
     """Parse a comma-separated list of unit addresses."""
     return [parse_unit(part, architecture) for part in text.split(",") if part.strip()]
