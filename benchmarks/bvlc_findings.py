@@ -21,11 +21,11 @@ from timing import median_seconds  # noqa: E402
 
 from synthcircuits.edit import apply_edits, edited_model, parse_edit  # noqa: E402
 from synthcircuits.labels import label_of  # noqa: E402
-from synthcircuits.models import capture, load_model, parse_units, save_safetensors  # noqa: E402
+from synthcircuits.models import capture, parse_units, save_safetensors  # noqa: E402
 from synthcircuits.models.caffe import read_caffe_bin  # noqa: E402
 from synthcircuits.models.geometry import model_windows  # noqa: E402
 from synthcircuits.probe.compare import compare_models  # noqa: E402
-from synthcircuits.probe.tuning import ProbeUnit, RadialSweep, curve_line_selectivity, radial_tuning, responses_at_centre  # noqa: E402
+from synthcircuits.probe.tuning import ProbeUnit, RadialSweep, curve_line_selectivity, radial_tuning  # noqa: E402
 from synthcircuits.probe.unit_forward import unit_activations  # noqa: E402
 from synthcircuits.sources import open_source  # noqa: E402
 from synthcircuits.tables import format_table  # noqa: E402

@@ -2,7 +2,6 @@ import json
 from pathlib import Path
 
 import jsonschema
-import numpy as np
 import pytest
 import torch
 import yaml
@@ -10,7 +9,6 @@ import yaml
 from synthcircuits.cli import main
 from synthcircuits.compile import build_graph, compile_spec, compose, expanded_layer_weights
 from synthcircuits.compile.lower import compact_index
-from synthcircuits.kernels.geometry import embed_centered
 from synthcircuits.models import INCEPTIONV1, capture, content_hash, load_model, read_weights, save_safetensors
 from synthcircuits.spec import SPEC_SCHEMA, load_spec, parse_spec
 

@@ -1,7 +1,6 @@
 """Property tests: any small valid spec compiles and round-trips; rule-built families are
 equivariant; any mangled spec fails with the spec error type and nothing else."""
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 import yaml

@@ -5,14 +5,13 @@ import torch
 from synthcircuits.compile import compile_spec
 from synthcircuits.errors import UserError
 from synthcircuits.models import build_model, capture
-from synthcircuits.probe.checks import DesignedUnit, run_checks
 from synthcircuits.probe.compare import compare_models
 from synthcircuits.probe.tuning import ProbeUnit, RadialSweep, TuningCurve, radial_tuning, responses_at_centre
 from synthcircuits.probe.unit_forward import unit_activations
 from synthcircuits.sources import ModelSource
 from synthcircuits.spec import load_spec, parse_spec
 from synthcircuits.stimuli import edges
-from synthcircuits.verify import designed_units, verify_spec
+from synthcircuits.verify import verify_spec
 from synthcircuits.models.address import parse_units
 from pathlib import Path
 

@@ -4,7 +4,6 @@ import sys
 import pytest
 
 from synthcircuits.compile import compile_spec
-from synthcircuits.errors import UserError
 from synthcircuits.spec import SpecError, parse_spec
 
 from specs_for_tests import LINES

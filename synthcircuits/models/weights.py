@@ -65,7 +65,7 @@ def _read_safetensors(path: Path) -> WeightFile:
     try:
         with safe_open(str(path), framework="pt") as f:
             metadata = dict(f.metadata() or {})
-            tensors = {name: f.get_tensor(name) for name in f.keys()}
+            tensors = {name: f.get_tensor(name) for name in f.keys()}  # safe_open is not iterable
     except (SafetensorError, OSError, ValueError) as exc:
         raise WeightsError(f"{path}: not a readable safetensors file ({exc})") from None
     return WeightFile(path, "safetensors", tensors, metadata)

@@ -13,7 +13,7 @@ from ..models.address import UnitAddress, parse_unit
 from ..models.layout import Architecture, Layer, get_architecture
 from .model import Check, Connection, Family, InputRule, PixelKernel, Spec, Tuning, UnitRef
 from .schema import SPATIAL_RULES, validate_structure
-from .source import Source, SpecError, parse_source, read_source
+from .source import Source, parse_source, read_source
 
 _FAMILY_INDEX = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\[\s*(\d+)\s*\]\s*$")
 

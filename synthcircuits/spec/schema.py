@@ -11,7 +11,7 @@ from typing import Any
 
 import jsonschema
 
-from .source import Source, SpecError
+from .source import Source
 
 SPEC_VERSION = 1
 
