@@ -9,7 +9,7 @@ from .compare import comparison_table
 from .compile import compile_spec
 from .models.address import parse_units
 from .models.weights import atomic_target
-from .probe.checks import checks_summary, run_checks, tuning_table
+from .probe.checks import Measurements, checks_summary, run_checks, tuning_table
 from .probe.compare import compare_models
 from .probe.tuning import RadialSweep
 from .runtime import resolve_device
@@ -36,8 +36,9 @@ def run_demo(output_dir: Path, device: str = "cpu", spec_path: Path = DEFAULT_SP
     checked = {(r.family, r.index) for c in spec.checks for r in c.units}
     sweep = RadialSweep(**spec.checks[0].stimulus)
     print(f"\n== verify: radial tuning, arcs of radius {sweep.radius:g} px centred on each receptive field\n")
-    print(tuning_table([u for u in units if u.ref in checked], model, sweep))
-    rows = run_checks(model, spec.checks, units)
+    measurements = Measurements(model)
+    print(tuning_table([u for u in units if u.ref in checked], measurements, sweep))
+    rows = run_checks(measurements, spec.checks, units)
     print()
     print(checks_summary(rows))
 

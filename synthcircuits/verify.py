@@ -6,13 +6,12 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-from torch import nn
 
 from .compile import Build, compile_spec
 from .errors import UserError
 from .models.weights import atomic_target
 from .models.zoo import load_model
-from .probe.checks import CheckRow, DesignedUnit, checks_table, run_checks, tuning_table
+from .probe.checks import CheckRow, DesignedUnit, Measurements, checks_table, run_checks, tuning_table
 from .probe.tuning import ProbeUnit, RadialSweep
 from .spec import Spec, load_spec
 
@@ -28,7 +27,7 @@ def designed_units(build: Build, on_trained_layout: bool = False) -> list[Design
     return units
 
 
-def verify_spec(spec: Spec, weights: Path | None = None, target: str = "inceptionv1", device: str = "cpu") -> tuple[list[CheckRow], Build, nn.Module, list[DesignedUnit]]:
+def verify_spec(spec: Spec, weights: Path | None = None, target: str = "inceptionv1", device: str = "cpu") -> tuple[list[CheckRow], Build, Measurements, list[DesignedUnit]]:
     if not spec.checks:
         raise UserError(f"{spec.file}: the spec has no checks: section", hint="add checks (see specs/curve_circuit.yaml)")
     if weights is None:
@@ -41,17 +40,18 @@ def verify_spec(spec: Spec, weights: Path | None = None, target: str = "inceptio
         if type(model).__name__ != "InceptionV1":
             raise UserError(f"{weights}: verify --weights needs InceptionV1-layout weights, where the spec's addresses mean something")
         units = designed_units(build, on_trained_layout=True)
-    return run_checks(model, spec.checks, units, progress=True), build, model, units
+    measurements = Measurements(model, progress=True)
+    return run_checks(measurements, spec.checks, units), build, measurements, units
 
 
 def run_verify(spec_path: Path, weights: Path | None, target: str, device: str, json_out: Path | None) -> int:
     spec = load_spec(spec_path)
-    rows, build, model, units = verify_spec(spec, weights, target, device)
+    rows, build, measurements, units = verify_spec(spec, weights, target, device)
     checked = {(r.family, r.index) for c in spec.checks for r in c.units}
     shown = [u for u in units if u.ref in checked]
     source = weights or f"{spec_path} built for {target}"
     print(f"{spec.name}: checks on {source}\n")
-    print(tuning_table(shown, model, RadialSweep(**spec.checks[0].stimulus)))
+    print(tuning_table(shown, measurements, RadialSweep(**spec.checks[0].stimulus)))
     print()
     print(checks_table(rows))
     failed = [r for r in rows if not r.passed]

@@ -15,7 +15,7 @@ from torch import nn
 
 from ..spec.model import Check
 from ..tables import format_table
-from .tuning import ProbeUnit, RadialSweep, angle_difference, curve_line_selectivity, radial_tuning
+from .tuning import ProbeUnit, RadialSweep, TuningCurve, angle_difference, curve_line_selectivity, radial_tuning
 
 
 @dataclass(frozen=True)
@@ -39,16 +39,40 @@ class CheckRow:
     passed: bool
 
 
-def run_checks(model: nn.Module, checks: Sequence[Check], units: Sequence[DesignedUnit], progress: bool = False) -> list[CheckRow]:
+class Measurements:
+    """Units' tuning curves and curve/line ratios, measured once per (unit, sweep) and shared
+    by the checks and the tables that print them."""
+
+    def __init__(self, model: nn.Module, progress: bool = False):
+        self.model, self.progress = model, progress
+        self._curves: dict[tuple[str, RadialSweep], TuningCurve] = {}
+        self._ratios: dict[tuple[str, RadialSweep], float] = {}
+
+    def curves(self, units: Sequence[DesignedUnit], sweep: RadialSweep) -> list[TuningCurve]:
+        missing = [u for u in units if (u.name, sweep) not in self._curves]
+        if missing:
+            for u, curve in zip(missing, radial_tuning(self.model, [u.probe for u in missing], sweep, progress=self.progress)):
+                self._curves[(u.name, sweep)] = curve
+        return [self._curves[(u.name, sweep)] for u in units]
+
+    def ratios(self, units: Sequence[DesignedUnit], sweep: RadialSweep) -> list[float]:
+        missing = [u for u in units if (u.name, sweep) not in self._ratios]
+        if missing:
+            values = curve_line_selectivity(self.model, [u.probe for u in missing], [u.orientation for u in missing], sweep)
+            self._ratios.update({(u.name, sweep): float(v) for u, v in zip(missing, values)})
+        return [self._ratios[(u.name, sweep)] for u in units]
+
+
+def run_checks(measurements: Measurements, checks: Sequence[Check], units: Sequence[DesignedUnit]) -> list[CheckRow]:
     by_ref = {u.ref: u for u in units}
     rows: list[CheckRow] = []
     for check in checks:
         group = [by_ref[(r.family, r.index)] for r in check.units]
         sweep = RadialSweep(**check.stimulus)
-        curves = radial_tuning(model, [u.probe for u in group], sweep, progress=progress)
+        curves = measurements.curves(group, sweep)
         expect = check.expect
         if "curve_line_ratio_at_least" in expect:
-            ratios = curve_line_selectivity(model, [u.probe for u in group], [u.orientation for u in group], sweep)
+            ratios = measurements.ratios(group, sweep)
         for k, (unit, curve) in enumerate(zip(group, curves)):
             def row(measure: str, value: float, limit: str, passed: bool) -> None:
                 rows.append(CheckRow(check.name, unit.name, measure, value, limit, bool(passed) and not math.isnan(value)))
@@ -104,10 +128,9 @@ def checks_summary(rows: Sequence[CheckRow]) -> str:
     return format_table(["check", "measure", "units holding", "worst", "limit", "result"], table)
 
 
-def tuning_table(units: Sequence[DesignedUnit], model: nn.Module, sweep: RadialSweep) -> str:
+def tuning_table(units: Sequence[DesignedUnit], measurements: Measurements, sweep: RadialSweep) -> str:
     """Designed vs measured preferred orientation, width, echo and curve/line selectivity, one row a unit."""
-    curves = radial_tuning(model, [u.probe for u in units], sweep)
-    ratios = curve_line_selectivity(model, [u.probe for u in units], [u.orientation for u in units], sweep)
+    curves, ratios = measurements.curves(units, sweep), measurements.ratios(units, sweep)
     rows = [
         [u.name, u.family, u.orientation, c.preferred(), angle_difference(c.preferred(), u.orientation), c.width(), c.echo(), r, c.peak]
         for u, c, r in zip(units, curves, ratios)
