@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 from ..errors import Location
+from ..spec.parse import feeding_layer
 from ..spec.source import SpecError
 from ..kernels.geometry import embed_centered
 from ..models.address import UnitAddress, conv_key, conv_row
@@ -105,15 +106,9 @@ def _route_bottlenecks(graph, placement, state, patching: bool):
             weight[slot, source_channel] = 1.0
             bias[slot] = 0.0
         routes[(block, branch)] = route
-        placed = {a.channel: a for a in placement.values() if a.layer == _feeder(arch, block)}
+        placed = {a.channel: a for a in placement.values() if a.layer == feeding_layer(arch, block).name}
         uses.append(BottleneckUse(block, branch, width, tuple(route.values()), tuple(placed[c] for c in sorted(sources))))
     return routes, uses
-
-
-def _feeder(arch, block: str) -> str:
-    from ..spec.parse import feeding_layer
-
-    return feeding_layer(arch, block).name
 
 
 def compact_layers(graph: CircuitGraph, placement: Mapping[tuple[str, int], UnitAddress] | None = None) -> list[CompactLayer]:

@@ -9,7 +9,8 @@ import hashlib
 import json
 import os
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -100,7 +101,7 @@ def save_safetensors(tensors: Mapping[str, Tensor], path: str | Path, metadata: 
     """Write tensors (and string metadata) to `path` atomically: a temp file, then rename."""
     path = Path(path)
     contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
-    with _atomic_target(path) as tmp:
+    with atomic_target(path) as tmp:
         save_file(contiguous, str(tmp), metadata=dict(metadata or {}))
     return path
 
@@ -108,34 +109,25 @@ def save_safetensors(tensors: Mapping[str, Tensor], path: str | Path, metadata: 
 def save_torch(tensors: Mapping[str, Tensor], path: str | Path) -> Path:
     """Write a plain state dict with torch.save (the Lucent `.pth` format), atomically."""
     path = Path(path)
-    with _atomic_target(path) as tmp:
+    with atomic_target(path) as tmp:
         torch.save({k: v.detach().cpu() for k, v in tensors.items()}, tmp)
     return path
 
 
-class _atomic_target:
-    """Context manager yielding a temp path beside `path`; renamed onto it only on success."""
-
-    def __init__(self, path: Path):
-        self.path = path
-
-    def __enter__(self) -> Path:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent)
-        os.close(fd)
-        self.tmp = Path(name)
-        return self.tmp
-
-    def __exit__(self, exc_type, exc, tb) -> None:
-        if exc_type is None:
-            os.replace(self.tmp, self.path)
-        else:
-            self.tmp.unlink(missing_ok=True)
-
-
-def atomic_target(path: str | Path) -> _atomic_target:
-    """Public form of the temp-then-rename writer, for other output files."""
-    return _atomic_target(Path(path))
+@contextmanager
+def atomic_target(path: str | Path) -> Iterator[Path]:
+    """Yield a temp path beside `path`; it is renamed onto `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
+    os.close(fd)
+    tmp = Path(name)
+    try:
+        yield tmp
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    os.replace(tmp, path)
 
 
 def content_hash(tensors: Mapping[str, Tensor]) -> str:
