@@ -19,7 +19,7 @@ from timing import median_seconds  # noqa: E402
 
 from synthcircuits.compile import compile_spec  # noqa: E402
 from synthcircuits.models import capture  # noqa: E402
-from synthcircuits.models.geometry import centre_position  # noqa: E402
+from synthcircuits.layout.geometry import centre_position  # noqa: E402
 from synthcircuits.probe.unit_forward import unit_activations  # noqa: E402
 from synthcircuits.spec import load_spec  # noqa: E402
 from synthcircuits.stimuli import arcs, lines  # noqa: E402

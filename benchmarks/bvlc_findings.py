@@ -21,13 +21,14 @@ from timing import median_seconds  # noqa: E402
 
 from synthcircuits.edit import apply_edits, edited_model, parse_edit  # noqa: E402
 from synthcircuits.labels import label_of  # noqa: E402
-from synthcircuits.models import capture, parse_units, save_safetensors  # noqa: E402
+from synthcircuits.models import capture, save_safetensors  # noqa: E402
+from synthcircuits.layout import parse_units  # noqa: E402
 from synthcircuits.models.caffe import read_caffe_bin  # noqa: E402
-from synthcircuits.models.geometry import model_windows  # noqa: E402
+from synthcircuits.layout.geometry import model_windows  # noqa: E402
 from synthcircuits.probe.compare import compare_models  # noqa: E402
 from synthcircuits.probe.tuning import ProbeUnit, RadialSweep, curve_line_selectivity, radial_tuning  # noqa: E402
 from synthcircuits.probe.unit_forward import unit_activations  # noqa: E402
-from synthcircuits.sources import open_source  # noqa: E402
+from synthcircuits.commands.common import open_model  # noqa: E402
 from synthcircuits.tables import format_table  # noqa: E402
 from synthcircuits.viz.featurevis import Objective, visualise  # noqa: E402
 
@@ -45,7 +46,7 @@ def main() -> None:
     torch.set_grad_enabled(False)
     with tempfile.TemporaryDirectory() as tmp:
         weights = save_safetensors(read_caffe_bin(folder), Path(tmp) / "bvlc.safetensors", {"synthcircuits.architecture": "bvlc_googlenet"})
-        real, circuit = open_source(weights), open_source(ROOT / "specs" / "curve_circuit.yaml")
+        real, circuit = open_model(weights), open_model(ROOT / "specs" / "curve_circuit.yaml")
     model = real.model
     sweep = RadialSweep(step=5)
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
-from .models.layout import Architecture
+from .layout.architectures import Architecture
+from .layout.geometry import Geometry
 
 
 def format_table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
@@ -31,8 +32,11 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def layer_table(arch: Architecture) -> str:
-    """Every layer with its channel count and, for inception blocks, each branch's range."""
+def layer_table(arch: Architecture, geometry: Geometry | None = None) -> str:
+    """Every layer with its channel count and, for inception blocks, each branch's range;
+    for traced networks, each node's kind, conv kernel, stride and receptive field."""
+    if arch.key_scheme == "modules":
+        return _traced_table(arch, geometry)
     rows = []
     for layer in arch.layers:
         ranges = {b.name: _branch_text(b) for b in layer.branches}
@@ -51,20 +55,13 @@ def _branch_text(branch) -> str:
     return text
 
 
-def weights_info(path: str | Path) -> str:
-    """What `synthcircuits weights info` prints."""
-    from .models.weights import content_hash, read_weights
-    from .models.zoo import detect_architecture, has_aux_heads
-
-    weights = read_weights(path)
-    arch = weights.metadata.get("synthcircuits.architecture") or detect_architecture(weights.tensors) or "unknown"
-    rows = [
-        ["file", str(weights.path)],
-        ["format", weights.format],
-        ["architecture", arch + (" (with auxiliary heads, ignored)" if has_aux_heads(weights.tensors) else "")],
-        ["tensors", f"{len(weights.tensors)}"],
-        ["parameters", f"{weights.parameter_count:,}"],
-        ["content sha256", content_hash(weights.tensors)],
-    ]
-    rows += [[f"metadata {k}", v if len(v) < 80 else v[:77] + "..."] for k, v in sorted(weights.metadata.items())]
-    return format_table(["field", "value"], rows)
+def _traced_table(arch: Architecture, geometry: Geometry | None) -> str:
+    rows = []
+    for layer in arch.layers:
+        known = geometry is not None and geometry.knows(layer.name)
+        span = geometry.span(layer.name) if known else None
+        conv = f"{layer.kernel}x{layer.kernel}" + (f" /{layer.groups} groups" if layer.groups > 1 else "") if layer.kernel else ""
+        rows.append([layer.name, layer.kind, layer.channels, conv, span.jump if span else "", span.size if span else ""])
+    headers = ["layer", "kind", "channels", "conv", "stride", "receptive field (px)"]
+    return (f"{arch.name}: input {arch.input_description}, {arch.input_size} px; {len(arch.layers)} layers "
+            "(module paths name a block's last node)\n" + format_table(headers, rows))

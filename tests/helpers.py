@@ -4,8 +4,8 @@ import numpy as np
 import torch
 
 from synthcircuits.kernels.geometry import embed_centered
-from synthcircuits.models import INCEPTIONV1
-from synthcircuits.spec import feeding_layer
+from synthcircuits.layout import INCEPTIONV1None
+from synthcircuits.layout import feeding_layer
 
 
 def spec_weights_dense(build, layer_name):

@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from synthcircuits.errors import AddressError
-from synthcircuits.models import INCEPTIONV1, TORCHVISION_GOOGLENET, parse_unit, unit_at
+from synthcircuits.layout import INCEPTIONV1, TORCHVISION_GOOGLENET, parse_unit, unit_atNone
 
 # Branch ranges copied from the reference table (shared/reference/inceptionv1.md), not from the code.
 REFERENCE_BRANCHES = {

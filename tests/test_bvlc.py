@@ -11,12 +11,13 @@ import torch.nn.functional as F
 
 from synthcircuits.cli import main
 from synthcircuits.errors import WeightsError
-from synthcircuits.models import build_model, capture, load_model, parse_units
+from synthcircuits.models import build_model, capture, load_modelNone
+from synthcircuits.layout import parse_unitsNone
 from synthcircuits.models.caffe import read_caffe_bin, write_caffe_bin
-from synthcircuits.models.layout import GOOGLENET_BLOCKS
+from synthcircuits.layout.architectures import GOOGLENET_BLOCKS
 from synthcircuits.probe.compare import compare_models
 from synthcircuits.probe.tuning import ProbeUnit, RadialSweep, curve_line_selectivity, radial_tuning
-from synthcircuits.sources import open_source
+from synthcircuits.commands.common import open_model
 from synthcircuits.viz.featurevis import Objective, visualise
 
 ROOT = Path(__file__).parent.parent
@@ -88,7 +89,7 @@ def test_real_bvlc_classifies_generated_images_of_a_class_as_that_class(bvlc_wei
 
 
 def test_compiled_curves_find_real_curve_detectors_in_inception_3b(bvlc_weights):
-    circuit, real = open_source(ROOT / "specs" / "curve_circuit.yaml"), open_source(bvlc_weights)
+    circuit, real = open_model(ROOT / "specs" / "curve_circuit.yaml"), open_model(bvlc_weights)
     results = compare_models(circuit, real, parse_units(CURVES), RadialSweep(step=5))
     assert all(r.best_match.startswith("inception_3b:") for r in results)
     assert np.median([r.best_correlation for r in results]) > 0.85

@@ -12,7 +12,8 @@ from synthcircuits.cli import main
 from synthcircuits.compile import expanded_layer_weights
 from synthcircuits.edit import apply_edits, edited_model, parse_edit
 from synthcircuits.edit.effect import list_images, measure_effect
-from synthcircuits.models import INCEPTIONV1, capture, load_model, save_safetensors
+from synthcircuits.models import capture, load_model, save_safetensorsNone
+from synthcircuits.layout import INCEPTIONV1None
 from synthcircuits.models.staged import NO_TAP
 from synthcircuits.spec import SpecError
 from synthcircuits.stimuli import arcs, lines

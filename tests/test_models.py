@@ -4,8 +4,8 @@ import torch.nn.functional as F
 import torchvision
 
 from synthcircuits.errors import UserError
-from synthcircuits.models import build_model, capture
-from synthcircuits.models.layout import INCEPTIONV1_BLOCKS
+from synthcircuits.models import build_model, captureNone
+from synthcircuits.layout.architectures import INCEPTIONV1_BLOCKS
 
 
 def reference_forward(state, x):

@@ -11,8 +11,8 @@ from PIL import Image
 
 from synthcircuits.cli import main
 from synthcircuits.compile import compile_spec
-from synthcircuits.models import parse_unit
-from synthcircuits.sources import open_source
+from synthcircuits.layout import parse_unitNone
+from synthcircuits.commands.common import open_model
 from synthcircuits.spec import load_spec
 from synthcircuits.viz.featurevis import Objective, visualise
 from synthcircuits.viz.weight_diagram import draw_weight_diagram, incoming_kernels, strongest
@@ -67,7 +67,7 @@ def test_feature_visualisation_runs_only_up_to_the_target_layer():
 
 
 def test_weight_diagram_colours_match_the_signs_of_the_weights(tmp_path):
-    source = open_source(SPECS / "curve_circuit.yaml")
+    source = open_model(SPECS / "curve_circuit.yaml")
     kernels = strongest(incoming_kernels(source, parse_unit("3b:379")))
     assert kernels and any((k.weights > 0).any() for k in kernels) and any((k.weights < 0).any() for k in kernels)
     path = tmp_path / "diagram.png"

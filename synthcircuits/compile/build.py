@@ -11,7 +11,7 @@ from torch import Tensor, nn
 
 from .. import __version__
 from ..errors import UserError
-from ..models.address import UnitAddress
+from ..layout.address import UnitAddress
 from ..models.compact import LAYOUT_KEY, CompactLayer, CompactNet
 from ..models.weights import content_hash, read_weights, save_safetensors
 from ..models.zoo import model_from_state_dict, weights_architecture

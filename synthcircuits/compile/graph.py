@@ -13,7 +13,7 @@ import numpy as np
 from ..kernels.connections import rule_weights
 from ..kernels.geometry import embed_centered
 from ..kernels.pixels import pixel_kernel
-from ..models.layout import Architecture, get_architecture
+from ..layout.architectures import Architecture, get_architecture
 from ..spec.model import Family, Spec
 from ..tables import format_table
 

@@ -10,10 +10,11 @@ import torch
 from torch import Tensor
 
 from ..errors import Location
-from ..spec.parse import feeding_layer
 from ..spec.source import SpecError
 from ..kernels.geometry import embed_centered
-from ..models.address import UnitAddress, conv_key, conv_row
+from ..layout.address import UnitAddress
+from ..layout.keys import bottleneck_name, conv_key, conv_row
+from ..layout.topology import feeding_layer
 from ..models.compact import CompactLayer
 from ..models.zoo import expected_shapes
 from .graph import CircuitGraph
@@ -100,7 +101,7 @@ def _route_bottlenecks(graph, placement, state, patching: bool):
                 hint="read from fewer input units (fewer orientations, or narrower rules), or move units to the 1x1 branch",
             )
         route = dict(zip(sorted(sources), slots))
-        weight, bias = state[f"{key}_bottleneck_pre_relu_conv.weight"], state[f"{key}_bottleneck_pre_relu_conv.bias"]
+        weight, bias = state[f"{bottleneck_name(block, branch)}.weight"], state[f"{bottleneck_name(block, branch)}.bias"]
         for source_channel, slot in route.items():
             weight[slot] = 0.0
             weight[slot, source_channel] = 1.0

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..spec.source import SpecError
-from ..models.address import UnitAddress, unit_at
+from ..layout.address import UnitAddress, unit_at
 from .graph import CircuitGraph
 
 

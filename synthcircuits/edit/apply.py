@@ -10,12 +10,13 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-from ..models.address import UnitAddress
+from ..layout.address import UnitAddress
 from ..models.capture import capture
-from ..models.layout import get_architecture
-from ..models.zoo import model_from_state_dict
+from ..layout.architectures import Architecture
+from ..models.weights import read_weights
+from ..models.zoo import architecture_named, model_from_state_dict
 from ..tables import format_table
-from . import ops
+from . import ops, traced_ops
 from .spec import EditOp, EditSpec, edit_error
 from .state import Change, StateEditor
 
@@ -63,9 +64,42 @@ def mean_image_loader(default_folder: Path | None = None) -> MeanImages:
     return images_for
 
 
+Apply = Callable[[StateEditor, EditOp, Architecture, MeanImages], None]
+
+
+def _googlenet_transplant(editor: StateEditor, op: EditOp, arch: Architecture, mean_images: MeanImages) -> None:
+    if op.mode == "weights":
+        ops.transplant(editor, op, arch, read_weights(op.path).tensors, {})
+        return
+    compiled, claimed = _compile_patch(op, editor.result())
+    ops.transplant(editor, op, arch, compiled, claimed)
+
+
+# Each architecture family's edit operations, by the name edit specs use (`splice` is applied
+# when the model is built, see `edited_model`). tests/test_tables.py holds these to edit/spec.py's OPS.
+GOOGLENET_OPS: dict[str, Apply] = {
+    "ablate": lambda e, op, arch, m: ops.ablate(e, op, arch),
+    "clamp": lambda e, op, arch, m: ops.clamp(e, op, arch),
+    "scale": lambda e, op, arch, m: ops.scale(e, op, arch),
+    "ablate_connection": lambda e, op, arch, m: ops.scale_connection(e, op, arch),
+    "scale_connection": lambda e, op, arch, m: ops.scale_connection(e, op, arch),
+    "mean_ablate": lambda e, op, arch, m: ops.mean_ablate(e, op, arch, unit_means(e.result(), op, m, arch.name)),
+    "transplant": _googlenet_transplant,
+}
+TRACED_OPS: dict[str, Apply] = {
+    "ablate": lambda e, op, arch, m: traced_ops.ablate(e, op, arch),
+    "clamp": lambda e, op, arch, m: traced_ops.clamp(e, op, arch),
+    "scale": lambda e, op, arch, m: traced_ops.scale(e, op, arch),
+    "mean_ablate": lambda e, op, arch, m: traced_ops.mean_ablate(e, op, arch, unit_means(e.result(), op, m, arch.name)),
+    "transplant": lambda e, op, arch, m: traced_ops.transplant(e, op, arch, read_weights(op.path).tensors),
+}
+OPS_BY_SCHEME: dict[str, dict[str, Apply]] = {"googlenet": GOOGLENET_OPS, "modules": TRACED_OPS}
+
+
 def apply_edits(state: Mapping[str, Tensor], spec: EditSpec, mean_images: MeanImages | None = None) -> EditResult:
     """Run the spec's operations in order. Each must change something, or it is an error."""
-    arch = get_architecture(spec.architecture)
+    arch = architecture_named(spec.architecture)
+    table = OPS_BY_SCHEME[arch.key_scheme]
     mean_images = mean_images or mean_image_loader()
     editor = StateEditor(state)
     splices = []
@@ -74,15 +108,9 @@ def apply_edits(state: Mapping[str, Tensor], spec: EditSpec, mean_images: MeanIm
         if op.kind == "splice":
             splices.append(op)
             continue
-        if op.kind in ("ablate", "clamp", "scale"):
-            getattr(ops, op.kind)(editor, op, arch)
-        elif op.kind in ("ablate_connection", "scale_connection"):
-            ops.scale_connection(editor, op, arch)
-        elif op.kind == "mean_ablate":
-            ops.mean_ablate(editor, op, arch, unit_means(editor.result(), op, mean_images, spec.architecture))
-        elif op.kind == "transplant":
-            compiled, claimed = _compile_patch(op, editor.result())
-            ops.transplant(editor, op, arch, compiled, claimed)
+        if op.kind not in table:
+            raise edit_error(op, f"{op.kind} is not defined for {arch.name}", "available: " + ", ".join(table))
+        table[op.kind](editor, op, arch, mean_images)
         if sum(c.changed for c in editor.changes[start:]) == 0:
             raise edit_error(op, f"{op.label} changes nothing: those weights already have the values it would write")
     return EditResult(spec, editor.result(), editor.changes, splices)

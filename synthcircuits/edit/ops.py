@@ -8,11 +8,12 @@ from pathlib import Path
 import torch
 from torch import Tensor
 
-from ..models.address import UnitAddress, conv_key, conv_row
-from ..models.layout import Architecture
+from ..layout.address import UnitAddress
+from ..layout.keys import bottleneck_name, conv_key, conv_row
+from ..layout.architectures import Architecture
 from .spec import EditOp, edit_error
 from .state import StateEditor
-from .wiring import readers
+from ..layout.topology import readers
 
 
 def set_incoming(editor: StateEditor, op: EditOp, unit: UnitAddress, weight: Callable[[Tensor], Tensor | float], bias: Callable[[Tensor], Tensor | float], note: str) -> None:
@@ -55,7 +56,7 @@ def scale_connection(editor: StateEditor, op: EditOp, arch: Architecture) -> Non
     if t.branch not in ("3x3", "5x5"):
         editor.write(op.label, key, (row, s.channel), w[s.channel] * factor, f"weight of {s} on {t}")
         return
-    bottleneck = editor[f"{t.layer}_{t.branch}_bottleneck_pre_relu_conv.weight"][:, :, 0, 0]
+    bottleneck = editor[f"{bottleneck_name(t.layer, t.branch)}.weight"][:, :, 0, 0]
     pattern = bottleneck[:, s.channel]  # how the source enters each bottleneck channel
     energy = float(pattern @ pattern)
     if energy == 0.0:
@@ -91,6 +92,6 @@ def transplant(editor: StateEditor, op: EditOp, arch: Architecture, compiled: Ma
         for suffix in ("weight", "bias"):
             editor.write(op.label, f"{key}.{suffix}", (row,), compiled[f"{key}.{suffix}"][row], f"{unit} from {Path(op.path).name}")
         for channel in claimed.get((unit.layer, unit.branch), ()):
-            bottleneck = f"{unit.layer}_{unit.branch}_bottleneck_pre_relu_conv"
+            bottleneck = bottleneck_name(unit.layer, unit.branch)
             for suffix in ("weight", "bias"):
                 editor.write(op.label, f"{bottleneck}.{suffix}", (channel,), compiled[f"{bottleneck}.{suffix}"][channel], "claimed by the circuit")

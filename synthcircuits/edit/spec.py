@@ -9,11 +9,12 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AddressError, Location
-from ..models.address import UnitAddress, parse_unit
-from ..models.layout import get_architecture
+from ..layout.address import UnitAddress, parse_unit
+from ..errors import UserError
+from ..models.zoo import architecture_named
 from ..spec.schema import _COMMENT, _object, _one_of_keys, validate_structure
 from ..spec.source import Source, SpecError, parse_source, read_source
-from .wiring import feeds, lrn_between
+from ..layout.topology import feeds, lrn_between
 
 _UNITS = {"type": "array", "items": {"type": "string"}, "minItems": 1, "description": "unit addresses, e.g. mixed3b:379"}
 _PATH = {"type": "string", "description": "a path, relative to this edit file"}
@@ -34,8 +35,9 @@ OPS: dict[str, dict[str, Any]] = {
                                 ("from", "to", "factor"), "multiply one unit's weight on another"),
     "mean_ablate": _object({"units": _UNITS, "images": _PATH, "comment": _COMMENT}, ("units",),
                            "replace the units by their mean activation over an image folder, folded into the next layer's biases"),
-    "transplant": _object({"spec": _PATH, "units": _UNITS, "comment": _COMMENT}, ("spec", "units"),
-                          "give the units the incoming weights a circuit spec compiles for them (patching this model)"),
+    "transplant": _object({"spec": _PATH, "weights": _PATH, "units": _UNITS, "comment": _COMMENT}, ("units",),
+                          "give the units the incoming weights a circuit spec compiles for them (spec:), or that another "
+                          "weights file of the same architecture holds (weights:)"),
     "splice": _object({"spec": _PATH, "units": _UNITS, "comment": _COMMENT}, ("spec",),
                       "run a compiled circuit as a side path; its units' outputs replace the same channels of this model"),
 }
@@ -48,7 +50,8 @@ EDIT_SCHEMA: dict[str, Any] = {
         "synthcircuits_edit": {"const": 1, "description": "edit language version"},
         "name": {"type": "string"},
         "description": {"type": "string"},
-        "architecture": {"enum": ["inceptionv1", "bvlc_googlenet"], "description": "the layout the unit addresses refer to"},
+        "architecture": {"type": "string", "description": "the architecture the unit addresses refer to: inceptionv1 (default), "
+                         "bvlc_googlenet, torchvision_googlenet, torchvision:NAME or timm:NAME (see `synthcircuits layers --list`)"},
         "base": {**_PATH, "description": "the weights to edit (the command's --weights overrides it)"},
         "edits": {"type": "array", "items": _one_of_keys(OPS, "one edit operation"), "minItems": 1},
         "comment": _COMMENT,
@@ -102,7 +105,11 @@ def edit_from_source(src: Source) -> EditSpec:
     if not isinstance(src.data, dict):
         raise src.error((), "an edit spec is a YAML mapping with synthcircuits_edit, name and edits")
     validate_structure(src, EDIT_SCHEMA)
-    arch = get_architecture(src.data.get("architecture", "inceptionv1"))
+    try:
+        arch = architecture_named(src.data.get("architecture", "inceptionv1"))
+    except UserError as exc:
+        raise src.error(("architecture",), exc.message, exc.hint) from None
+    traced = arch.key_scheme == "modules"
     here = Path(src.file).parent
 
     def unit(path, text) -> UnitAddress:
@@ -122,6 +129,9 @@ def edit_from_source(src: Source) -> EditSpec:
         location = src.where(path)
         units = tuple(unit(path + ("units", j), t) for j, t in enumerate(params.get("units", [])))
         op = EditOp(kind, units, location=location)
+        if traced and kind in ("ablate_connection", "scale_connection", "splice"):
+            raise src.error(path, f"{kind} is defined for GoogLeNet layouts, not for {arch.name}",
+                            "ablate, scale, clamp, mean_ablate and transplant work on every architecture")
         if kind in ("ablate_connection", "scale_connection"):
             source, target = unit(path + ("from",), params["from"]), unit(path + ("to",), params["to"])
             if not feeds(arch, source, target):
@@ -136,15 +146,22 @@ def edit_from_source(src: Source) -> EditSpec:
             op = EditOp(kind, units, mode=params.get("mode", "activation"), location=location)
         elif kind == "mean_ablate":
             for j, u in enumerate(units):
+                if traced:
+                    continue
                 if not u.branch or lrn_between(arch, u.layer):
                     raise src.error(path + ("units", j), f"mean ablation folds {u} into the next layer's biases, which is exact only "
                                     "for units of inception blocks", "use ablate or clamp for conv2d units")
             op = EditOp(kind, units, path=relative(params["images"]) if "images" in params else None, location=location)
         elif kind in ("transplant", "splice"):
-            spec_path = relative(params["spec"])
-            if not spec_path.is_file():
-                raise src.error(path + ("spec",), f"circuit spec {spec_path} does not exist", "give a path relative to the edit file")
-            op = EditOp(kind, units, path=spec_path, location=location)
+            given = [key for key in ("spec", "weights") if key in params]
+            if len(given) != 1 or (kind == "splice" and given != ["spec"]):
+                raise src.error(path, f"{kind} takes {'spec: or weights:' if kind == 'transplant' else 'spec:'} (one of them)")
+            if given == ["spec"] and traced:
+                raise src.error(path + ("spec",), f"circuit specs compile GoogLeNet layouts, not {arch.name}", "transplant from weights: FILE")
+            source_path = relative(params[given[0]])
+            if not source_path.is_file():
+                raise src.error(path + (given[0],), f"{source_path} does not exist", "give a path relative to the edit file")
+            op = EditOp(kind, units, path=source_path, location=location, mode=given[0])
         ops.append(op)
     data = src.data
     base = relative(data["base"]) if "base" in data else None

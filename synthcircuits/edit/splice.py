@@ -54,6 +54,9 @@ class SplicedModel(nn.Module):
         stages[0] = (first_name, start)
         return [(name, spliced(fn) if name == self.layer else fn) for name, fn in stages]
 
+    def geometry(self):
+        return self.base.geometry()
+
     def hook_points(self) -> dict[str, str]:
         return self.base.hook_points()
 

@@ -17,7 +17,7 @@ import onnxruntime as ort
 import torch
 from torch import Tensor, nn
 
-from ..models.capture import capture, deepest_stage
+from ..models.capture import capture, check_names
 from ..stimuli import arcs, lines
 
 EXTERNAL_DATA_BYTES = 1_500_000_000  # protobuf caps a file at 2 GB; larger models keep weights beside it
@@ -68,7 +68,7 @@ def export_onnx(
     writes nothing) if an output differs from torch by more than the tolerance, scaled by
     the output's magnitude where that exceeds 1."""
     path = Path(path)
-    deepest_stage(model, outputs)  # unknown names fail here, before any work
+    check_names(model, outputs)  # unknown names fail here, before any work
     model = model.eval()
     images = parity_images(size).to(next(model.parameters()).device)
     wrapper = CaptureOutputs(model, outputs)

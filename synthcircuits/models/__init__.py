@@ -1,14 +1,16 @@
-"""Networks the toolkit studies, unit addresses, weight files and activation capture."""
+"""Networks the toolkit studies (hand-written GoogLeNets, compact builds, any traced CNN),
+weight files and activation capture. Architecture tables and addresses live in `layout`."""
 
-from .address import UnitAddress, parse_unit, parse_units, unit_at
 from .capture import capture
-from .layout import ARCHITECTURES, INCEPTIONV1, TORCHVISION_GOOGLENET, Architecture, Branch, Layer, get_architecture
+from .graph_model import GraphModel, Preprocessing
 from .weights import WeightFile, content_hash, read_weights, save_safetensors, save_torch
-from .zoo import build_model, detect_architecture, expected_shapes, load_model, model_from_state_dict
+from .zoo import (
+    architecture_named, architecture_names, build_model, detect_architecture, expected_shapes, fits, load_model,
+    model_from_state_dict, weights_metadata,
+)
 
 __all__ = [
-    "ARCHITECTURES", "INCEPTIONV1", "TORCHVISION_GOOGLENET", "Architecture", "Branch", "Layer",
-    "UnitAddress", "WeightFile", "build_model", "capture", "content_hash", "detect_architecture",
-    "expected_shapes", "get_architecture", "load_model", "model_from_state_dict", "parse_unit",
-    "parse_units", "read_weights", "save_safetensors", "save_torch", "unit_at",
+    "GraphModel", "Preprocessing", "WeightFile", "architecture_named", "architecture_names", "build_model", "capture",
+    "content_hash", "detect_architecture", "expected_shapes", "fits", "load_model", "model_from_state_dict",
+    "read_weights", "save_safetensors", "save_torch", "weights_metadata",
 ]

@@ -15,7 +15,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .inceptionv1 import InceptionV1
-from .layout import BVLC_GOOGLENET, Architecture
+from ..layout.architectures import BVLC_GOOGLENET, Architecture
 
 CAFFE_MEAN_BGR = (104.0, 117.0, 123.0)
 

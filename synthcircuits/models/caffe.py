@@ -14,7 +14,7 @@ import torch
 from torch import Tensor
 
 from ..errors import WeightsError
-from .layout import BVLC_GOOGLENET
+from ..layout.architectures import BVLC_GOOGLENET
 from .zoo import expected_shapes
 
 # InceptionV1-style part names -> Caffe's names inside an inception layer folder.

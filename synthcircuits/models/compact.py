@@ -16,7 +16,8 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from .inceptionv1 import LRN, InceptionV1, max_pool_3x3_s2
-from .layout import INCEPTIONV1
+from ..layout.architectures import INCEPTIONV1
+from ..layout.geometry import INCEPTIONV1_GEOMETRY, Geometry
 from .staged import NO_TAP, Stage, Tap, relu_with_taps, run_stages
 
 LAYOUT_KEY = "synthcircuits.compact_layout"
@@ -98,6 +99,11 @@ class CompactNet(nn.Module):
             else:
                 raise ValueError(f"compact nets need a conv for every unit layer up to {self.layers[-1].name}; {layer.name} has none")
         return stages
+
+    @staticmethod
+    def geometry() -> Geometry:
+        """Compact nets run InceptionV1's stages, so they share its geometry."""
+        return INCEPTIONV1_GEOMETRY
 
     def hook_points(self) -> dict[str, str]:
         points = {name: name for name, _ in self.stages()}

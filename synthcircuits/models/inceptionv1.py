@@ -4,7 +4,7 @@ Input: RGB in [0, 1], NCHW. `preprocess` maps it by `x * 255 - 117` inside the m
 callers never guess the convention. `forward` returns the 1008 logits
 (`softmax2_pre_activation_matmul`); `softmax2` is a hook point.
 
-The module is built from its layout (`layout.py`): every conv is `<name>_pre_relu_conv`,
+The module is built from its layout (`layout/architectures.py`): every conv is `<name>_pre_relu_conv`,
 blocks have four branches. Subclasses with the same shape but other padding, pooling or
 normalisation (Caffe's BVLC GoogLeNet) override the few class attributes below.
 """
@@ -12,13 +12,15 @@ normalisation (Caffe's BVLC GoogLeNet) override the few class attributes below.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import partial
+from functools import cache, partial
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .layout import INCEPTIONV1, Architecture, Layer
+from ..layout.architectures import INCEPTIONV1, Architecture, Layer
+from ..layout.geometry import Geometry, layout_windows
+from ..layout.keys import conv_name
 from .staged import NO_TAP, Stage, Tap, block_hook_points, inception_block, relu_with_taps, run_stages
 
 LRN = dict(size=9, alpha=9.99999974738e-05, beta=0.5, k=1.0)
@@ -58,7 +60,7 @@ class InceptionV1(nn.Module):
         first = self.architecture.layers[0].name
         for name, cin, cout, k, stride in layout_convs(self.architecture):
             pad = 0 if k == 1 or name == first else k // 2
-            self.add_module(f"{name}_pre_relu_conv", nn.Conv2d(cin, cout, k, stride, padding=pad))
+            self.add_module(conv_name(name), nn.Conv2d(cin, cout, k, stride, padding=pad))
         classifier = self.architecture.layer(self.architecture.classifier)
         self.add_module(self.architecture.classifier, nn.Linear(classifier.in_channels, classifier.channels))
 
@@ -79,7 +81,7 @@ class InceptionV1(nn.Module):
 
     def conv(self, name: str, x: Tensor) -> Tensor:
         """Pre-activation of the conv called `name` (e.g. `mixed3b_5x5`)."""
-        return getattr(self, f"{name}_pre_relu_conv")(x)
+        return getattr(self, conv_name(name))(x)
 
     def forward(self, x: Tensor) -> Tensor:
         return run_stages(self, x, NO_TAP, self.architecture.classifier)
@@ -104,6 +106,10 @@ class InceptionV1(nn.Module):
             return lambda x, tap: getattr(self, layer.name)(torch.flatten(x, 1))
         return lambda x, tap: F.softmax(x, dim=1)
 
+    def geometry(self) -> Geometry:
+        """Receptive fields and layer sizes of the stages."""
+        return _geometry(self.architecture, self.FIRST_CONV_PAD)
+
     def hook_points(self) -> dict[str, str]:
         """Every capturable name, mapped to the stage that produces it."""
         points: dict[str, str] = {}
@@ -123,3 +129,8 @@ class InceptionV1(nn.Module):
 
     def _block(self, name: str, x: Tensor, tap: Tap) -> Tensor:
         return inception_block(name, x, tap, lambda part, h: self.conv(f"{name}_{part}", h), max_pool_3x3_s1)
+
+
+@cache
+def _geometry(arch: Architecture, first_conv_pad: tuple[int, int, int, int]) -> Geometry:
+    return Geometry.from_windows(layout_windows(arch, first_conv_pad))

@@ -15,7 +15,9 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.models import GoogLeNet
 
-from .layout import GOOGLENET_BLOCKS, TORCHVISION_GOOGLENET, Architecture
+from ..layout.architectures import GOOGLENET_BLOCKS, TORCHVISION_GOOGLENET, Architecture
+from ..layout.geometry import Geometry
+from .inceptionv1 import _geometry
 from .staged import NO_TAP, Stage, Tap, block_hook_points, inception_block, relu_with_taps, run_stages
 
 _BLOCK_PARTS = {
@@ -71,6 +73,12 @@ class TorchvisionGoogLeNet(GoogLeNet):
             ("softmax", lambda x, tap: F.softmax(x, dim=1)),
         ]
         return stages
+
+    FIRST_CONV_PAD = (3, 3, 3, 3)
+
+    def geometry(self) -> Geometry:
+        """Receptive fields and layer sizes (its ceil-mode pools give the sizes of InceptionV1's padded ones)."""
+        return _geometry(self.architecture, self.FIRST_CONV_PAD)
 
     def hook_points(self) -> dict[str, str]:
         points: dict[str, str] = {}

@@ -147,10 +147,12 @@ def check_shapes(tensors: Mapping[str, Tensor], expected: Mapping[str, tuple[int
     misshaped = [k for k in expected if k in tensors and tuple(tensors[k].shape) != tuple(expected[k])]
     if not (missing or unexpected or misshaped):
         return
-    lines = [f"{source}: the tensors do not fit the architecture"]
-    lines += [f"  missing     {k} {list(expected[k])}" for k in missing]
-    lines += [f"  unexpected  {k} {list(tensors[k].shape)}" for k in unexpected]
-    lines += [
-        f"  mis-shaped  {k} is {list(tensors[k].shape)}, expected {list(expected[k])}" for k in misshaped
-    ]
+    counts = ", ".join(f"{len(v)} {k}" for k, v in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)) if v)
+    lines = [f"{source}: the tensors do not fit the architecture ({len(expected)} expected; {counts})"]
+    shown = [f"  missing     {k} {list(expected[k])}" for k in missing[:3]]
+    shown += [f"  unexpected  {k} {list(tensors[k].shape)}" for k in unexpected[:3]]
+    shown += [f"  mis-shaped  {k} is {list(tensors[k].shape)}, expected {list(expected[k])}" for k in misshaped[:3]]
+    lines += shown
+    if len(missing) + len(unexpected) + len(misshaped) > len(shown):
+        lines.append("  ... `synthcircuits weights info FILE` lists which architecture the file fits best and what differs")
     raise WeightsError("\n".join(lines))

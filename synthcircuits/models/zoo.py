@@ -1,8 +1,16 @@
-"""The model zoo: build an architecture by name, recognise a state dict, load a weights file."""
+"""The model zoo: every architecture by name, recognising a state dict, loading a weights file.
+
+Two kinds of architecture live here behind one set of functions: the hand-written GoogLeNet
+layouts (`inceptionv1`, `bvlc_googlenet`, `torchvision_googlenet`) and traced networks
+(`torchvision:resnet50`, `timm:NAME`, see `catalog`). Compact builds carry their own layout
+in their metadata. Spliced models are opened a level up (`synthcircuits.opened`), since
+they wrap a compiled circuit.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
@@ -10,7 +18,13 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import WeightsError
+from ..layout.architectures import ARCHITECTURES, Architecture
 from .bvlc_googlenet import BVLCGoogLeNet
+from .catalog import (
+    clean_traced, is_traced_name, traced_architecture_of, traced_from_state_dict, traced_model, traced_names,
+    traced_shapes,
+)
+from .graph_model import PREPROCESSING_KEY, Preprocessing
 from .inceptionv1 import InceptionV1
 from .torchvision_googlenet import AUX_PREFIXES, TorchvisionGoogLeNet, strip_aux_heads
 from .weights import WeightFile, check_shapes, read_weights
@@ -25,10 +39,27 @@ MODEL_CLASSES: dict[str, Callable[[], nn.Module]] = {
 _CLEANERS: dict[str, Callable[[dict[str, Tensor]], dict[str, Tensor]]] = {
     "torchvision_googlenet": strip_aux_heads,
 }
+ARCHITECTURE_KEY = "synthcircuits.architecture"
+
+
+def architecture_names() -> list[str]:
+    """Every architecture a weights file or `--arch` may name."""
+    return list(MODEL_CLASSES) + traced_names()
+
+
+def architecture_named(name: str) -> Architecture:
+    """The layer table of any architecture (traced ones are traced on the meta device, once)."""
+    if name in ARCHITECTURES:
+        return ARCHITECTURES[name]
+    if is_traced_name(name):
+        return traced_architecture_of(name)
+    raise WeightsError(f"unknown architecture {name!r}", hint="known: " + ", ".join(architecture_names()) + ", timm:NAME")
 
 
 def build_model(architecture: str, *, seed: int | None = None) -> nn.Module:
     """A new model in eval mode; with `seed`, its random initial weights are reproducible."""
+    if is_traced_name(architecture):
+        return traced_model(architecture, seed=seed)
     cls = _model_class(architecture)
     if seed is None:
         return cls().eval()
@@ -40,31 +71,64 @@ def build_model(architecture: str, *, seed: int | None = None) -> nn.Module:
 @cache
 def expected_shapes(architecture: str) -> dict[str, tuple[int, ...]]:
     """Tensor names and shapes of an architecture's state dict (built on the meta device)."""
+    if is_traced_name(architecture):
+        return traced_shapes(architecture)
     with torch.device("meta"):
         model = _model_class(architecture)()
     return {k: tuple(v.shape) for k, v in model.state_dict().items()}
 
 
+def _cleaned(architecture: str, tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    if is_traced_name(architecture):
+        return clean_traced(tensors)
+    return _CLEANERS.get(architecture, dict)(dict(tensors))
+
+
+@dataclass(frozen=True)
+class Fit:
+    """How well a set of tensors fits one architecture."""
+
+    architecture: str
+    missing: tuple[str, ...]
+    unexpected: tuple[str, ...]
+    misshaped: tuple[str, ...]
+    matched: int
+
+    @property
+    def exact(self) -> bool:
+        return not (self.missing or self.unexpected or self.misshaped)
+
+
+def fit(tensors: Mapping[str, Tensor], architecture: str) -> Fit:
+    expected = expected_shapes(architecture)
+    cleaned = _cleaned(architecture, tensors)
+    missing = tuple(k for k in expected if k not in cleaned and not (k.endswith("num_batches_tracked") and is_traced_name(architecture)))
+    unexpected = tuple(k for k in cleaned if k not in expected)
+    misshaped = tuple(k for k in expected if k in cleaned and tuple(cleaned[k].shape) != tuple(expected[k]))
+    return Fit(architecture, missing, unexpected, misshaped, sum(1 for k in expected if k in cleaned) - len(misshaped))
+
+
+def fits(tensors: Mapping[str, Tensor]) -> list[Fit]:
+    """Every built-in architecture, best fit first."""
+    return sorted((fit(tensors, a) for a in architecture_names()), key=lambda f: (not f.exact, -f.matched, len(f.unexpected)))
+
+
 def detect_architecture(tensors: Mapping[str, Tensor]) -> str | None:
-    """The architecture whose tensor names these are (shapes are checked later), or None."""
-    names = set(tensors)
-    for arch in MODEL_CLASSES:
-        cleaned = set(_CLEANERS.get(arch, dict)(dict.fromkeys(names)))  # type: ignore[arg-type]
-        if cleaned == set(expected_shapes(arch)):
-            return arch
-    return None
+    """The architecture whose tensors these are (names and shapes), or None."""
+    best = fits(tensors)[0]
+    return best.architecture if best.exact else None
 
 
-def closest_architecture(tensors: Mapping[str, Tensor]) -> str:
-    """The architecture sharing most tensor names with `tensors`, to explain a mismatch."""
-    names = set(tensors)
-    return max(MODEL_CLASSES, key=lambda arch: len(names & set(expected_shapes(arch))))
-
-
-def model_from_state_dict(tensors: Mapping[str, Tensor], architecture: str, source: str = "state dict") -> nn.Module:
+def model_from_state_dict(tensors: Mapping[str, Tensor], architecture: str, source: str = "state dict",
+                          preprocessing: Preprocessing | None = None) -> nn.Module:
     """Check the tensors strictly against the architecture, then load them into a new model."""
-    cleaned = _CLEANERS.get(architecture, dict)(dict(tensors))
-    check_shapes(cleaned, expected_shapes(architecture), source)
+    cleaned = _cleaned(architecture, tensors)
+    expected = expected_shapes(architecture)
+    if is_traced_name(architecture):
+        expected = {k: v for k, v in expected.items() if not k.endswith("num_batches_tracked") or k in cleaned}
+        check_shapes(cleaned, expected, source)
+        return traced_from_state_dict(architecture, cleaned, preprocessing)
+    check_shapes(cleaned, expected, source)
     model = build_model(architecture)
     model.load_state_dict(cleaned, strict=True)
     return model.eval()
@@ -77,10 +141,10 @@ def load_model(path: str | Path, architecture: str | None = None, device: str | 
     if arch == "compact":
         return compact_model(weights).to(device)
     if arch == "spliced":
-        from ..edit.splice import spliced_from_weights
-
-        return spliced_from_weights(weights.tensors, weights.metadata, "inceptionv1").to(device)
-    return model_from_state_dict(weights.tensors, arch, str(path)).to(device)
+        raise WeightsError(f"{path}: a spliced model wraps a compiled circuit; open it with synthcircuits.opened.open_model")
+    pre = weights.metadata.get(PREPROCESSING_KEY)
+    preprocessing = Preprocessing.from_metadata(pre) if pre else None
+    return model_from_state_dict(weights.tensors, arch, str(path), preprocessing).to(device)
 
 
 def compact_model(weights: WeightFile) -> nn.Module:
@@ -96,16 +160,24 @@ def compact_model(weights: WeightFile) -> nn.Module:
 
 
 def weights_architecture(weights: WeightFile) -> str:
-    """The architecture a file holds: its metadata's word, else recognised by tensor names."""
-    declared = weights.metadata.get("synthcircuits.architecture")
-    if declared in MODEL_CLASSES or declared in ("compact", "spliced"):
+    """The architecture a file holds: its metadata's word, else recognised by tensor names and shapes."""
+    declared = weights.metadata.get(ARCHITECTURE_KEY)
+    if declared in ("compact", "spliced") or (declared and (declared in MODEL_CLASSES or is_traced_name(declared))):
         return declared
-    detected = detect_architecture(weights.tensors)
-    if detected:
-        return detected
-    closest = closest_architecture(weights.tensors)
-    check_shapes(_CLEANERS.get(closest, dict)(weights.tensors), expected_shapes(closest), str(weights.path))
-    raise WeightsError(f"{weights.path}: tensors match no known architecture")  # unreachable in practice
+    best = fits(weights.tensors)[0]
+    if best.exact:
+        return best.architecture
+    check_shapes(_cleaned(best.architecture, weights.tensors), expected_shapes(best.architecture), str(weights.path))
+    raise AssertionError("check_shapes accepts only exact fits")
+
+
+def weights_metadata(model: nn.Module) -> dict[str, str]:
+    """What a file of this model's weights records so it loads back the same."""
+    meta = {ARCHITECTURE_KEY: model.architecture.name}
+    preprocessing = getattr(model, "preprocessing", None)
+    if isinstance(preprocessing, Preprocessing):
+        meta[PREPROCESSING_KEY] = preprocessing.to_metadata()
+    return meta
 
 
 def has_aux_heads(tensors: Mapping[str, Tensor]) -> bool:
@@ -117,5 +189,5 @@ def _model_class(architecture: str) -> Callable[[], nn.Module]:
         return MODEL_CLASSES[architecture]
     except KeyError:
         raise WeightsError(
-            f"unknown architecture {architecture!r}", hint=f"choose one of {', '.join(MODEL_CLASSES)}"
+            f"unknown architecture {architecture!r}", hint=f"choose one of {', '.join(architecture_names())}"
         ) from None

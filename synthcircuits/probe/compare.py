@@ -8,9 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
-from ..models.address import UnitAddress
-from ..models.geometry import model_windows
-from ..sources import ModelSource
+from ..errors import UserError
+from ..layout.address import UnitAddress
+from ..opened import OpenedModel
 from .tuning import ProbeUnit, RadialSweep, TuningCurve, responses_at_centre
 
 
@@ -44,25 +44,28 @@ def correlations(curve: np.ndarray, candidates: np.ndarray) -> np.ndarray:
     return np.where(denominator > 0, r, 0.0)
 
 
-def compare_models(a: ModelSource, b: ModelSource, units: Sequence[UnitAddress], sweep: RadialSweep = RadialSweep(), rotate_b: float = 0.0) -> list[UnitComparison]:
+def compare_models(a: OpenedModel, b: OpenedModel, units: Sequence[UnitAddress], sweep: RadialSweep = RadialSweep(), rotate_b: float = 0.0,
+                   layer_b: str | None = None) -> list[UnitComparison]:
     """For each unit: A's tuning curve against B's same unit and against every unit of B's layer.
 
     `rotate_b` turns B's stimuli by that many degrees (a sanity check: the best match moves).
+    `layer_b` names B's layer to search (any architecture); by default, the layer playing the
+    same part as A's. Where B has no unit at A's address, "same unit" is B's best match.
     """
     angles = torch.tensor(sweep.angles, dtype=torch.float32)
     results = []
     for layer in dict.fromkeys(u.layer for u in units):
         group = [u for u in units if u.layer == layer]
-        layer_a, layer_b = a.layer_of(layer), b.layer_of(layer)
+        layer_a, searched = a.layer_of(layer), layer_b or b.layer_of(layer)
         probe_a = [ProbeUnit(str(u), layer_a, a.channel_of(u)) for u in group]
-        resp_a = responses_at_centre(a.model, probe_a, sweep.render(layer_a, model_windows(a.model)), angles)
-        channels_b = list(range(b.layer_width(layer_b)))
-        probe_b = [ProbeUnit(b.name_of(layer_b, c), layer_b, c) for c in channels_b]
-        resp_b = responses_at_centre(b.model, probe_b, sweep.render(layer_b, model_windows(b.model)), angles + rotate_b)
+        resp_a = responses_at_centre(a.model, probe_a, sweep.render(layer_a, a.geometry()), angles)
+        channels_b = list(range(b.layer_width(searched)))
+        probe_b = [ProbeUnit(b.name_of(searched, c), searched, c) for c in channels_b]
+        resp_b = responses_at_centre(b.model, probe_b, sweep.render(searched, b.geometry()), angles + rotate_b)
         for k, u in enumerate(group):
-            same = channels_b.index(b.channel_of(u))
             r = correlations(resp_a[:, k], resp_b)
             best = int(np.argmax(r))
+            same = _same_unit(b, u, searched, channels_b, best)
             curve = lambda resp, name: TuningCurve(name, sweep.angles, resp)  # noqa: E731
             results.append(UnitComparison(
                 str(u), curve(resp_a[:, k], str(u)), curve(resp_b[:, same], str(u)), float(r[same]),
@@ -70,3 +73,20 @@ def compare_models(a: ModelSource, b: ModelSource, units: Sequence[UnitAddress],
             ))
     return results
 
+
+
+def _same_unit(b: OpenedModel, unit: UnitAddress, searched: str, channels: list[int], best: int) -> int:
+    """B's column for A's address where B has that unit in the searched layer, else the best match."""
+    if layer_matches(b, unit.layer, searched) and unit.channel < len(channels):
+        try:
+            return channels.index(b.channel_of(unit))
+        except UserError:  # a compact B without this unit
+            return best
+    return best
+
+
+def layer_matches(b: OpenedModel, layer: str, searched: str) -> bool:
+    try:
+        return b.layer_of(layer) == searched
+    except UserError:
+        return False

@@ -11,8 +11,9 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from ..models.capture import capture
-from ..models.geometry import INCEPTIONV1_WINDOWS, Windows, centre_position, model_windows, receptive_field_center
+from ..layout.geometry import INCEPTIONV1_GEOMETRY, Geometry
 from ..stimuli import arcs, lines
+from .crop_forward import crop_activations, supports_crop_probing
 from .unit_forward import supports_unit_probing, unit_activations
 
 
@@ -98,29 +99,33 @@ def responses_at_centre(
     out = np.zeros((count, len(units)), dtype=np.float64)
     device = next(model.parameters()).device
     unit_level = supports_unit_probing(model)
-    windows = model_windows(model)
+    geometry = model.geometry()
     starts = range(0, count, batch_size)
     for start in tqdm(starts, desc="stimuli", disable=not progress, leave=False):
         batch = stimuli[start : start + batch_size] if isinstance(stimuli, Tensor) else stimuli(parameters[start : start + batch_size])
         batch = batch.to(device)
         size = batch.shape[-1]
         with torch.no_grad():
-            acts = None if unit_level else capture(model, batch, layers)
+            cropped = {layer: not unit_level and supports_crop_probing(model, layer) for layer in layers}
+            full = [layer for layer in layers if not unit_level and not cropped[layer]]
+            acts = capture(model, batch, full) if full else {}
             for layer in layers:
                 columns = [k for k, u in enumerate(units) if u.layer == layer]
                 channels = [units[k].channel for k in columns]
-                p = centre_position(layer, size, windows)
+                p = geometry.centre_position(layer, size)
                 if unit_level:  # only the receptive field, only the branches holding the units
                     values = unit_activations(model, batch, layer, channels, p)
+                elif cropped[layer]:  # only the receptive field
+                    values = crop_activations(model, batch, layer, channels, p)
                 else:
                     values = acts[layer][:, channels, p, p]
                 out[start : start + len(batch), columns] = values.double().cpu().numpy()
     return out
 
 
-def stimulus_centre(layer: str, image_size: int, windows: Windows = INCEPTIONV1_WINDOWS) -> tuple[float, float]:
+def stimulus_centre(layer: str, image_size: int, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> tuple[float, float]:
     """Where to centre a stimulus so it falls on the receptive field of `layer`'s centre unit."""
-    c = receptive_field_center(layer, centre_position(layer, image_size, windows), windows)
+    c = geometry.receptive_field_center(layer, geometry.centre_position(layer, image_size))
     return (c, c)
 
 
@@ -138,13 +143,13 @@ class RadialSweep:
     def angles(self) -> np.ndarray:
         return np.arange(0.0, 360.0, self.step)
 
-    def render(self, layer: str, windows: Windows = INCEPTIONV1_WINDOWS) -> Callable[[Tensor], Tensor]:
-        centre = stimulus_centre(layer, self.size, windows)
+    def render(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Callable[[Tensor], Tensor]:
+        centre = stimulus_centre(layer, self.size, geometry)
         return lambda o: arcs(o, self.radius, width=self.width, span=self.span, size=self.size, center=centre)
 
-    def lines(self, layer: str, windows: Windows = INCEPTIONV1_WINDOWS) -> Callable[[Tensor], Tensor]:
+    def lines(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Callable[[Tensor], Tensor]:
         """Straight lines as long as the arcs, at the arcs' tangent (orientation + 90)."""
-        centre = stimulus_centre(layer, self.size, windows)
+        centre = stimulus_centre(layer, self.size, geometry)
         length = 2 * self.radius * np.deg2rad(self.span / 2)
         return lambda o: lines(o + 90.0, length=float(length), width=self.width, size=self.size, center=centre)
 
@@ -157,7 +162,7 @@ def radial_tuning(model: nn.Module, units: Sequence[ProbeUnit], sweep: RadialSwe
     angles = sweep.angles
     curves: dict[str, TuningCurve] = {}
     for layer, group in by_layer.items():
-        r = responses_at_centre(model, group, sweep.render(layer, model_windows(model)), torch.tensor(angles, dtype=torch.float32), progress=progress)
+        r = responses_at_centre(model, group, sweep.render(layer, model.geometry()), torch.tensor(angles, dtype=torch.float32), progress=progress)
         for k, u in enumerate(group):
             curves[u.name] = TuningCurve(u.name, angles, r[:, k])
     return [curves[u.name] for u in units]
@@ -168,9 +173,9 @@ def curve_line_selectivity(model: nn.Module, units: Sequence[ProbeUnit], orienta
     ratios = np.zeros(len(units))
     for k, (u, o) in enumerate(zip(units, orientations)):
         o_t = torch.tensor([o], dtype=torch.float32)
-        windows = model_windows(model)
-        curve = responses_at_centre(model, [u], sweep.render(u.layer, windows), o_t)[0, 0]
-        line = responses_at_centre(model, [u], sweep.lines(u.layer, windows), o_t)[0, 0]
+        geometry = model.geometry()
+        curve = responses_at_centre(model, [u], sweep.render(u.layer, geometry), o_t)[0, 0]
+        line = responses_at_centre(model, [u], sweep.lines(u.layer, geometry), o_t)[0, 0]
         ratios[k] = curve / line if line > 0 else (np.inf if curve > 0 else 0.0)
     return ratios
 

@@ -19,9 +19,10 @@ from torch import Tensor, nn
 
 from ..errors import UserError
 from ..models.compact import CompactNet
-from ..models.geometry import Window, model_windows
+from ..layout.geometry import INCEPTIONV1_WINDOWS, Window, layout_windows
+from ..layout.keys import conv_name
 from ..models.inceptionv1 import InceptionV1
-from ..models.layout import INCEPTIONV1, Architecture
+from ..layout.architectures import INCEPTIONV1, Architecture
 
 Range = tuple[int, int]  # inclusive
 
@@ -67,8 +68,14 @@ def _architecture(model: nn.Module) -> Architecture:
     return INCEPTIONV1 if isinstance(model, CompactNet) else model.architecture
 
 
+def _windows(model: nn.Module) -> dict[str, Window]:
+    if isinstance(model, CompactNet):
+        return INCEPTIONV1_WINDOWS
+    return layout_windows(model.architecture, model.FIRST_CONV_PAD)
+
+
 def _stages(model: nn.Module, layer: str) -> list[Stage]:
-    arch, windows = _architecture(model), model_windows(model)
+    arch, windows = _architecture(model), _windows(model)
     stages = []
     for name, _ in model.stages():
         if name not in windows:
@@ -139,7 +146,7 @@ def _fit(x: Tensor, have: Range, want: Range, size: int, value: float) -> Tensor
 def _conv_params(model: nn.Module, name: str) -> nn.Conv2d:
     if isinstance(model, CompactNet):
         return model.convs[name]
-    return getattr(model, f"{name}_pre_relu_conv")
+    return getattr(model, conv_name(name))
 
 
 def _plain(model: nn.Module, stage: Stage, x: Tensor, have: Range, out: Range, in_size: int) -> Tensor:

@@ -1,7 +1,7 @@
 """Circuit specs: YAML -> validated, typed `Spec`. Knows layouts, not torch modules."""
 
 from .model import Connection, Family, InputRule, PixelKernel, Spec, Tuning, UnitRef
-from .parse import feeding_layer, load_spec, parse_spec
+from .parse import load_spec, parse_spec
 from .schema import SPEC_SCHEMA
 from .source import SpecError
 

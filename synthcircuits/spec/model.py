@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import Location
-from ..models.address import UnitAddress
+from ..layout.address import UnitAddress
 
 DocPath = tuple[Any, ...]
 

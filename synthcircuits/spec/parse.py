@@ -9,8 +9,9 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AddressError
-from ..models.address import UnitAddress, parse_unit
-from ..models.layout import Architecture, Layer, get_architecture
+from ..layout.address import UnitAddress, parse_unit
+from ..layout.architectures import Architecture, Layer, get_architecture
+from ..layout.topology import feeding_layer, first_layer
 from .model import Check, Connection, Family, InputRule, PixelKernel, Spec, Tuning, UnitRef
 from .schema import SPATIAL_RULES, validate_structure
 from .source import Source, parse_source, read_source
@@ -33,19 +34,6 @@ def spec_from_source(source: Source) -> Spec:
         raise source.error((), "a spec is a YAML mapping with synthcircuits, name and families", "see `synthcircuits schema`")
     validate_structure(source)
     return _Builder(source).spec()
-
-
-def first_layer(arch: Architecture) -> Layer:
-    return next(layer for layer in arch.layers if layer.kind == "conv")
-
-
-def feeding_layer(arch: Architecture, layer_name: str) -> Layer | None:
-    """The conv or block layer whose units feed `layer_name` (pools and norms keep channels)."""
-    index = arch.index(layer_name)
-    for layer in reversed(arch.layers[:index]):
-        if layer.kind in ("conv", "block"):
-            return layer
-    return None
 
 
 class _Builder:

@@ -20,13 +20,12 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..errors import AddressError
-from ..models.address import UnitAddress, parse_unit
-from ..models.layout import INCEPTIONV1
+from ..layout.address import UnitAddress
 from ..models.weights import atomic_target, content_hash
 from ..probe.tuning import ProbeUnit, RadialSweep, radial_tuning
-from ..sources import ModelSource
+from ..opened import OpenedModel
 from .featurevis import Objective, visualise
-from .run import save_images
+from .images import save_images
 from .tuning_plot import plot_tuning
 from .weight_diagram import draw_weight_diagram, incoming_kernels, strongest
 
@@ -52,7 +51,7 @@ class ReportUnit:
 @dataclass
 class Report:
     title: str
-    source: ModelSource
+    source: OpenedModel
     units: list[ReportUnit]
     sections: list[tuple[str, str]] = field(default_factory=list)  # extra pages: (file name, html body)
 
@@ -120,20 +119,21 @@ def write_report(report: Report, output: Path, steps: int = 128, size: int = 96,
     return cache
 
 
-def _tuning_plot(source: ModelSource, unit: ReportUnit, channel: int, sweep: RadialSweep, path: Path) -> None:
+def _tuning_plot(source: OpenedModel, unit: ReportUnit, channel: int, sweep: RadialSweep, path: Path) -> None:
     (curve,) = radial_tuning(source.model, [ProbeUnit(str(unit.address), unit.address.layer, channel)], sweep)
     plot_tuning([(f"{unit.address} (radius {sweep.radius:g} px arcs)", [(source.label, curve)])], path, normalise=False)
 
 
-def _weights_section(source: ModelSource, unit: ReportUnit, cache: AssetCache, pages: set[UnitAddress]) -> str:
-    if unit.address.layer == INCEPTIONV1.layers[0].name:
-        return "<h2>Weights</h2><p>reads pixels directly (see the spec's kernel)</p>"
-    kernels = strongest(incoming_kernels(source, unit.address))
+def _weights_section(source: OpenedModel, unit: ReportUnit, cache: AssetCache, pages: set[UnitAddress]) -> str:
+    try:
+        kernels = strongest(incoming_kernels(source, unit.address))
+    except ValueError as exc:  # the first conv reads pixels; a traced add or pool has no one conv
+        return f"<h2>Weights</h2><p>{html.escape(str(exc))}</p>"
     picture = cache.get("weights", [str(unit.address)], lambda p: draw_weight_diagram(f"{unit.address} <- strongest inputs", kernels, p))
     links = []
     for k in kernels:
         try:
-            address = parse_unit(k.name)
+            address = source.parse_unit(k.name)
         except AddressError:  # a compact build's unpinned unit, named family[index]
             address = None
         label = html.escape(k.name)

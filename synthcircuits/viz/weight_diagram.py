@@ -11,12 +11,11 @@ import numpy as np
 from PIL import Image, ImageDraw
 from torch import Tensor
 
-from ..compile.expand import expanded_layer_weights
-from ..models.address import UnitAddress, unit_at
-from ..models.layout import INCEPTIONV1
+from ..layout.address import UnitAddress, unit_at
+from ..models.expanded import expanded_layer_weights, traced_incoming
 from ..models.weights import atomic_target
-from ..sources import ModelSource
-from ..spec.parse import feeding_layer
+from ..opened import OpenedModel
+from ..layout.topology import feeding_layer
 
 THRESHOLD = 0.3  # inputs whose largest weight reaches 30% of the unit's largest are shown
 
@@ -44,22 +43,28 @@ class Cell:
         return self.left + col * self.pixel + self.pixel // 2, self.top + row * self.pixel + self.pixel // 2
 
 
-def incoming_kernels(source: ModelSource, unit: UnitAddress) -> list[Kernel]:
-    """Every input of `unit` from the layer that feeds it, through bottlenecks (expanded weights)."""
-    feeder = feeding_layer(INCEPTIONV1, unit.layer)
-    if feeder is None:
-        raise ValueError(f"{unit} reads pixels; its weights are an RGB kernel, not a diagram of units")
+def incoming_kernels(source: OpenedModel, unit: UnitAddress, through: int = 0) -> list[Kernel]:
+    """Every input of `unit` from the layer that feeds it, through bottlenecks (expanded weights).
+
+    `through`: for traced networks, also expand through that many stride-1 convs before it."""
+    arch = source.architecture
     state = source.model.state_dict()
     channel = source.channel_of(unit)
-    if source.layout == "compact":
+    if arch.key_scheme == "modules":
+        incoming = traced_incoming(state, arch, unit.layer, channel, through)
+        return [Kernel(name, w.detach().double().cpu().numpy()) for name, w in zip(incoming.names(), incoming.weights)]
+    feeder = feeding_layer(arch, unit.layer)
+    if feeder is None:
+        raise ValueError(f"{unit} reads pixels; its weights are an RGB kernel, not a diagram of units")
+    if source.compact:
         weights = state[f"convs.{unit.layer}.weight"][channel]
         names = [source.name_of(feeder.name, c) for c in range(weights.shape[0])]
     else:
-        weights = expanded_layer_weights(state, INCEPTIONV1, unit.layer)[channel]
-        k = INCEPTIONV1.layer(unit.layer).unit_kernel(unit.branch)
+        weights = expanded_layer_weights(state, arch, unit.layer)[channel]
+        k = arch.layer(unit.layer).unit_kernel(unit.branch)
         pad = (weights.shape[-1] - k) // 2
         weights = weights[:, pad : pad + k, pad : pad + k]
-        names = [str(unit_at(feeder.name, c)) for c in range(weights.shape[0])]
+        names = [str(unit_at(feeder.name, c, arch)) for c in range(weights.shape[0])]
     return [Kernel(name, w.detach().double().cpu().numpy()) for name, w in zip(names, weights)]
 
 

@@ -10,13 +10,10 @@ from torch import nn
 from .. import __version__
 from ..errors import UserError
 from ..models.weights import content_hash, read_weights
-from ..models.zoo import load_model
-from ..sources import SPEC_SUFFIXES
+from ..opened import SPEC_SUFFIXES
+from .common import open_model
 from ..tables import format_table
-from .onnx_export import ParityError, export_onnx
-
-FINAL_OUTPUT = {"InceptionV1": "softmax2", "SplicedModel": "softmax2", "TorchvisionGoogLeNet": "softmax"}
-
+from ..export.onnx_export import ParityError, export_onnx
 
 def load_for_export(source: Path, target: str, edits: Path | None, device: str) -> tuple[nn.Module, dict[str, str]]:
     """The model to export and what its metadata should record."""
@@ -32,14 +29,15 @@ def load_for_export(source: Path, target: str, edits: Path | None, device: str) 
         weights = read_weights(source)
         meta.update({k: v for k, v in weights.metadata.items() if k.startswith("synthcircuits.") and k != "synthcircuits.version"})
         meta.setdefault("synthcircuits.weights_hash", content_hash(weights.tensors))
-        model = load_model(source)
-        state = weights.tensors
+        model = open_model(source, device).model
+        state = model.state_dict()
     if edits is not None:
         from ..edit import apply_edits, edited_model, load_edit
 
-        if type(model).__name__ != "InceptionV1":
-            raise UserError(f"--edits apply to InceptionV1 models; {source} is a {type(model).__name__}")
         edit = load_edit(edits)
+        if edit.architecture != model.architecture.name:
+            raise UserError(f"{edits}: the edit is written for {edit.architecture}, but {source} is {model.architecture.name}",
+                            hint="set architecture: in the edit to match the model")
         result = apply_edits(state, edit)
         model = edited_model(result)
         meta.update({"synthcircuits.edit_name": edit.name, "synthcircuits.edit_hash": edit.content_hash,
@@ -49,7 +47,7 @@ def load_for_export(source: Path, target: str, edits: Path | None, device: str) 
 
 def run_export(source: Path, output: Path, outputs: str | None, opset: int, target: str, edits: Path | None, device: str) -> int:
     model, meta = load_for_export(source, target, edits, device)
-    names = [n.strip() for n in outputs.split(",")] if outputs else [FINAL_OUTPUT.get(type(model).__name__) or model.stages()[-1][0]]
+    names = [n.strip() for n in outputs.split(",")] if outputs else [model.architecture.output]
     try:
         rows = export_onnx(model, output, names, opset=opset, metadata=meta)
     except ParityError as exc:

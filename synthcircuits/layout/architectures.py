@@ -1,7 +1,9 @@
 """Architectures as data: layer names, channel counts and inception-branch channel ranges.
 
-Nothing here imports torch. The model builders, unit addresses and the compiler all read
-these tables, so a channel range is written down exactly once.
+Nothing here imports torch. The model builders, unit addresses, the compiler, edits and
+drawings all read these tables, so a channel range is written down exactly once. The three
+GoogLeNet layouts are written here by hand; any other network's table is derived from its
+traced graph (`models.graph_model`) into the same types.
 """
 
 from __future__ import annotations
@@ -53,6 +55,12 @@ class Layer:
     in_channels: int | None = None
     branches: tuple[Branch, ...] = ()
     kernel: int | None = None  # spatial size, for plain conv layers
+    groups: int = 1  # conv groups (depthwise convs have one input channel per unit)
+    inputs: tuple[str, ...] = ()  # traced layouts: the layers this one reads (empty: the one before it)
+    # Traced layouts: module paths of the conv (and batch norm) whose rows compute this layer's
+    # channels, and whether an activation follows them before this point.
+    affine: tuple[str, ...] = ()
+    activated: bool = False
 
     def unit_kernel(self, branch: str | None = None) -> int:
         """Spatial size of the conv that computes a unit of this layer (in `branch`)."""
@@ -84,6 +92,11 @@ class Architecture:
     num_classes: int
     input_description: str
     classifier: str = "softmax2_pre_activation_matmul"  # the linear layer's name (its weights' key prefix)
+    # How tensors are named: "googlenet" (`<conv>_pre_relu_conv.weight`, Lucent's scheme) or
+    # "modules" (a traced network: `<module path>.weight`).
+    key_scheme: str = "googlenet"
+    input_size: int = 224  # the image size the network was trained at
+    output: str = "softmax2"  # the final layer (what export writes by default)
     # Layers that play the same part in InceptionV1 (its name -> this architecture's), for comparisons.
     equivalents: tuple[tuple[str, str], ...] = ()
     _by_name: dict[str, Layer] = field(init=False, repr=False, compare=False)
@@ -117,6 +130,10 @@ class Architecture:
         if self.has_layer(short):
             return self.layer(short).name
         raise KeyError(f"{self.name} has no layer matching {inceptionv1_layer!r}")
+
+    def unit_layers(self) -> tuple[Layer, ...]:
+        """Layers whose channels are units worth addressing (convs, blocks, and traced nodes)."""
+        return tuple(layer for layer in self.layers if layer.kind not in ("linear", "softmax"))
 
     def index(self, name: str) -> int:
         return self.layers.index(self.layer(name))
@@ -225,6 +242,7 @@ def _torchvision_googlenet() -> Architecture:
         input_description="RGB in [0, 1], mapped inside the model by (x - 0.5) / 0.5 "
         "(what torchvision's ImageNet normalisation followed by transform_input amounts to)",
         classifier="fc",
+        output="softmax",
         equivalents=(("conv2d0", "conv1"), ("conv2d1", "conv2"), ("conv2d2", "conv3")),
     )
 
@@ -238,6 +256,7 @@ def _bvlc_googlenet() -> Architecture:
         num_classes=1000,
         input_description="RGB in [0, 1], mapped inside the model to Caffe's BGR 0-255 minus the mean (104, 117, 123)",
         classifier="classifier",
+        output="prob",
         equivalents=(("conv2d0", "conv1"), ("conv2d1", "conv2_reduce"), ("conv2d2", "conv2")),
     )
 

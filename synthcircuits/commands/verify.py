@@ -7,13 +7,13 @@ from dataclasses import asdict
 from pathlib import Path
 
 
-from .compile import Build, compile_spec
-from .errors import UserError
-from .models.weights import atomic_target
-from .models.zoo import load_model
-from .probe.checks import CheckRow, DesignedUnit, Measurements, checks_table, run_checks, tuning_table
-from .probe.tuning import ProbeUnit, RadialSweep
-from .spec import Spec, load_spec
+from ..compile import Build, compile_spec
+from ..errors import UserError
+from ..models.weights import atomic_target
+from ..models.zoo import load_model
+from ..probe.checks import CheckRow, DesignedUnit, Measurements, checks_table, run_checks, tuning_table
+from ..probe.tuning import ProbeUnit, RadialSweep
+from ..spec import Spec, load_spec
 
 
 def designed_units(build: Build, on_trained_layout: bool = False) -> list[DesignedUnit]:
@@ -37,8 +37,9 @@ def verify_spec(spec: Spec, weights: Path | None = None, target: str = "inceptio
     else:
         build = compile_spec(spec, "inceptionv1")
         model = load_model(weights, device=device)
-        if type(model).__name__ != "InceptionV1":
-            raise UserError(f"{weights}: verify --weights needs InceptionV1-layout weights, where the spec's addresses mean something")
+        if model.architecture.name != spec.architecture:
+            raise UserError(f"{weights}: holds {model.architecture.name} weights; the spec's addresses are {spec.architecture} units",
+                            hint="compare the circuit with these weights instead: synthcircuits compare SPEC WEIGHTS --layer-b LAYER")
         units = designed_units(build, on_trained_layout=True)
     measurements = Measurements(model, progress=True)
     return run_checks(measurements, spec.checks, units), build, measurements, units

@@ -5,21 +5,22 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .errors import UserError
-from .models.address import UnitAddress, parse_units
-from .models.weights import atomic_target
-from .probe.compare import UnitComparison, compare_models
-from .probe.tuning import RadialSweep
-from .sources import SPEC_SUFFIXES, open_source
-from .tables import format_table
-from .viz import plot_tuning
+from ..errors import UserError
+from ..layout.address import UnitAddress
+from ..models.weights import atomic_target
+from ..probe.compare import UnitComparison, compare_models
+from ..probe.tuning import RadialSweep
+from ..opened import SPEC_SUFFIXES
+from .common import open_model
+from ..tables import format_table
+from ..viz import plot_tuning
 
 
 def default_units(path: Path) -> list[UnitAddress]:
     """Without --units: the units a spec pins (its designed units live there)."""
     if Path(path).suffix not in SPEC_SUFFIXES:
         raise UserError("--units is needed when A is a weights file", hint="e.g. --units mixed3b:379,mixed3b:385")
-    from .spec import load_spec
+    from ..spec import load_spec
 
     spec = load_spec(path)
     return [u for f in spec.families if not f.keep for u in (f.units or ()) if u.layer not in ("conv2d0", "conv2d1")]
@@ -30,10 +31,14 @@ def comparison_table(results: list[UnitComparison]) -> str:
     return format_table(["unit (A)", "r with same unit in B", "best match in B", "its r", "preferred A", "preferred B"], rows)
 
 
-def run_compare(a: Path, b: Path, units: str | None, sweep: RadialSweep, rotate_b: float, device: str, output: Path) -> int:
-    addresses = parse_units(units) if units else default_units(a)
-    source_a, source_b = open_source(a, device), open_source(b, device)
-    results = compare_models(source_a, source_b, addresses, sweep, rotate_b)
+def run_compare(a: Path, b: Path, units: str | None, radius: float, step: float, rotate_b: float, device: str, output: Path,
+                layer_b: str | None = None, architecture_b: str | None = None) -> int:
+    sweep = RadialSweep(radius=radius, step=step)
+    source_a, source_b = open_model(a, device), open_model(b, device, architecture_b)
+    addresses = source_a.parse_units(units) if units else default_units(a)
+    if layer_b is not None and not source_b.architecture.has_layer(layer_b):
+        raise UserError(f"{b} ({source_b.architecture.name}) has no layer {layer_b!r}", hint=f"`synthcircuits layers --arch {source_b.architecture.name}` lists them")
+    results = compare_models(source_a, source_b, addresses, sweep, rotate_b, layer_b)
     label_b = f"B{f' rotated {rotate_b:g} deg' if rotate_b else ''}"
     print(f"A: {source_a.label}\nB: {source_b.label}{f' (stimuli rotated by {rotate_b:g} deg)' if rotate_b else ''}")
     print(f"radial tuning: radius {sweep.radius:g} px, width {sweep.width:g} px, span {sweep.span:g} deg, step {sweep.step:g} deg\n")

@@ -2,6 +2,8 @@
 
 `mixed3b:379`, the papers' shorthand `3b:379`, and the branch-local form `mixed3b_5x5:59`
 all parse to the same `UnitAddress`, which knows its block, branch and local channel.
+Traced networks name layers by module path (`layer4.2.conv3:511`, `features.28:12`).
+An address is always parsed against the architecture of the model in hand.
 """
 
 from __future__ import annotations
@@ -10,9 +12,9 @@ import re
 from dataclasses import dataclass
 
 from ..errors import AddressError
-from .layout import INCEPTIONV1, Architecture
+from .architectures import Architecture
 
-_ADDRESS = re.compile(r"^\s*([A-Za-z0-9_]+)\s*:\s*(-?\d+)\s*$")
+_ADDRESS = re.compile(r"^\s*([A-Za-z0-9_.]+)\s*:\s*(-?\d+)\s*$")
 
 
 @dataclass(frozen=True, order=True)
@@ -26,20 +28,20 @@ class UnitAddress:
         return f"{self.layer}:{self.channel}"
 
 
-def parse_unit(text: str, architecture: Architecture = INCEPTIONV1) -> UnitAddress:
+def parse_unit(text: str, architecture: Architecture) -> UnitAddress:
     """Parse `layer:channel` (or shorthand, or `layer_branch:local`) into a checked address."""
     match = _ADDRESS.match(str(text))
     if not match:
         raise AddressError(
             f"{text!r} is not a unit address",
-            hint="write LAYER:CHANNEL, e.g. mixed3b:379 or 3b:379",
+            hint=f"write LAYER:CHANNEL, e.g. {_example(architecture)}",
         )
     layer_name, number = match.group(1), int(match.group(2))
     layer_name, branch_name = _split_branch(layer_name, architecture)
     if not architecture.has_layer(layer_name):
         raise AddressError(
             f"unknown layer {layer_name!r} in {text!r} for {architecture.name}",
-            hint="layers are: " + ", ".join(architecture.layer_names),
+            hint=_layer_hint(architecture),
         )
     layer = architecture.layer(layer_name)
     if branch_name is not None:
@@ -58,7 +60,7 @@ def parse_unit(text: str, architecture: Architecture = INCEPTIONV1) -> UnitAddre
     return unit_at(layer.name, number, architecture)
 
 
-def unit_at(layer_name: str, channel: int, architecture: Architecture = INCEPTIONV1) -> UnitAddress:
+def unit_at(layer_name: str, channel: int, architecture: Architecture) -> UnitAddress:
     """The address of channel `channel` of an (already known-valid) layer."""
     layer = architecture.layer(layer_name)
     branch = layer.branch_of(channel)
@@ -67,18 +69,7 @@ def unit_at(layer_name: str, channel: int, architecture: Architecture = INCEPTIO
     return UnitAddress(layer.name, channel, branch.name, channel - branch.start)
 
 
-def conv_key(unit: UnitAddress) -> str:
-    """Key prefix of the conv whose output row is this unit, e.g. `mixed3b_5x5_pre_relu_conv`."""
-    name = f"{unit.layer}_{unit.branch}" if unit.branch else unit.layer
-    return f"{name}_pre_relu_conv"
-
-
-def conv_row(unit: UnitAddress) -> int:
-    """The unit's row in that conv's weight (its channel within the branch)."""
-    return unit.local if unit.branch is not None else unit.channel
-
-
-def parse_units(text: str, architecture: Architecture = INCEPTIONV1) -> list[UnitAddress]:
+def parse_units(text: str, architecture: Architecture) -> list[UnitAddress]:
     """Parse a comma-separated list of unit addresses."""
     return [parse_unit(part, architecture) for part in text.split(",") if part.strip()]
 
@@ -92,3 +83,16 @@ def _split_branch(name: str, architecture: Architecture) -> tuple[str, str | Non
             if base.branches:
                 return base.name, branch
     return name, None
+
+
+def _example(architecture: Architecture) -> str:
+    layer = next((l for l in architecture.unit_layers() if l.kind in ("block", "conv")), architecture.layers[0])
+    return f"{layer.name}:{layer.channels - 1}"
+
+
+def _layer_hint(architecture: Architecture) -> str:
+    names = [layer.name for layer in architecture.unit_layers()]
+    if len(names) <= 30:
+        return "layers are: " + ", ".join(names)
+    return (f"layers include: {', '.join(names[:12])}, ... ({len(names)} in all; "
+            f"`synthcircuits layers --arch {architecture.name}` lists them)")

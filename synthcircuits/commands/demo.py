@@ -6,17 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from .compare import comparison_table
-from .compile import compile_spec
-from .models.address import parse_units
-from .models.weights import atomic_target
-from .probe.checks import Measurements, checks_summary, run_checks, tuning_table
-from .probe.compare import compare_models
-from .probe.tuning import RadialSweep
-from .runtime import resolve_device
-from .sources import ModelSource
-from .spec import load_spec
+from ..compile import compile_spec
+from ..layout.address import parse_units
+from ..models.weights import atomic_target
+from ..probe.checks import Measurements, checks_summary, run_checks, tuning_table
+from ..probe.compare import compare_models
+from ..probe.tuning import RadialSweep
+from .common import resolve_device
+from ..opened import OpenedModel
+from ..spec import load_spec
 from .verify import designed_units
-from .viz import plot_tuning
+from ..viz import plot_tuning
 
 SHIPPED_SPECS = Path(__file__).resolve().parent.parent / "specs"
 DEFAULT_SPEC = SHIPPED_SPECS / "curve_circuit.yaml"
@@ -43,7 +43,7 @@ def run_demo(output_dir: Path, device: str = "cpu", spec_path: Path = DEFAULT_SP
     print(checks_summary(rows))
 
     curves = parse_units(",".join(str(u.address) for u in build.units if u.family == "curve"))
-    source = ModelSource(spec.name, model)
+    source = OpenedModel(spec.name, model)
     results = compare_models(source, source, curves, sweep, rotate_b=SANITY_ROTATION)
     print(f"\n== compare with itself, B's stimuli rotated by {SANITY_ROTATION:g} deg (sanity: each best match "
           f"should be the unit designed {SANITY_ROTATION:g} deg further round)\n")

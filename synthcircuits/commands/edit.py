@@ -12,10 +12,10 @@ from ..errors import UserError
 from ..models.fetch import default_weights_path
 from ..models.weights import atomic_target, content_hash, read_weights, save_safetensors
 from ..models.zoo import model_from_state_dict, weights_architecture
-from .apply import EditResult, apply_edits, edited_model, mean_image_loader
-from .effect import list_images, measure_effect, read_class_map
-from .spec import EditSpec, load_edit
-from .splice import SplicedModel
+from ..edit.apply import EditResult, apply_edits, edited_model, mean_image_loader
+from ..edit.effect import list_images, measure_effect, read_class_map
+from ..edit.spec import EditSpec, load_edit
+from ..edit.splice import SplicedModel
 
 
 def base_weights_path(spec: EditSpec, weights: Path | None) -> Path:

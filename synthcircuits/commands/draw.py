@@ -1,39 +1,30 @@
-"""Commands that draw: `vis` (feature visualisation) and `weights diagram`."""
+"""Commands that draw: `vis`, `weights diagram`, `tuning` and `report`.
+
+Each opens its model first and parses unit addresses against that model's architecture.
+"""
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 
 import numpy as np
-import torch
-from PIL import Image
 
+from ..edit import apply_edits, edited_model, load_edit
+from ..edit.effect import list_images, measure_effect
 from ..errors import UserError
-from ..models.address import parse_unit
-from ..models.weights import atomic_target
-from ..sources import ModelSource, open_source
-from .featurevis import Objective, visualise
-from .weight_diagram import draw_weight_diagram, incoming_kernels, strongest
-
-
-def model_source(weights: Path | None, spec: Path | None, device: str) -> ModelSource:
-    if (weights is None) == (spec is None):
-        raise UserError("give exactly one of --weights FILE or --spec SPEC")
-    return open_source(weights or spec, device)
-
-
-def save_images(images: list[torch.Tensor], path: Path) -> Path:
-    """Images (3, H, W) in [0, 1], side by side, as one PNG (written atomically)."""
-    strip = torch.cat([i.clamp(0, 1) for i in images], dim=2)
-    with atomic_target(path) as tmp:
-        Image.fromarray((strip.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(tmp, format="PNG")
-    return path
+from ..opened import SPEC_SUFFIXES, OpenedModel
+from ..probe.tuning import ProbeUnit, RadialSweep, radial_tuning
+from ..viz import draw_weight_diagram, incoming_kernels, plot_orientation_radius, plot_tuning, save_images, strongest
+from ..viz.featurevis import Objective, visualise
+from ..viz.report import Report, ReportUnit, family_texts, write_report
+from .common import model_options, open_model
 
 
 def run_vis(unit_text: str, weights: Path | None, spec: Path | None, output: Path, steps: int, size: int, kind: str,
-            seed: int, thresholds: str | None, device: str) -> int:
-    source = model_source(weights, spec, device)
-    unit = parse_unit(unit_text)
+            seed: int, thresholds: str | None, device: str, architecture: str | None = None) -> int:
+    source = model_options(weights, spec, device, architecture)
+    unit = source.parse_unit(unit_text)
     objective = Objective(unit.layer, source.channel_of(unit), kind)
     marks = [int(t) for t in thresholds.split(",")] if thresholds else []
     snapshots = visualise(source.model, objective, steps=steps, size=size, seed=seed, thresholds=marks)
@@ -44,13 +35,9 @@ def run_vis(unit_text: str, weights: Path | None, spec: Path | None, output: Pat
 
 
 def run_report(source_path: Path, output: Path, units_text: str | None, steps: int, size: int, edits: Path | None,
-               images: Path | None, device: str) -> int:
-    from ..models.address import parse_units
-    from ..sources import SPEC_SUFFIXES
-    from .report import Report, ReportUnit, family_texts, write_report
-
-    source = open_source(source_path, device)
-    wanted = parse_units(units_text) if units_text else None
+               images: Path | None, device: str, architecture: str | None = None) -> int:
+    source = open_model(source_path, device, architecture)
+    wanted = source.parse_units(units_text) if units_text else None
     if source_path.suffix in SPEC_SUFFIXES:
         from ..compile import compile_spec
         from ..spec import load_spec
@@ -62,7 +49,7 @@ def run_report(source_path: Path, output: Path, units_text: str | None, steps: i
         title = f"{build.spec.name}: compiled circuit"
     else:
         if wanted is None:
-            raise UserError("--units is needed for a weights file", hint="e.g. --units mixed3b:379,mixed3b:385")
+            raise UserError("--units is needed for a weights file", hint="e.g. --units " + _example_units(source))
         units = [ReportUnit(u) for u in wanted]
         title = f"{source_path.name}"
     sections = []
@@ -73,34 +60,32 @@ def run_report(source_path: Path, output: Path, units_text: str | None, steps: i
     return 0
 
 
-def _edit_section(source: ModelSource, edits: Path, images: Path | None) -> str:
-    import html
+def _example_units(source: OpenedModel) -> str:
+    layer = next((l for l in source.architecture.unit_layers() if l.kind in ("block", "conv")), source.architecture.layers[0])
+    return f"{layer.name}:0,{layer.name}:1"
 
-    from ..edit import apply_edits, edited_model, load_edit
-    from ..edit.effect import list_images, measure_effect
 
+def _edit_section(source: OpenedModel, edits: Path, images: Path | None) -> str:
     if images is None:
         raise UserError("a report of an edit needs --images DIR to measure its effect on")
     edit = load_edit(edits)
     result = apply_edits(source.model.state_dict(), edit)
-    report = measure_effect(source.model, edited_model(result), list_images(images))
+    report = measure_effect(source.model, edited_model(result), list_images(images, architecture=source.architecture.name))
     return (f"<h1>Edit: {html.escape(edit.name)}</h1><h2>Changes</h2><pre>{html.escape(result.log_table())}</pre>"
             f"<h2>Effect on {html.escape(str(images))}</h2><pre>{html.escape(report.tables())}</pre>")
 
 
-def run_tuning(sources: list[Path], units_text: str, radii: list[float], step: float, output: Path, device: str) -> int:
+def run_tuning(sources: list[Path], units_text: str, radii: list[float], step: float, output: Path, device: str,
+               architecture: str | None = None) -> int:
     """Radial tuning of the same units in several models, overlaid; with several radii also an
     orientation x radius map per unit (first model)."""
-    from ..models.address import parse_units
-    from ..probe.tuning import ProbeUnit, RadialSweep, radial_tuning
-    from .tuning_plot import plot_orientation_radius, plot_tuning
-
-    units = parse_units(units_text)
-    opened = [open_source(p, device) for p in sources]
+    opened = [open_model(p, device, architecture) for p in sources]
+    units = opened[0].parse_units(units_text)
     curves = {}
     for source in opened:
+        mine = source.parse_units(units_text)
         for radius in radii:
-            probes = [ProbeUnit(str(u), u.layer, source.channel_of(u)) for u in units]
+            probes = [ProbeUnit(str(u), u.layer, source.channel_of(u)) for u in mine]
             for u, curve in zip(units, radial_tuning(source.model, probes, RadialSweep(radius=radius, step=step))):
                 curves[(source.label, radius, u)] = curve
     main_radius = radii[len(radii) // 2]
@@ -108,8 +93,6 @@ def run_tuning(sources: list[Path], units_text: str, radii: list[float], step: f
     plot_tuning(panels, output)
     print(f"saved {output}")
     if len(radii) > 1:
-        import numpy as np
-
         first = opened[0].label
         maps = [(str(u), list(curves[(first, radii[0], u)].angles), radii,
                  np.stack([curves[(first, r, u)].responses for r in radii])) for u in units]
@@ -119,11 +102,12 @@ def run_tuning(sources: list[Path], units_text: str, radii: list[float], step: f
     return 0
 
 
-def run_diagram(unit_text: str, weights: Path | None, spec: Path | None, output: Path, threshold: float, device: str) -> int:
-    source = model_source(weights, spec, device)
-    unit = parse_unit(unit_text)
+def run_diagram(unit_text: str, weights: Path | None, spec: Path | None, output: Path, threshold: float, device: str,
+                architecture: str | None = None, through: int = 0) -> int:
+    source = model_options(weights, spec, device, architecture)
+    unit = source.parse_unit(unit_text)
     try:
-        kernels = strongest(incoming_kernels(source, unit), threshold)
+        kernels = strongest(incoming_kernels(source, unit, through), threshold)
     except ValueError as exc:
         raise UserError(str(exc)) from None
     draw_weight_diagram(f"{unit} <- inputs with weights >= {threshold:.0%} of its largest (red excites, blue inhibits)", kernels, output)

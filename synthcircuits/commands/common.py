@@ -1,0 +1,78 @@
+"""What commands share: choosing a device, opening the model a command names, writing arrays safely."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..errors import UserError, WeightsError
+from ..models.fetch import default_weights_path
+from ..models.weights import atomic_target, read_weights
+from ..models.zoo import ARCHITECTURE_KEY, load_model
+from ..opened import SPEC_SUFFIXES, OpenedModel
+
+
+def resolve_device(name: str) -> torch.device:
+    """`cpu`, `cuda` or `cuda:N`, refusing a GPU that is not there."""
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise UserError(f"unknown device {name!r}", hint="use cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise UserError("--device cuda was asked for, but no CUDA GPU is available here", hint="use --device cpu")
+    return device
+
+
+def resolve_weights(path: Path | None, architecture: str | None = None) -> nn.Module:
+    """The model in `path`, or the fetched InceptionV1 when no path is given."""
+    if path is None:
+        path = default_weights_path()
+        if not path.is_file():
+            raise WeightsError(
+                "no --weights given and no fetched InceptionV1 weights in the cache",
+                hint=f"run `synthcircuits weights fetch` (saves {path}) or pass --weights FILE",
+            )
+    return open_model(path, architecture=architecture).model
+
+
+def open_model(path: Path, device: str = "cpu", architecture: str | None = None) -> OpenedModel:
+    """A circuit spec (compiled now), a spliced model, a compact build, or any weights file."""
+    path = Path(path)
+    if path.suffix in SPEC_SUFFIXES:
+        from ..compile import compile_spec
+        from ..spec import load_spec
+
+        build = compile_spec(load_spec(path), "inceptionv1")
+        return OpenedModel(f"{path} (compiled)", build.model().to(device))
+    meta = read_weights(path).metadata
+    kind = architecture or meta.get(ARCHITECTURE_KEY)
+    if kind == "spliced":
+        from ..edit.splice import spliced_from_weights
+
+        weights = read_weights(path)
+        return OpenedModel(str(path), spliced_from_weights(weights.tensors, weights.metadata, "inceptionv1").to(device))
+    model = load_model(path, architecture, device=device)
+    if kind == "compact":
+        units = json.loads(meta.get("synthcircuits.units", "[]"))
+        names = {(u["layer"], u["channel"]): u["address"] or f"{u['family']}[{u['index']}]" for u in units}
+        return OpenedModel(str(path), model, names, compact=True)
+    return OpenedModel(str(path), model)
+
+
+def model_options(weights: Path | None, spec: Path | None, device: str, architecture: str | None = None) -> OpenedModel:
+    """`--weights FILE` or `--spec SPEC`, exactly one."""
+    if (weights is None) == (spec is None):
+        raise UserError("give exactly one of --weights FILE or --spec SPEC")
+    return open_model(weights or spec, device, architecture)
+
+
+def save_npz(arrays: Mapping[str, np.ndarray], path: Path) -> Path:
+    """Write arrays to a .npz atomically, keyed by name."""
+    with atomic_target(path) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
+    return path

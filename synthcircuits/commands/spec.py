@@ -1,0 +1,40 @@
+"""Commands on circuit specs: `build`, `check-spec`, `schema`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ..compile import build_graph, compile_spec
+from ..models.weights import atomic_target
+from ..spec import SPEC_SCHEMA, load_spec
+
+
+def run_build(spec_path: Path, output: Path, target: str, base: Path | None, units_out: Path | None) -> int:
+    build = compile_spec(load_spec(spec_path), target, base)
+    build.save(output)
+    if units_out:
+        with atomic_target(units_out) as tmp:
+            tmp.write_text(build.units_json())
+    print(build.summary())
+    print(f"\nsaved {output}" + (f" and {units_out}" if units_out else ""))
+    return 0
+
+
+def run_check_spec(spec_path: Path) -> int:
+    spec = load_spec(spec_path)
+    graph = build_graph(spec)
+    print(f"{spec_path}: ok ({len(spec.families)} families, {spec.unit_count} units, {graph.edge_count()} connections)")
+    return 0
+
+
+def run_schema(output: Path | None) -> int:
+    text = json.dumps(SPEC_SCHEMA, indent=2) + "\n"
+    if output is None:
+        sys.stdout.write(text)
+        return 0
+    with atomic_target(output) as tmp:
+        tmp.write_text(text)
+    print(f"saved {output}")
+    return 0

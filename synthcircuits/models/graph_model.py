@@ -1,0 +1,114 @@
+"""Any PyTorch CNN as a first-class model: unit addresses, truncated capture, geometry.
+
+`GraphModel` holds a network's own modules (so its state dict keys are the network's own,
+`layer4.2.conv3.weight`), applies the preprocessing recorded with its weights inside
+`forward` (callers always pass RGB in [0, 1]), and captures any traced node through
+torchvision's `create_feature_extractor`, which keeps only the nodes the requested
+outputs depend on: asking for `layer2` never runs `layer3`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+from torchvision.models.feature_extraction import create_feature_extractor
+
+from ..layout.architectures import Architecture, Layer
+from ..layout.geometry import Geometry
+from .graph_trace import UNBOUNDED, Trace, trace_network
+
+PREPROCESSING_KEY = "synthcircuits.preprocessing"
+
+
+@dataclass(frozen=True)
+class Preprocessing:
+    """What the network expects of an RGB image in [0, 1]: (x - mean) / std per channel."""
+
+    mean: tuple[float, float, float] = (0.485, 0.456, 0.406)
+    std: tuple[float, float, float] = (0.229, 0.224, 0.225)
+
+    def describe(self) -> str:
+        return f"RGB in [0, 1], mapped inside the model by (x - {list(self.mean)}) / {list(self.std)}"
+
+    def to_metadata(self) -> str:
+        return json.dumps({"mean": list(self.mean), "std": list(self.std)}, sort_keys=True)
+
+    @classmethod
+    def from_metadata(cls, text: str) -> Preprocessing:
+        data = json.loads(text)
+        return cls(tuple(float(v) for v in data["mean"]), tuple(float(v) for v in data["std"]))
+
+
+IMAGENET = Preprocessing()
+
+
+class GraphModel(nn.Module):
+    """A traced network behind the toolkit's model interface (capture, geometry, addresses)."""
+
+    def __init__(self, net: nn.Module, name: str, preprocessing: Preprocessing = IMAGENET, input_size: int = 224,
+                 trace: Trace | None = None):
+        super().__init__()
+        for child_name, child in net.named_children():
+            self.add_module(child_name, child)
+        for param_name, param in net.named_parameters(recurse=False):
+            self.register_parameter(param_name, param)
+        for buffer_name, buffer in net.named_buffers(recurse=False):
+            self.register_buffer(buffer_name, buffer)
+        # The network itself is not a submodule: its children are ours, so keys stay its own.
+        object.__setattr__(self, "net", net)
+        self.preprocessing = preprocessing
+        self.register_buffer("_mean", torch.tensor(preprocessing.mean).view(1, 3, 1, 1), persistent=False)
+        self.register_buffer("_std", torch.tensor(preprocessing.std).view(1, 3, 1, 1), persistent=False)
+        self.trace = trace or trace_network(net, input_size)
+        self.architecture = traced_architecture(name, self.trace, preprocessing, input_size)
+        self._geometry = Geometry({k: v for k, v in self.trace.spans().items() if v.lo > -UNBOUNDED})
+        self._extractors: dict[frozenset[str], nn.Module] = {}
+        self.eval()
+
+    def preprocess(self, x: Tensor) -> Tensor:
+        return (x - self._mean) / self._std
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self.net(self.preprocess(x))
+
+    def hook_points(self) -> dict[str, str]:
+        return {layer.name: layer.name for layer in self.architecture.layers}
+
+    def geometry(self) -> Geometry:
+        return self._geometry
+
+    def run_tapped(self, images: Tensor, names: Collection[str]) -> dict[str, Tensor]:
+        """The named nodes' outputs, running only what they depend on."""
+        key = frozenset(names)
+        if key not in self._extractors:
+            self._extractors[key] = create_feature_extractor(self.net, return_nodes={n: n for n in key})
+        extractor = self._extractors[key]
+        extractor.train(self.training)
+        return extractor(self.preprocess(images))
+
+
+def traced_architecture(name: str, trace: Trace, preprocessing: Preprocessing, input_size: int) -> Architecture:
+    """The layer table of a traced network: its nodes, then module aliases after their last node."""
+    by_node: dict[str, list[str]] = {}
+    for alias, node in trace.aliases.items():
+        by_node.setdefault(node, []).append(alias)
+    layers: list[Layer] = []
+    for n in trace.nodes:
+        layers.append(n.layer)
+        for alias in sorted(by_node.get(n.name, ()), key=lambda a: (-a.count("."), a)):
+            layers.append(Layer(alias, n.layer.channels, "module", inputs=(n.name,), affine=n.layer.affine,
+                                activated=n.layer.activated))
+    classifier = next((l.name for l in reversed(layers) if l.kind == "linear"), trace.output)
+    return Architecture(
+        name, tuple(layers), num_classes=_layer_width(layers, trace.output),
+        input_description=preprocessing.describe(), classifier=classifier, key_scheme="modules",
+        input_size=input_size, output=trace.output,
+    )
+
+
+def _layer_width(layers: list[Layer], name: str) -> int:
+    return next((l.channels for l in layers if l.name == name), 0)

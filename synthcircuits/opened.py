@@ -1,0 +1,75 @@
+"""A model in hand, with the architecture its unit addresses are parsed against.
+
+Every command that names units (`vis`, `weights diagram`, `tuning`, `compare`, `report`,
+`find`) parses them here, against the model it opened, never against a default layout.
+Compact builds hold only a spec's units, under InceptionV1's names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from torch import nn
+
+from .errors import UserError
+from .layout.address import UnitAddress, parse_unit, parse_units
+from .layout.architectures import INCEPTIONV1, Architecture
+from .layout.geometry import Geometry
+
+SPEC_SUFFIXES = (".yaml", ".yml")
+
+
+@dataclass
+class OpenedModel:
+    label: str
+    model: nn.Module
+    # Compact builds: (layer, channel in this model) -> the unit's name in the spec.
+    names: dict[tuple[str, int], str] = field(default_factory=dict)
+    compact: bool = False
+
+    @property
+    def architecture(self) -> Architecture:
+        return INCEPTIONV1 if self.compact else self.model.architecture
+
+    def geometry(self) -> Geometry:
+        return self.model.geometry()
+
+    def parse_unit(self, text: str) -> UnitAddress:
+        return parse_unit(text, self.architecture)
+
+    def parse_units(self, text: str) -> list[UnitAddress]:
+        units = parse_units(text, self.architecture)
+        if not units:
+            raise UserError(f"no unit addresses in {text!r}", hint="e.g. " + _example(self.architecture))
+        return units
+
+    def channel_of(self, address: UnitAddress) -> int:
+        if not self.compact:
+            return address.channel
+        for (layer, channel), name in self.names.items():
+            if name == str(address):
+                return channel
+        raise UserError(f"{self.label} has no unit {address} (a compact build holds only its spec's units)")
+
+    def layer_of(self, inceptionv1_layer: str) -> str:
+        """This model's layer playing the part of an InceptionV1 layer (e.g. inception_3b for mixed3b)."""
+        if self.compact or self.architecture.has_layer(inceptionv1_layer):
+            return self.architecture.layer(inceptionv1_layer).name if not self.compact else inceptionv1_layer
+        try:
+            return self.architecture.equivalent_of(inceptionv1_layer)
+        except KeyError:
+            raise UserError(f"{self.label} ({self.architecture.name}) has no layer like {inceptionv1_layer}",
+                            hint="name the layer to compare with (compare --layer-b LAYER)") from None
+
+    def layer_width(self, layer: str) -> int:
+        if self.compact:
+            return next(l.out_channels for l in self.model.layers if l.name == layer)
+        return self.architecture.layer(layer).channels
+
+    def name_of(self, layer: str, channel: int) -> str:
+        return self.names.get((layer, channel), f"{layer}:{channel}")
+
+
+def _example(arch: Architecture) -> str:
+    layer = next((l for l in arch.unit_layers() if l.kind in ("block", "conv")), arch.layers[0])
+    return f"{layer.name}:0"
