@@ -19,6 +19,7 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from timing import median_seconds  # noqa: E402
 
+from synthcircuits.layout import INCEPTIONV1
 from synthcircuits.edit import apply_edits, edited_model, parse_edit  # noqa: E402
 from synthcircuits.labels import label_of  # noqa: E402
 from synthcircuits.models import capture, save_safetensors  # noqa: E402
@@ -50,7 +51,7 @@ def main() -> None:
     model = real.model
     sweep = RadialSweep(step=5)
 
-    results = compare_models(circuit, real, parse_units(CURVES), sweep)
+    results = compare_models(circuit, real, parse_units(CURVES, INCEPTIONV1), sweep)
     matches = [int(r.best_match.split(":")[1]) for r in results]
     probes = [ProbeUnit(f"inception_3b:{c}", "inception_3b", c) for c in matches]
     curves = radial_tuning(model, probes, RadialSweep())

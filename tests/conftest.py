@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from synthcircuits.models import build_model, save_safetensors, save_torchNone
+from synthcircuits.models import build_model, save_safetensors, save_torch
 
 
 @pytest.fixture(scope="session")

@@ -4,7 +4,7 @@ import numpy as np
 import torch
 
 from synthcircuits.kernels.geometry import embed_centered
-from synthcircuits.layout import INCEPTIONV1None
+from synthcircuits.layout import INCEPTIONV1
 from synthcircuits.layout import feeding_layer
 
 

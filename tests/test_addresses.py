@@ -3,7 +3,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from synthcircuits.errors import AddressError
-from synthcircuits.layout import INCEPTIONV1, TORCHVISION_GOOGLENET, parse_unit, unit_atNone
+from synthcircuits.layout import INCEPTIONV1, TORCHVISION_GOOGLENET, parse_unit, unit_at
 
 # Branch ranges copied from the reference table (shared/reference/inceptionv1.md), not from the code.
 REFERENCE_BRANCHES = {
@@ -20,10 +20,10 @@ REFERENCE_BRANCHES = {
 
 
 def test_paper_shorthand_resolves_to_block_branch_and_local_channel():
-    unit = parse_unit("3b:379")
+    unit = parse_unit("3b:379", INCEPTIONV1)
     assert (unit.layer, unit.channel, unit.branch, unit.local) == ("mixed3b", 379, "5x5", 59)
-    assert parse_unit("mixed3b:379") == unit
-    assert parse_unit("mixed3b_5x5:59") == unit
+    assert parse_unit("mixed3b:379", INCEPTIONV1) == unit
+    assert parse_unit("mixed3b_5x5:59", INCEPTIONV1) == unit
     assert str(unit) == "mixed3b:379"
 
 
@@ -31,18 +31,18 @@ def test_paper_shorthand_resolves_to_block_branch_and_local_channel():
 def test_every_channel_maps_to_the_reference_branch_and_round_trips(block):
     for branch, (first, last) in REFERENCE_BRANCHES[block].items():
         for channel in range(first, last + 1):
-            unit = parse_unit(f"{block}:{channel}")
+            unit = parse_unit(f"{block}:{channel}", INCEPTIONV1)
             assert unit.branch == branch and unit.local == channel - first
-            assert parse_unit(str(unit)) == unit
-            assert parse_unit(f"{block}_{branch}:{channel - first}") == unit
-            assert parse_unit(f"{block.removeprefix('mixed')}:{channel}") == unit
+            assert parse_unit(str(unit), INCEPTIONV1) == unit
+            assert parse_unit(f"{block}_{branch}:{channel - first}", INCEPTIONV1) == unit
+            assert parse_unit(f"{block.removeprefix('mixed')}:{channel}", INCEPTIONV1) == unit
 
 
 @given(st.sampled_from(INCEPTIONV1.layers).flatmap(lambda layer: st.tuples(st.just(layer), st.integers(0, layer.channels - 1))))
 def test_addresses_round_trip_for_any_layer(layer_and_channel):
     layer, channel = layer_and_channel
-    unit = unit_at(layer.name, channel)
-    assert parse_unit(str(unit)) == unit
+    unit = unit_at(layer.name, channel, INCEPTIONV1)
+    assert parse_unit(str(unit), INCEPTIONV1) == unit
 
 
 @pytest.mark.parametrize(
@@ -58,7 +58,7 @@ def test_addresses_round_trip_for_any_layer(layer_and_channel):
 )
 def test_bad_addresses_say_what_is_wrong(text, message):
     with pytest.raises(AddressError, match=message.replace("(", r"\(").replace(")", r"\)")):
-        parse_unit(text)
+        parse_unit(text, INCEPTIONV1)
 
 
 def test_torchvision_layout_has_its_own_names_and_a_512_wide_4a():

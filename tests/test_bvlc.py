@@ -9,10 +9,11 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from synthcircuits.layout import INCEPTIONV1
 from synthcircuits.cli import main
 from synthcircuits.errors import WeightsError
-from synthcircuits.models import build_model, capture, load_modelNone
-from synthcircuits.layout import parse_unitsNone
+from synthcircuits.models import build_model, capture, load_model
+from synthcircuits.layout import INCEPTIONV1, parse_units
 from synthcircuits.models.caffe import read_caffe_bin, write_caffe_bin
 from synthcircuits.layout.architectures import GOOGLENET_BLOCKS
 from synthcircuits.probe.compare import compare_models
@@ -90,7 +91,7 @@ def test_real_bvlc_classifies_generated_images_of_a_class_as_that_class(bvlc_wei
 
 def test_compiled_curves_find_real_curve_detectors_in_inception_3b(bvlc_weights):
     circuit, real = open_model(ROOT / "specs" / "curve_circuit.yaml"), open_model(bvlc_weights)
-    results = compare_models(circuit, real, parse_units(CURVES), RadialSweep(step=5))
+    results = compare_models(circuit, real, parse_units(CURVES, INCEPTIONV1), RadialSweep(step=5))
     assert all(r.best_match.startswith("inception_3b:") for r in results)
     assert np.median([r.best_correlation for r in results]) > 0.85
     matches = [int(r.best_match.split(":")[1]) for r in results]

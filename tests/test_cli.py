@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from synthcircuits.cli import main
-from synthcircuits.models import captureNone
+from synthcircuits.models import capture
 
 
 def run_cli(*args):
@@ -76,7 +76,7 @@ def test_device_cuda_without_a_gpu_is_a_clear_error(lucent_weights_file, tmp_pat
 
 
 def test_weights_info_prints_format_architecture_counts_and_hash(lucent_weights_file, capsys):
-    from synthcircuits.models import content_hash, read_weightsNone
+    from synthcircuits.models import content_hash, read_weights
 
     assert main(["weights", "info", str(lucent_weights_file)]) == 0
     out = capsys.readouterr().out

@@ -9,8 +9,8 @@ import yaml
 from synthcircuits.cli import main
 from synthcircuits.compile import build_graph, compile_spec, compose, expanded_layer_weights
 from synthcircuits.compile.lower import compact_index
-from synthcircuits.models import capture, content_hash, load_model, read_weights, save_safetensorsNone
-from synthcircuits.layout import INCEPTIONV1None
+from synthcircuits.models import capture, content_hash, load_model, read_weights, save_safetensors
+from synthcircuits.layout import INCEPTIONV1
 from synthcircuits.spec import SPEC_SCHEMA, load_spec, parse_spec
 
 from helpers import spec_weights_dense

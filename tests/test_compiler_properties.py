@@ -9,8 +9,8 @@ from hypothesis import strategies as st
 
 from synthcircuits.compile import compile_spec, expanded_layer_weights
 from synthcircuits.compile.lower import compact_index
-from synthcircuits.models import captureNone
-from synthcircuits.layout import INCEPTIONV1None
+from synthcircuits.models import capture
+from synthcircuits.layout import INCEPTIONV1
 from synthcircuits.spec import SpecError, parse_spec
 
 from helpers import spec_weights_dense

@@ -8,12 +8,13 @@ import pytest
 import torch
 from PIL import Image
 
+from synthcircuits.commands.common import open_model
 from synthcircuits.cli import main
 from synthcircuits.compile import expanded_layer_weights
 from synthcircuits.edit import apply_edits, edited_model, parse_edit
 from synthcircuits.edit.effect import list_images, measure_effect
-from synthcircuits.models import capture, load_model, save_safetensorsNone
-from synthcircuits.layout import INCEPTIONV1None
+from synthcircuits.models import capture, load_model, save_safetensors
+from synthcircuits.layout import INCEPTIONV1
 from synthcircuits.models.staged import NO_TAP
 from synthcircuits.spec import SpecError
 from synthcircuits.stimuli import arcs, lines
@@ -155,7 +156,7 @@ def test_splice_replaces_the_named_channels_with_the_compiled_circuits_units(ran
     assert torch.equal(ours["mixed3b"][:, others], base[:, others])
     path = save_safetensors(spliced.state_dict(), tmp_path / "spliced.safetensors",
                             {"synthcircuits.architecture": "spliced", "synthcircuits.splice": spliced.splice_metadata()})
-    torch.testing.assert_close(load_model(path)(images), spliced(images))
+    torch.testing.assert_close(open_model(path).model(images), spliced(images))
 
 
 def test_transplant_gives_a_unit_the_weights_a_patch_spec_compiles(random_inceptionv1, tmp_path):

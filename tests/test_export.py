@@ -11,7 +11,7 @@ import torch
 from synthcircuits.cli import main
 from synthcircuits.edit import apply_edits, edited_model, load_edit
 from synthcircuits.export import ParityError, export_onnx, read_metadata
-from synthcircuits.models import capture, content_hash, read_weightsNone
+from synthcircuits.models import capture, content_hash, read_weights
 
 ROOT = Path(__file__).parent.parent
 

@@ -7,7 +7,7 @@ from contextlib import contextmanager
 import pytest
 
 from synthcircuits.errors import WeightsError
-from synthcircuits.models import content_hash, read_weightsNone
+from synthcircuits.models import content_hash, read_weights
 from synthcircuits.models.fetch import fetch_weights
 
 

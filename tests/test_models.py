@@ -4,7 +4,7 @@ import torch.nn.functional as F
 import torchvision
 
 from synthcircuits.errors import UserError
-from synthcircuits.models import build_model, captureNone
+from synthcircuits.models import build_model, capture
 from synthcircuits.layout.architectures import INCEPTIONV1_BLOCKS
 
 

@@ -4,15 +4,15 @@ import torch
 
 from synthcircuits.compile import compile_spec
 from synthcircuits.errors import UserError
-from synthcircuits.models import build_model, captureNone
+from synthcircuits.models import build_model, capture
 from synthcircuits.probe.compare import compare_models
 from synthcircuits.probe.tuning import ProbeUnit, RadialSweep, TuningCurve, radial_tuning, responses_at_centre
 from synthcircuits.probe.unit_forward import unit_activations
 from synthcircuits.opened import OpenedModel
 from synthcircuits.spec import load_spec, parse_spec
 from synthcircuits.stimuli import edges
-from synthcircuits.verify import verify_spec
-from synthcircuits.layout.address import parse_units
+from synthcircuits.commands.verify import verify_spec
+from synthcircuits.layout import INCEPTIONV1, parse_units
 from pathlib import Path
 
 SPECS = Path(__file__).parent.parent / "specs"
@@ -93,7 +93,7 @@ def test_compiled_uniform_curve_family_is_equivariant_under_rotation():
 def test_compare_of_a_model_with_itself_gives_correlation_one_and_the_identity_matching():
     build = compile_spec(load_spec(SPECS / "curve_circuit.yaml"))
     source = OpenedModel("curves", build.model())
-    units = parse_units("3b:342,3b:388,3b:324,3b:340,3b:330,3b:349,3b:379,3b:406,3b:385,3b:343")
+    units = parse_units("3b:342,3b:388,3b:324,3b:340,3b:330,3b:349,3b:379,3b:406,3b:385,3b:343", INCEPTIONV1)
     results = compare_models(source, source, units, RadialSweep(step=10))
     for r in results:
         assert r.correlation == pytest.approx(1.0) and r.best_match == r.unit
@@ -127,7 +127,7 @@ def test_verify_with_weights_checks_the_units_at_the_spec_addresses(tmp_path):
     rows, *_ = verify_spec(spec, weights=weights)
     assert all(r.passed for r in rows)
     random_weights = tmp_path / "random.safetensors"
-    from synthcircuits.models import save_safetensorsNone
+    from synthcircuits.models import save_safetensors
 
     save_safetensors(build_model("inceptionv1", seed=0).state_dict(), random_weights)
     rows, *_ = verify_spec(spec, weights=random_weights)

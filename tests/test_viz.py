@@ -9,9 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
+from synthcircuits.layout import INCEPTIONV1
 from synthcircuits.cli import main
 from synthcircuits.compile import compile_spec
-from synthcircuits.layout import parse_unitNone
+from synthcircuits.layout import parse_unit
 from synthcircuits.commands.common import open_model
 from synthcircuits.spec import load_spec
 from synthcircuits.viz.featurevis import Objective, visualise
@@ -68,7 +69,7 @@ def test_feature_visualisation_runs_only_up_to_the_target_layer():
 
 def test_weight_diagram_colours_match_the_signs_of_the_weights(tmp_path):
     source = open_model(SPECS / "curve_circuit.yaml")
-    kernels = strongest(incoming_kernels(source, parse_unit("3b:379")))
+    kernels = strongest(incoming_kernels(source, parse_unit("3b:379", INCEPTIONV1)))
     assert kernels and any((k.weights > 0).any() for k in kernels) and any((k.weights < 0).any() for k in kernels)
     path = tmp_path / "diagram.png"
     cells = draw_weight_diagram("3b:379", kernels, path)
@@ -86,7 +87,7 @@ def test_weight_diagram_colours_match_the_signs_of_the_weights(tmp_path):
                 checked += 1
     assert checked > 10
     # every drawn input reaches 30% of the strongest; the weaker ones are left out
-    everything = incoming_kernels(source, parse_unit("3b:379"))
+    everything = incoming_kernels(source, parse_unit("3b:379", INCEPTIONV1))
     assert all(k.strength >= 0.3 * scale for k in kernels)
     assert len(kernels) == sum(k.strength >= 0.3 * scale for k in everything)
 

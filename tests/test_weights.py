@@ -4,7 +4,7 @@ import pytest
 import torch
 
 from synthcircuits.errors import WeightsError
-from synthcircuits.models import build_model, content_hash, load_model, read_weights, save_safetensors, save_torchNone
+from synthcircuits.models import build_model, content_hash, load_model, read_weights, save_safetensors, save_torch
 from synthcircuits.models.zoo import detect_architecture, model_from_state_dict
 
 

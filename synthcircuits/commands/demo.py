@@ -18,7 +18,17 @@ from ..spec import load_spec
 from .verify import designed_units
 from ..viz import plot_tuning
 
-SHIPPED_SPECS = Path(__file__).resolve().parent.parent / "specs"
+def shipped_specs() -> Path:
+    """The shipped specs: `specs/` beside the package in a checkout, else the installed copy."""
+    checkout = Path(__file__).resolve().parents[2] / "specs"
+    if checkout.is_dir():
+        return checkout
+    from importlib import resources
+
+    return Path(str(resources.files("synthcircuits.specs")))
+
+
+SHIPPED_SPECS = shipped_specs()
 DEFAULT_SPEC = SHIPPED_SPECS / "curve_circuit.yaml"
 SANITY_ROTATION = 45.0
 
@@ -42,7 +52,7 @@ def run_demo(output_dir: Path, device: str = "cpu", spec_path: Path = DEFAULT_SP
     print()
     print(checks_summary(rows))
 
-    curves = parse_units(",".join(str(u.address) for u in build.units if u.family == "curve"))
+    curves = parse_units(",".join(str(u.address) for u in build.units if u.family == "curve"), build.graph.architecture)
     source = OpenedModel(spec.name, model)
     results = compare_models(source, source, curves, sweep, rotate_b=SANITY_ROTATION)
     print(f"\n== compare with itself, B's stimuli rotated by {SANITY_ROTATION:g} deg (sanity: each best match "

@@ -71,7 +71,7 @@ def export_onnx(
     check_names(model, outputs)  # unknown names fail here, before any work
     model = model.eval()
     images = parity_images(size).to(next(model.parameters()).device)
-    wrapper = CaptureOutputs(model, outputs)
+    wrapper = CaptureOutputs(model, outputs).eval()  # export restores the wrapper's mode on everything inside it
     workdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent if path.parent.exists() else None))
     try:
         tmp = workdir / path.name

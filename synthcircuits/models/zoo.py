@@ -141,7 +141,7 @@ def load_model(path: str | Path, architecture: str | None = None, device: str | 
     if arch == "compact":
         return compact_model(weights).to(device)
     if arch == "spliced":
-        raise WeightsError(f"{path}: a spliced model wraps a compiled circuit; open it with synthcircuits.opened.open_model")
+        raise WeightsError(f"{path}: a spliced model wraps a compiled circuit; open it with synthcircuits.commands.common.open_model")
     pre = weights.metadata.get(PREPROCESSING_KEY)
     preprocessing = Preprocessing.from_metadata(pre) if pre else None
     return model_from_state_dict(weights.tensors, arch, str(path), preprocessing).to(device)
