@@ -243,7 +243,20 @@ def _tuning(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_body("draw", "run_tuning", "sources", "units", "radii", "step", "output", "device", "arch"))
 
 
-_COMMANDS = [_vis, _report, _tuning, _demo, _layers, _weights, _probe, _build, _check_spec, _schema, _verify, _compare, _edit, _export]
+def _find(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("find", help="classify every unit of a layer by synthetic stimuli (curves, lines, edges, colour)")
+    p.add_argument("layer", help="a layer of the model, e.g. inception_3b, mixed3b, layer2, features.16")
+    p.add_argument("--weights", type=Path, default=None, help="weights file (any architecture `layers --list` names)")
+    p.add_argument("--spec", type=Path, default=None, help="or a circuit spec, compiled now")
+    p.add_argument("--arch", default=None, help="architecture, if the file's cannot be recognised")
+    p.add_argument("--family", default="curves", choices=["curves", "lines", "edges", "color"], help="what to look for (default: curves)")
+    p.add_argument("--limit", type=int, default=40, help="rows to print (default 40; the JSON has every unit)")
+    p.add_argument("-o", "--output-dir", type=Path, default=Path("out/find"), help="where find.json and find.png go (default out/find)")
+    p.add_argument("--device", default="cpu")
+    p.set_defaults(handler=_body("find", "run_find", "layer", "weights", "spec", "arch", "family", "output_dir", "limit", "device"))
+
+
+_COMMANDS = [_find, _vis, _report, _tuning, _demo, _layers, _weights, _probe, _build, _check_spec, _schema, _verify, _compare, _edit, _export]
 
 
 if __name__ == "__main__":

@@ -1,0 +1,63 @@
+"""`synthcircuits find LAYER`: classify every unit of a layer by synthetic stimuli, rank them,
+and write a table, JSON and a contact sheet of the members' tuning curves."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..errors import UserError
+from ..layout.address import unit_at
+from ..models.weights import atomic_target
+from ..probe.classify import FAMILIES, UnitClass, classify_layer
+from ..probe.tuning import ProbeUnit, RadialSweep
+from ..tables import format_table
+from ..viz import plot_tuning
+from .common import model_options
+
+SHEET_UNITS = 24
+
+
+def run_find(layer_name: str, weights: Path | None, spec: Path | None, architecture: str | None, family: str,
+             output: Path, limit: int, device: str) -> int:
+    if family not in FAMILIES:
+        raise UserError(f"unknown family {family!r}", hint="choose one of " + ", ".join(FAMILIES))
+    source = model_options(weights, spec, device, architecture)
+    arch = source.architecture
+    if not arch.has_layer(layer_name):
+        raise UserError(f"{arch.name} has no layer {layer_name!r}", hint=f"`synthcircuits layers --arch {arch.name}` lists them")
+    layer = arch.layer(layer_name)
+    if not source.geometry().knows(layer.name):
+        raise UserError(f"{layer.name} has no bounded receptive field (a global pool or a vector), so no stimulus centres on a unit")
+    channels = range(source.layer_width(layer.name))
+    units = [ProbeUnit(source.name_of(layer.name, c), layer.name, c) for c in channels]
+    branches = [unit_at(layer.name, c, arch).branch if not source.compact else None for c in channels]
+    sweep = RadialSweep(step=10.0)
+    rows = classify_layer(source.model, units, branches, family, sweep, progress=True)
+    members = [r for r in rows if r.member]
+    print(f"{source.label}: {layer.name}, {len(rows)} units, {len(members)} {family} "
+          f"(stimuli {sweep.size} px, arcs of radius {sweep.radius:g} px where curves are asked for)\n")
+    print(find_table(rows[:limit], family))
+    output.mkdir(parents=True, exist_ok=True)
+    with atomic_target(output / "find.json") as tmp:
+        tmp.write_text(json.dumps({"model": source.label, "architecture": arch.name, "layer": layer.name, "family": family,
+                                   "sweep": sweep.__dict__, "units": [r.as_json() for r in rows]}, indent=1))
+    sheet = contact_sheet(members[:SHEET_UNITS] or rows[:SHEET_UNITS], output / "find.png")
+    print(f"\nsaved {output / 'find.json'}" + (f" and {sheet}" if sheet else ""))
+    return 0
+
+
+def find_table(rows: list[UnitClass], family: str) -> str:
+    selectivity = {"curves": "curve/line", "lines": "1-min/max", "edges": "1-min/max", "color": "hue/grey"}[family]
+    body = [[r.unit, r.branch or "", "yes" if r.member else "", r.score, r.peak, r.preferred, r.width, r.echo, r.selectivity,
+             r.detail] for r in rows]
+    return format_table(["unit", "branch", family, "score", "peak", "preferred", "width", "echo", selectivity, "hue"], body)
+
+
+def contact_sheet(rows: list[UnitClass], path: Path) -> Path | None:
+    """The listed units' tuning curves, one panel each (colour units have none)."""
+    panels = [(f"{r.unit}{f' ({r.branch})' if r.branch else ''} pref {r.preferred:.0f}", [("response", r.curve)])
+              for r in rows if r.curve is not None]
+    if not panels:
+        return None
+    return plot_tuning(panels, path, normalise=False)

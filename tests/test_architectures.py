@@ -1,0 +1,182 @@
+"""Every command on every built-in architecture (random weights saved in the real format and
+loaded back through the CLI), the BVLC flows that used to break, and the house rules of the
+layout floor (no torch, no cycles, tables that agree)."""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from synthcircuits.cli import main
+from synthcircuits.models import build_model, capture, save_safetensors, weights_metadata
+from synthcircuits.probe.crop_forward import crop_activations
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = ROOT / "specs" / "curve_circuit.yaml"
+
+# A conv (with its rows) and a layer to search, per architecture.
+UNITS = {
+    "inceptionv1": ("mixed3a:70", "mixed3a"),
+    "bvlc_googlenet": ("inception_3a:70", "inception_3a"),
+    "torchvision_googlenet": ("inception3a:70", "inception3a"),
+    "torchvision:alexnet": ("features.3:5", "features.3"),
+    "torchvision:vgg16": ("features.10:5", "features.10"),
+    "torchvision:resnet18": ("layer2.0.conv1:5", "layer2.0.conv1"),
+    "torchvision:resnet50": ("layer2.0.conv2:5", "layer2.0.conv2"),
+    "torchvision:googlenet": ("inception3a.branch2.1.conv:5", "inception3a.branch2.1.conv"),
+    "torchvision:inception_v3": ("Mixed_5b.branch1x1.conv:5", "Mixed_5b.branch1x1.conv"),
+    "torchvision:mobilenet_v2": ("features.4.conv.0:5", "features.4.conv.0"),
+}
+ARCHS = list(UNITS)
+
+
+@pytest.fixture(scope="module")
+def weights_files(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("zoo")
+    files = {}
+    for arch in ARCHS:
+        model = build_model(arch, seed=3)
+        files[arch] = save_safetensors(model.state_dict(), folder / f"{arch.replace(':', '_')}.safetensors", weights_metadata(model))
+    return files
+
+
+def run(*args: str) -> int:
+    return main([str(a) for a in args])
+
+
+@pytest.mark.parametrize("arch", ARCHS)
+def test_every_command_runs_on_every_architecture(arch, weights_files, tmp_path, capsys):
+    weights = weights_files[arch]
+    unit, layer = UNITS[arch]
+    layer_of_unit = unit.rsplit(":", 1)[0]
+    np.save(tmp_path / "x.npy", np.random.default_rng(0).random((2, 3, 224, 224), dtype=np.float32))
+    assert run("layers", "--arch", arch) == 0
+    assert arch in capsys.readouterr().out
+    assert run("weights", "info", weights) == 0
+    assert f"architecture   {arch}" in capsys.readouterr().out.replace("  ", "  ").replace("architecture    ", "architecture   ")
+    assert run("probe", "--weights", weights, "--layers", layer_of_unit, "--input", tmp_path / "x.npy", "-o", tmp_path / "p.npz") == 0
+    assert np.load(tmp_path / "p.npz")[layer_of_unit].shape[:2] == (2, int(build_model(arch).architecture.layer(layer_of_unit).channels))
+    assert run("vis", unit, "--weights", weights, "-o", tmp_path / "v.png", "--steps", 2, "--size", 64) == 0
+    assert Image.open(tmp_path / "v.png").size == (64, 64)
+    assert run("weights", "diagram", unit, "--weights", weights, "-o", tmp_path / "d.png") == 0
+    assert Image.open(tmp_path / "d.png").size[0] > 100
+    assert run("tuning", weights, "--units", unit, "--step", 60, "-o", tmp_path / "t.png") == 0
+    assert Image.open(tmp_path / "t.png").format == "PNG"
+    assert run("compare", SPEC, weights, "--units", "mixed3b:379", "--layer-b", layer, "--step", 60, "-o", tmp_path / "cmp") == 0
+    assert json.loads((tmp_path / "cmp" / "compare.json").read_text())["units"][0]["best_match"].startswith(layer)
+    edit = tmp_path / "e.yaml"
+    edit.write_text(f"synthcircuits_edit: 1\nname: e\narchitecture: {arch}\nedits:\n  - ablate: {{units: [{unit}]}}\n"
+                    f"  - scale: {{units: [{layer_of_unit}:6], factor: 0.5}}\n")
+    assert run("edit", edit, "--weights", weights, "-o", tmp_path / "edited.safetensors") == 0
+    edited = build_model(arch)  # the edited file loads back and the unit is silent
+    assert run("probe", "--weights", tmp_path / "edited.safetensors", "--layers", layer_of_unit, "--input", tmp_path / "x.npy",
+               "-o", tmp_path / "q.npz") == 0
+    channel = int(unit.rsplit(":", 1)[1])
+    assert np.abs(np.load(tmp_path / "q.npz")[layer_of_unit][:, channel]).max() == 0
+    del edited
+    assert run("export", weights, "--edits", edit, "--outputs", layer_of_unit, "-o", tmp_path / "m.onnx") == 0
+    assert (tmp_path / "m.onnx").stat().st_size > 0
+    assert run("report", weights, "--units", unit, "--steps", 2, "--size", 64, "-o", tmp_path / "report") == 0
+    assert (tmp_path / "report" / "index.html").is_file()
+    assert run("find", layer, "--weights", weights, "--limit", 3, "-o", tmp_path / "find") == 0
+    found = json.loads((tmp_path / "find" / "find.json").read_text())
+    assert found["architecture"] == arch and len(found["units"]) == build_model(arch).architecture.layer(layer).channels
+    assert "Traceback" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("arch", [a for a in ARCHS if ":" in a])
+def test_receptive_field_crops_give_the_full_forward_numbers(arch):
+    model = build_model(arch, seed=5)
+    geometry = model.geometry()
+    images = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(1))
+    layers = [l.name for l in model.architecture.layers if geometry.knows(l.name) and geometry.span(l.name).size < 150][::7][:6]
+    assert layers, "no layer with a bounded receptive field"
+    for layer in layers:
+        p = geometry.centre_position(layer, 224)
+        with torch.no_grad():
+            full = capture(model, images, [layer])[layer][:, :4, p, p]
+            cropped = crop_activations(model, images, layer, [0, 1, 2, 3], p)
+        torch.testing.assert_close(cropped, full, rtol=1e-4, atol=1e-4 * float(full.abs().max().clamp(min=1)))
+
+
+def test_traced_capture_runs_only_what_the_layer_needs():
+    model = build_model("torchvision:resnet18", seed=0)
+    calls = []
+    model.layer3[0].conv1.register_forward_hook(lambda *a: calls.append("layer3"))  # a leaf: it runs only at run time
+    capture(model, torch.rand(1, 3, 64, 64), ["layer2"])
+    assert calls == []
+    capture(model, torch.rand(1, 3, 64, 64), ["layer3"])
+    assert calls == ["layer3"]
+
+
+def test_the_readme_bvlc_commands_work_on_converted_weights(tmp_path, capsys):
+    model = build_model("bvlc_googlenet", seed=2)
+    weights = save_safetensors(model.state_dict(), tmp_path / "bvlc.safetensors", weights_metadata(model))
+    assert run("vis", "inception_3b:408", "--weights", weights, "-o", tmp_path / "v.png", "--steps", 2, "--size", 64) == 0
+    assert run("weights", "diagram", "inception_3b:408", "--weights", weights, "-o", tmp_path / "d.png") == 0
+    assert run("weights", "diagram", "mixed3b:408", "--weights", weights, "-o", tmp_path / "x.png") == 2
+    err = capsys.readouterr().err
+    assert "unknown layer 'mixed3b'" in err and "Traceback" not in err and not (tmp_path / "x.png").exists()
+    edit = tmp_path / "e.yaml"
+    edit.write_text("synthcircuits_edit: 1\nname: e\narchitecture: bvlc_googlenet\nedits:\n  - ablate: {units: [inception_3b:408]}\n")
+    assert run("export", weights, "--edits", edit, "-o", tmp_path / "m.onnx", "--outputs", "inception_3b") == 0
+
+
+def test_find_lists_the_compiled_curve_units_with_the_numbers_compare_reports(tmp_path):
+    weights = tmp_path / "curves.safetensors"
+    assert run("build", SPEC, "-o", weights) == 0
+    assert run("find", "mixed3b", "--weights", weights, "-o", tmp_path / "find") == 0
+    found = json.loads((tmp_path / "find" / "find.json").read_text())
+    members = {u["unit"]: u for u in found["units"] if u["member"]}
+    designed = {"mixed3b:342", "mixed3b:388", "mixed3b:324", "mixed3b:340", "mixed3b:330", "mixed3b:349", "mixed3b:379",
+                "mixed3b:406", "mixed3b:385", "mixed3b:343"}
+    assert set(members) == designed and all(members[u]["branch"] == "5x5" for u in designed)
+    assert run("compare", weights, weights, "--units", "mixed3b:379", "--step", 10, "-o", tmp_path / "cmp") == 0
+    compared = json.loads((tmp_path / "cmp" / "compare.json").read_text())["units"][0]
+    assert members["mixed3b:379"]["preferred"] == pytest.approx(compared["preferred_a"], abs=1e-6)
+
+
+def test_find_on_trained_bvlc_lists_curve_detectors_with_their_branch(bvlc_weights, tmp_path):
+    assert run("find", "inception_3b", "--weights", bvlc_weights, "-o", tmp_path / "find") == 0
+    members = [u for u in json.loads((tmp_path / "find" / "find.json").read_text())["units"] if u["member"]]
+    assert len(members) >= 10
+    assert {u["branch"] for u in members} <= {"1x1", "3x3", "5x5", "pool_reduce"}
+
+
+def _imports_torch(module: str) -> bool:
+    code = f"import sys, {module}; print('torch' in sys.modules)"
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip() == "True"
+
+
+def test_spec_and_layout_load_without_torch():
+    assert not _imports_torch("synthcircuits.spec")
+    assert not _imports_torch("synthcircuits.layout")
+
+
+def test_only_the_cli_imports_command_bodies():
+    offenders = []
+    for path in (ROOT / "synthcircuits").rglob("*.py"):
+        if path.name == "cli.py" or "commands" in path.parts:
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and "commands" in node.module.split("."):
+                offenders.append(str(path.relative_to(ROOT)))
+    assert offenders == []
+
+
+def test_edit_op_tables_agree_with_the_schema_and_the_readme():
+    from synthcircuits.edit.apply import GOOGLENET_OPS, TRACED_OPS
+    from synthcircuits.edit.spec import OPS
+
+    assert set(GOOGLENET_OPS) | {"splice"} == set(OPS)
+    assert set(TRACED_OPS) <= set(OPS)
+    readme = (ROOT / "README.md").read_text()
+    assert all(f"`{op}`" in readme for op in OPS)
