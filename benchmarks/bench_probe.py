@@ -19,7 +19,7 @@ from timing import median_seconds  # noqa: E402
 
 from synthcircuits.compile import compile_spec  # noqa: E402
 from synthcircuits.models import capture  # noqa: E402
-from synthcircuits.layout.geometry import centre_position  # noqa: E402
+from synthcircuits.layout.geometry import INCEPTIONV1_GEOMETRY  # noqa: E402
 from synthcircuits.probe.unit_forward import unit_activations  # noqa: E402
 from synthcircuits.spec import load_spec  # noqa: E402
 from synthcircuits.stimuli import arcs, lines  # noqa: E402
@@ -46,7 +46,7 @@ def main() -> None:
     build = compile_spec(load_spec(SPEC))
     model = build.model().to(args.device)
     channels = [u.channel for u in build.units if u.family == "curve"]
-    p = centre_position("mixed3b", 224)
+    p = INCEPTIONV1_GEOMETRY.centre_position("mixed3b", 224)
     battery = arcs(orientations, 32.0)
 
     def over_batches(fn):

@@ -25,7 +25,7 @@ from synthcircuits.labels import label_of  # noqa: E402
 from synthcircuits.models import capture, save_safetensors  # noqa: E402
 from synthcircuits.layout import parse_units  # noqa: E402
 from synthcircuits.models.caffe import read_caffe_bin  # noqa: E402
-from synthcircuits.layout.geometry import model_windows  # noqa: E402
+
 from synthcircuits.probe.compare import compare_models  # noqa: E402
 from synthcircuits.probe.tuning import ProbeUnit, RadialSweep, curve_line_selectivity, radial_tuning  # noqa: E402
 from synthcircuits.probe.unit_forward import unit_activations  # noqa: E402
@@ -90,7 +90,7 @@ def main() -> None:
     print(f"\nremoving the {len(set(matches))} matched curve detectors: mean p(own class) {own0.mean():.3f} -> {own1.mean():.3f}, "
           f"top-1 changed on {(p0.argmax(1) != p1.argmax(1)).sum()}/{len(CLASSES)} images; their mean activation {curve_response(model):.2f} -> {curve_response(edited):.2f}")
 
-    battery = RadialSweep().render("inception_3b", model_windows(model))(torch.arange(100, dtype=torch.float32) * 3.6)
+    battery = RadialSweep().render("inception_3b", model.geometry())(torch.arange(100, dtype=torch.float32) * 3.6)
     full = median_seconds(lambda: capture(model, battery, ["inception_3b"]), 3)
     unit = median_seconds(lambda: unit_activations(model, battery, "inception_3b", matches, 13), 3)
     print(f"\n100 arcs through the 10 matched units: truncated capture {full * 1000:.0f} ms, unit-level {unit * 1000:.0f} ms ({full / unit:.1f}x)")

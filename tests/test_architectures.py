@@ -27,7 +27,6 @@ SPEC = ROOT / "specs" / "curve_circuit.yaml"
 UNITS = {
     "inceptionv1": ("mixed3a:70", "mixed3a"),
     "bvlc_googlenet": ("inception_3a:70", "inception_3a"),
-    "torchvision_googlenet": ("inception3a:70", "inception3a"),
     "torchvision:alexnet": ("features.3:5", "features.3"),
     "torchvision:vgg16": ("features.10:5", "features.10"),
     "torchvision:resnet18": ("layer2.0.conv1:5", "layer2.0.conv1"),
@@ -181,3 +180,12 @@ def test_edit_op_tables_agree_with_the_schema_and_the_readme():
     assert set(TRACED_OPS) <= set(OPS)
     readme = (ROOT / "README.md").read_text()
     assert all(f"`{op}`" in readme for op in OPS)
+
+
+def test_torchvision_googlenet_files_open_as_the_traced_network_for_weights(tmp_path, capsys):
+    model = build_model("torchvision_googlenet", seed=2)
+    weights = save_safetensors(model.state_dict(), tmp_path / "g.safetensors", weights_metadata(model))
+    assert run("weights", "diagram", "inception3a:70", "--weights", weights, "-o", tmp_path / "d.png") == 2
+    assert "--arch torchvision:googlenet" in capsys.readouterr().err and not (tmp_path / "d.png").exists()
+    assert run("weights", "diagram", "inception3a.branch2.1.conv:7", "--weights", weights, "--arch", "torchvision:googlenet",
+               "-o", tmp_path / "d.png") == 0

@@ -10,6 +10,7 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
+from ..errors import UserError
 from ..layout.address import UnitAddress
 from ..models.capture import capture
 from ..layout.architectures import Architecture
@@ -99,6 +100,9 @@ OPS_BY_SCHEME: dict[str, dict[str, Apply]] = {"googlenet": GOOGLENET_OPS, "modul
 def apply_edits(state: Mapping[str, Tensor], spec: EditSpec, mean_images: MeanImages | None = None) -> EditResult:
     """Run the spec's operations in order. Each must change something, or it is an error."""
     arch = architecture_named(spec.architecture)
+    if arch.key_scheme not in OPS_BY_SCHEME:
+        raise UserError(f"{spec.file}: edits of {arch.name} weights are written for the traced network",
+                        hint="set architecture: torchvision:googlenet (the same weights file loads as it)")
     table = OPS_BY_SCHEME[arch.key_scheme]
     mean_images = mean_images or mean_image_loader()
     editor = StateEditor(state)

@@ -243,6 +243,7 @@ def _torchvision_googlenet() -> Architecture:
         "(what torchvision's ImageNet normalisation followed by transform_input amounts to)",
         classifier="fc",
         output="softmax",
+        key_scheme="torchvision",  # torchvision's own module names, without Lucent's per-conv keys
         equivalents=(("conv2d0", "conv1"), ("conv2d1", "conv2"), ("conv2d2", "conv3")),
     )
 

@@ -53,6 +53,9 @@ def incoming_kernels(source: OpenedModel, unit: UnitAddress, through: int = 0) -
     if arch.key_scheme == "modules":
         incoming = traced_incoming(state, arch, unit.layer, channel, through)
         return [Kernel(name, w.detach().double().cpu().numpy()) for name, w in zip(incoming.names(), incoming.weights)]
+    if arch.key_scheme != "googlenet" and not source.compact:
+        raise ValueError(f"weight diagrams of {arch.name} read its weights as a traced network: "
+                         "pass --arch torchvision:googlenet (the same file)")
     feeder = feeding_layer(arch, unit.layer)
     if feeder is None:
         raise ValueError(f"{unit} reads pixels; its weights are an RGB kernel, not a diagram of units")
