@@ -23,9 +23,7 @@ def shipped_specs() -> Path:
     checkout = Path(__file__).resolve().parents[2] / "specs"
     if checkout.is_dir():
         return checkout
-    from importlib import resources
-
-    return Path(str(resources.files("synthcircuits.specs")))
+    return Path(__file__).resolve().parents[1] / "specs"  # installed: synthcircuits/specs
 
 
 SHIPPED_SPECS = shipped_specs()

@@ -38,7 +38,8 @@ def weights_info(path: Path) -> str:
     if declared in ("compact", "spliced"):
         rows.append(["architecture", f"{declared} (from its metadata)"])
     else:
-        best = fits(weights.tensors)[0]
+        ranked = fits(weights.tensors)
+        best = next((f for f in ranked if f.architecture == declared and f.exact), ranked[0])
         aux = " (with auxiliary heads, ignored)" if has_aux_heads(weights.tensors) else ""
         if best.exact:
             rows.append(["architecture", best.architecture + aux + ("" if not declared else f" (metadata says {declared})")])
