@@ -15,6 +15,7 @@ from .errors import UserError
 from .layout.address import UnitAddress, parse_unit, parse_units
 from .layout.architectures import INCEPTIONV1, Architecture
 from .layout.geometry import Geometry
+from .models.weights import WeightFile
 
 SPEC_SUFFIXES = (".yaml", ".yml")
 
@@ -26,6 +27,11 @@ class OpenedModel:
     # Compact builds: (layer, channel in this model) -> the unit's name in the spec.
     names: dict[tuple[str, int], str] = field(default_factory=dict)
     compact: bool = False
+    file: WeightFile | None = None  # the weights file it was read from (None: compiled from a spec)
+
+    def final_layer(self) -> str:
+        """The layer the network ends in (a compact build ends at its last stage)."""
+        return self.model.stages()[-1][0] if self.compact else self.architecture.output
 
     @property
     def architecture(self) -> Architecture:

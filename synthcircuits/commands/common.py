@@ -13,7 +13,7 @@ from torch import nn
 from ..errors import UserError, WeightsError
 from ..models.fetch import default_weights_path
 from ..models.weights import atomic_target, read_weights
-from ..models.zoo import ARCHITECTURE_KEY, load_model
+from ..models.zoo import ARCHITECTURE_KEY, model_from_file
 from ..opened import SPEC_SUFFIXES, OpenedModel
 
 
@@ -49,19 +49,19 @@ def open_model(path: Path, device: str = "cpu", architecture: str | None = None)
 
         build = compile_spec(load_spec(path), "inceptionv1")
         return OpenedModel(f"{path} (compiled)", build.model().to(device))
-    meta = read_weights(path).metadata
-    kind = architecture or meta.get(ARCHITECTURE_KEY)
+    weights = read_weights(path)
+    kind = architecture or weights.metadata.get(ARCHITECTURE_KEY)
     if kind == "spliced":
         from ..edit.splice import spliced_from_weights
 
-        weights = read_weights(path)
-        return OpenedModel(str(path), spliced_from_weights(weights.tensors, weights.metadata, "inceptionv1").to(device))
-    model = load_model(path, architecture, device=device)
+        model = spliced_from_weights(weights.tensors, weights.metadata, "inceptionv1").to(device)
+        return OpenedModel(str(path), model, file=weights)
+    model = model_from_file(weights, architecture, device)
     if kind == "compact":
-        units = json.loads(meta.get("synthcircuits.units", "[]"))
+        units = json.loads(weights.metadata.get("synthcircuits.units", "[]"))
         names = {(u["layer"], u["channel"]): u["address"] or f"{u['family']}[{u['index']}]" for u in units}
-        return OpenedModel(str(path), model, names, compact=True)
-    return OpenedModel(str(path), model)
+        return OpenedModel(str(path), model, names, compact=True, file=weights)
+    return OpenedModel(str(path), model, file=weights)
 
 
 def model_options(weights: Path | None, spec: Path | None, device: str, architecture: str | None = None) -> OpenedModel:

@@ -5,17 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from torch import nn
-
 from .. import __version__
 from ..errors import UserError
-from ..models.weights import content_hash, read_weights
-from ..opened import SPEC_SUFFIXES
+from ..models.weights import content_hash
+from ..opened import SPEC_SUFFIXES, OpenedModel
 from .common import open_model
 from ..tables import format_table
 from ..export.onnx_export import ParityError, export_onnx
 
-def load_for_export(source: Path, target: str, edits: Path | None, device: str) -> tuple[nn.Module, dict[str, str]]:
+def load_for_export(source: Path, target: str, edits: Path | None, device: str) -> tuple[OpenedModel, dict[str, str]]:
     """The model to export and what its metadata should record."""
     meta = {"synthcircuits.version": __version__}
     if source.suffix in SPEC_SUFFIXES:
@@ -24,32 +22,32 @@ def load_for_export(source: Path, target: str, edits: Path | None, device: str) 
 
         build = compile_spec(load_spec(source), target)
         meta.update({k: v for k, v in build.metadata().items() if k != "synthcircuits.version"})
-        state, model = build.state, build.model()
+        opened = OpenedModel(f"{source} (compiled)", build.model(), compact=target == "compact")
     else:
-        weights = read_weights(source)
-        meta.update({k: v for k, v in weights.metadata.items() if k.startswith("synthcircuits.") and k != "synthcircuits.version"})
-        meta.setdefault("synthcircuits.weights_hash", content_hash(weights.tensors))
-        model = open_model(source, device).model
-        state = model.state_dict()
+        opened = open_model(source, device)
+        meta.update({k: v for k, v in opened.file.metadata.items() if k.startswith("synthcircuits.") and k != "synthcircuits.version"})
+        meta.setdefault("synthcircuits.weights_hash", content_hash(opened.file.tensors))
     if edits is not None:
         from ..edit import apply_edits, edited_model, load_edit
 
         edit = load_edit(edits)
-        if edit.architecture != model.architecture.name:
-            raise UserError(f"{edits}: the edit is written for {edit.architecture}, but {source} is {model.architecture.name}",
-                            hint="set architecture: in the edit to match the model")
-        result = apply_edits(state, edit)
-        model = edited_model(result)
+        if opened.compact or edit.architecture != opened.architecture.name:
+            kind = "a compact build (only a circuit's units)" if opened.compact else opened.architecture.name
+            raise UserError(f"{edits}: the edit is written for {edit.architecture}, but {source} is {kind}",
+                            hint="set architecture: in the edit to match the model, or export the full network")
+        result = apply_edits(opened.model.state_dict(), edit)
+        opened = OpenedModel(opened.label, edited_model(result))
         meta.update({"synthcircuits.edit_name": edit.name, "synthcircuits.edit_hash": edit.content_hash,
                      "synthcircuits.edit_log": json.dumps(result.log_json())})
-    return model.to(device), meta
+    opened.model.to(device)
+    return opened, meta
 
 
 def run_export(source: Path, output: Path, outputs: str | None, opset: int, target: str, edits: Path | None, device: str) -> int:
-    model, meta = load_for_export(source, target, edits, device)
-    names = [n.strip() for n in outputs.split(",")] if outputs else [model.architecture.output]
+    opened, meta = load_for_export(source, target, edits, device)
+    names = [n.strip() for n in outputs.split(",")] if outputs else [opened.final_layer()]
     try:
-        rows = export_onnx(model, output, names, opset=opset, metadata=meta)
+        rows = export_onnx(opened.model, output, names, opset=opset, metadata=meta)
     except ParityError as exc:
         print(_parity_table(exc.rows))
         print(f"error: {exc}")

@@ -15,7 +15,7 @@ from ..layout.address import UnitAddress
 from ..models.capture import capture
 from ..layout.architectures import Architecture
 from ..models.weights import read_weights
-from ..models.zoo import architecture_named, model_from_state_dict
+from ..models.zoo import architecture_named, model_from_state_dict, weights_architecture
 from ..tables import format_table
 from . import ops, traced_ops
 from .spec import EditOp, EditSpec, edit_error
@@ -68,16 +68,26 @@ def mean_image_loader(default_folder: Path | None = None) -> MeanImages:
 Apply = Callable[[StateEditor, EditOp, Architecture, MeanImages], None]
 
 
+def donor_tensors(op: EditOp, arch: Architecture) -> dict[str, Tensor]:
+    """The tensors of a transplant's `weights:` file, which must hold the edited architecture."""
+    weights = read_weights(op.path)
+    found = weights_architecture(weights)
+    if found != arch.name:
+        raise edit_error(op, f"{op.path.name} holds {found} weights; the edit changes {arch.name}",
+                         "transplant from weights of the same architecture")
+    return weights.tensors
+
+
 def _googlenet_transplant(editor: StateEditor, op: EditOp, arch: Architecture, mean_images: MeanImages) -> None:
-    if op.mode == "weights":
-        ops.transplant(editor, op, arch, read_weights(op.path).tensors, {})
+    if op.from_weights:
+        ops.transplant(editor, op, arch, donor_tensors(op, arch), {})
         return
     compiled, claimed = _compile_patch(op, editor.result())
     ops.transplant(editor, op, arch, compiled, claimed)
 
 
 # Each architecture family's edit operations, by the name edit specs use (`splice` is applied
-# when the model is built, see `edited_model`). tests/test_tables.py holds these to edit/spec.py's OPS.
+# when the model is built, see `edited_model`). tests/test_architectures.py holds these to edit/spec.py's OPS.
 GOOGLENET_OPS: dict[str, Apply] = {
     "ablate": lambda e, op, arch, m: ops.ablate(e, op, arch),
     "clamp": lambda e, op, arch, m: ops.clamp(e, op, arch),
@@ -92,7 +102,7 @@ TRACED_OPS: dict[str, Apply] = {
     "clamp": lambda e, op, arch, m: traced_ops.clamp(e, op, arch),
     "scale": lambda e, op, arch, m: traced_ops.scale(e, op, arch),
     "mean_ablate": lambda e, op, arch, m: traced_ops.mean_ablate(e, op, arch, unit_means(e.result(), op, m, arch.name)),
-    "transplant": lambda e, op, arch, m: traced_ops.transplant(e, op, arch, read_weights(op.path).tensors),
+    "transplant": lambda e, op, arch, m: traced_ops.transplant(e, op, arch, donor_tensors(op, arch)),
 }
 OPS_BY_SCHEME: dict[str, dict[str, Apply]] = {"googlenet": GOOGLENET_OPS, "modules": TRACED_OPS}
 

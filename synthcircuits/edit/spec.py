@@ -8,9 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..errors import AddressError, Location
+from ..errors import AddressError, Location, UserError
 from ..layout.address import UnitAddress, parse_unit
-from ..errors import UserError
 from ..models.zoo import architecture_named
 from ..spec.schema import _COMMENT, _object, _one_of_keys, validate_structure
 from ..spec.source import Source, SpecError, parse_source, read_source
@@ -69,7 +68,8 @@ class EditOp:
     target: UnitAddress | None = None
     value: float = 0.0
     mode: str = "activation"
-    path: Path | None = None  # images folder or circuit spec
+    path: Path | None = None  # images folder, circuit spec, or (transplant) weights file
+    from_weights: bool = False  # transplant: `path` is a weights file, not a circuit spec
     location: Location | None = None
 
     @property
@@ -145,9 +145,7 @@ def edit_from_source(src: Source) -> EditSpec:
         elif kind == "ablate":
             op = EditOp(kind, units, mode=params.get("mode", "activation"), location=location)
         elif kind == "mean_ablate":
-            for j, u in enumerate(units):
-                if traced:
-                    continue
+            for j, u in enumerate(() if traced else units):  # traced units take their mean where they are computed
                 if not u.branch or lrn_between(arch, u.layer):
                     raise src.error(path + ("units", j), f"mean ablation folds {u} into the next layer's biases, which is exact only "
                                     "for units of inception blocks", "use ablate or clamp for conv2d units")
@@ -161,7 +159,7 @@ def edit_from_source(src: Source) -> EditSpec:
             source_path = relative(params[given[0]])
             if not source_path.is_file():
                 raise src.error(path + (given[0],), f"{source_path} does not exist", "give a path relative to the edit file")
-            op = EditOp(kind, units, path=source_path, location=location, mode=given[0])
+            op = EditOp(kind, units, path=source_path, location=location, from_weights=given == ["weights"])
         ops.append(op)
     data = src.data
     base = relative(data["base"]) if "base" in data else None

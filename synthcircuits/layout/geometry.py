@@ -59,7 +59,8 @@ class Span:
 
 
 class Geometry:
-    """Receptive fields and layer sizes of one model; build with `from_windows` or `from_spans`."""
+    """Receptive fields and layer sizes of one model, from per-layer spans (traced networks) or
+    from a chain of windows (`from_windows`, the GoogLeNet stages)."""
 
     def __init__(self, spans: Mapping[str, Span]):
         self.spans = dict(spans)

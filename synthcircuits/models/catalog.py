@@ -17,7 +17,7 @@ from torch import Tensor, nn
 
 from ..errors import WeightsError
 from ..layout.architectures import Architecture
-from .graph_model import IMAGENET, GraphModel, Preprocessing
+from .graph_model import IMAGENET, GraphModel, Preprocessing, traced_architecture
 from .graph_trace import Trace, trace_network
 
 
@@ -55,6 +55,7 @@ def traced_names() -> list[str]:
     return list(TORCHVISION_RECIPES)
 
 
+@cache
 def recipe(name: str) -> NetworkRecipe:
     if name in TORCHVISION_RECIPES:
         return TORCHVISION_RECIPES[name]
@@ -77,37 +78,38 @@ def _timm_recipe(model_name: str) -> NetworkRecipe:
     return NetworkRecipe(lambda: timm.create_model(model_name, pretrained=False), size, pre)
 
 
-@cache
-def _meta_network(name: str) -> tuple[dict[str, tuple[int, ...]], Trace]:
-    r = recipe(name)
+def _meta_net(name: str) -> nn.Module:
     with torch.device("meta"):
-        net = r.build().eval()
-    return {k: tuple(v.shape) for k, v in net.state_dict().items()}, trace_network(net, r.input_size)
+        return recipe(name).build().eval()
 
 
+@cache
 def traced_shapes(name: str) -> dict[str, tuple[int, ...]]:
-    """Tensor names and shapes of a traced network's state dict."""
-    return _meta_network(name)[0]
+    """Tensor names and shapes of a traced network's state dict (no weights allocated, no trace)."""
+    return {k: tuple(v.shape) for k, v in _meta_net(name).state_dict().items()}
+
+
+@cache
+def _trace(name: str) -> Trace:
+    return trace_network(_meta_net(name), recipe(name).input_size)
 
 
 @cache
 def traced_architecture_of(name: str) -> Architecture:
-    return traced_model(name, meta=True).architecture
-
-
-def traced_model(name: str, *, seed: int | None = None, meta: bool = False, preprocessing: Preprocessing | None = None) -> GraphModel:
-    """A new traced network with random weights (reproducible with `seed`), or on the meta device."""
     r = recipe(name)
-    if meta:
-        with torch.device("meta"):
-            net = r.build()
-    elif seed is None:
+    return traced_architecture(name, _trace(name), r.preprocessing, r.input_size)
+
+
+def traced_model(name: str, *, seed: int | None = None, preprocessing: Preprocessing | None = None) -> GraphModel:
+    """A new traced network with random weights (reproducible with `seed`)."""
+    r = recipe(name)
+    if seed is None:
         net = r.build()
     else:
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             net = r.build()
-    return GraphModel(net.eval(), name, preprocessing or r.preprocessing, r.input_size, trace=_meta_network(name)[1])
+    return GraphModel(net.eval(), name, preprocessing or r.preprocessing, r.input_size, trace=_trace(name))
 
 
 def traced_from_state_dict(name: str, tensors: Mapping[str, Tensor], preprocessing: Preprocessing | None = None) -> GraphModel:
@@ -115,14 +117,15 @@ def traced_from_state_dict(name: str, tensors: Mapping[str, Tensor], preprocessi
     r = recipe(name)
     with torch.device("meta"):
         net = r.build()
-    state = dict(tensors)
-    for key, shape in traced_shapes(name).items():  # files written without batch-norm step counters still load
+    net.load_state_dict(dict(tensors), strict=True, assign=True)
+    return GraphModel(net.eval(), name, preprocessing or r.preprocessing, r.input_size, trace=_trace(name))
+
+
+def clean_traced(name: str, tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
+    """Drop auxiliary-classifier tensors (torchvision's GoogLeNet and Inception v3 files carry them),
+    and supply batch-norm step counters that a file left out (they play no part in inference)."""
+    state = {k: v for k, v in tensors.items() if not any(k.startswith(p) for p in AUX_KEY_PARTS)}
+    for key, shape in traced_shapes(name).items():
         if key.endswith("num_batches_tracked") and key not in state:
             state[key] = torch.zeros(shape, dtype=torch.long)
-    net.load_state_dict(state, strict=True, assign=True)
-    return GraphModel(net.eval(), name, preprocessing or r.preprocessing, r.input_size, trace=_meta_network(name)[1])
-
-
-def clean_traced(tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
-    """Drop auxiliary-classifier tensors (torchvision's GoogLeNet and Inception v3 files carry them)."""
-    return {k: v for k, v in tensors.items() if not any(k.startswith(p) for p in AUX_KEY_PARTS)}
+    return state

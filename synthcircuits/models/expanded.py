@@ -68,7 +68,8 @@ def traced_incoming(state: Mapping[str, Tensor], arch: Architecture, layer_name:
     front of it automatically, and through `through` more stride-1 convs when asked.
 
     Batch norms scale the expanded weights (their shift is dropped, as ReLUs are treated as
-    identity, after the Visualizing Weights article)."""
+    identity, after the Visualizing Weights article; their eps, not in the state dict, is
+    taken as torchvision's default 1e-5)."""
     conv_layer = _conv_layer(arch, layer_name)
     weights, inputs = _rows(state, conv_layer, [channel])
     result = IncomingWeights(weights[0], conv_layer.inputs[0], inputs)
@@ -82,30 +83,27 @@ def traced_incoming(state: Mapping[str, Tensor], arch: Architecture, layer_name:
             return result
         if not bottleneck:
             extra -= 1
-        inner, inner_inputs = _rows(state, feeder, list(result.input_channels))
+        inner, _ = _rows(state, feeder, list(result.input_channels))
         scale = _norm_scale(state, feeder, list(result.input_channels))
         composed = compose(result.weights[None], inner * scale[:, None, None, None])[0]
         result = IncomingWeights(composed, feeder.inputs[0], tuple(range(inner.shape[1])), result.through + (feeder.name,))
 
 
 def _conv_layer(arch: Architecture, layer_name: str) -> Layer:
-    layer = arch.layer(layer_name)
-    if not layer.affine:
+    conv = _feeding_conv(arch, layer_name)
+    if conv is None:
+        layer = arch.layer(layer_name)
         raise ValueError(f"{layer.name} is a {layer.kind} node; its channels are not computed by one conv "
                          "(address a conv, its batch norm or the activation after them)")
-    conv = next((l for l in arch.layers if l.kind == "conv" and l.affine and l.affine[0] == layer.affine[0] and l.inputs), None)
-    if conv is None:
-        raise ValueError(f"no traced conv computes {layer.name}")
     return conv
 
 
 def _feeding_conv(arch: Architecture, node: str) -> Layer | None:
-    """The conv whose rows compute `node` (through norms and activations), if one does."""
+    """The conv node whose rows compute `node` (through norms and activations), if one does."""
     layer = arch.layer(node)
     if not layer.affine:
         return None
-    conv = next((l for l in arch.layers if l.kind == "conv" and l.affine and l.affine[0] == layer.affine[0] and l.inputs), None)
-    return conv
+    return next((l for l in arch.layers if l.kind == "conv" and l.affine[:1] == layer.affine[:1] and l.inputs), None)
 
 
 def _rows(state: Mapping[str, Tensor], conv: Layer, channels: list[int]) -> tuple[Tensor, tuple[int, ...]]:

@@ -10,6 +10,7 @@ outputs depend on: asking for `layer2` never runs `layer3`.
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Collection
 from dataclasses import dataclass
 
@@ -39,8 +40,12 @@ class Preprocessing:
 
     @classmethod
     def from_metadata(cls, text: str) -> Preprocessing:
+        """Raises ValueError unless the text holds three finite means and three positive finite stds."""
         data = json.loads(text)
-        return cls(tuple(float(v) for v in data["mean"]), tuple(float(v) for v in data["std"]))
+        mean, std = tuple(float(v) for v in data["mean"]), tuple(float(v) for v in data["std"])
+        if len(mean) != 3 or len(std) != 3 or not all(math.isfinite(v) for v in mean + std) or min(std) <= 0:
+            raise ValueError("mean and std need three finite values each, std above 0")
+        return cls(mean, std)
 
 
 IMAGENET = Preprocessing()

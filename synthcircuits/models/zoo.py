@@ -80,7 +80,7 @@ def expected_shapes(architecture: str) -> dict[str, tuple[int, ...]]:
 
 def _cleaned(architecture: str, tensors: Mapping[str, Tensor]) -> dict[str, Tensor]:
     if is_traced_name(architecture):
-        return clean_traced(tensors)
+        return clean_traced(architecture, tensors)
     return _CLEANERS.get(architecture, dict)(dict(tensors))
 
 
@@ -102,7 +102,7 @@ class Fit:
 def fit(tensors: Mapping[str, Tensor], architecture: str) -> Fit:
     expected = expected_shapes(architecture)
     cleaned = _cleaned(architecture, tensors)
-    missing = tuple(k for k in expected if k not in cleaned and not (k.endswith("num_batches_tracked") and is_traced_name(architecture)))
+    missing = tuple(k for k in expected if k not in cleaned)
     unexpected = tuple(k for k in cleaned if k not in expected)
     misshaped = tuple(k for k in expected if k in cleaned and tuple(cleaned[k].shape) != tuple(expected[k]))
     return Fit(architecture, missing, unexpected, misshaped, sum(1 for k in expected if k in cleaned) - len(misshaped))
@@ -123,12 +123,9 @@ def model_from_state_dict(tensors: Mapping[str, Tensor], architecture: str, sour
                           preprocessing: Preprocessing | None = None) -> nn.Module:
     """Check the tensors strictly against the architecture, then load them into a new model."""
     cleaned = _cleaned(architecture, tensors)
-    expected = expected_shapes(architecture)
+    check_shapes(cleaned, expected_shapes(architecture), source)
     if is_traced_name(architecture):
-        expected = {k: v for k, v in expected.items() if not k.endswith("num_batches_tracked") or k in cleaned}
-        check_shapes(cleaned, expected, source)
         return traced_from_state_dict(architecture, cleaned, preprocessing)
-    check_shapes(cleaned, expected, source)
     model = build_model(architecture)
     model.load_state_dict(cleaned, strict=True)
     return model.eval()
@@ -136,15 +133,28 @@ def model_from_state_dict(tensors: Mapping[str, Tensor], architecture: str, sour
 
 def load_model(path: str | Path, architecture: str | None = None, device: str | torch.device = "cpu") -> nn.Module:
     """Read a weights file, recognise (or check) its architecture, and return the model."""
-    weights = read_weights(path)
+    return model_from_file(read_weights(path), architecture, device)
+
+
+def model_from_file(weights: WeightFile, architecture: str | None = None, device: str | torch.device = "cpu") -> nn.Module:
+    """The model a read weights file holds (its architecture recognised, or the one given)."""
     arch = architecture or weights_architecture(weights)
     if arch == "compact":
         return compact_model(weights).to(device)
     if arch == "spliced":
-        raise WeightsError(f"{path}: a spliced model wraps a compiled circuit; open it with synthcircuits.commands.common.open_model")
-    pre = weights.metadata.get(PREPROCESSING_KEY)
-    preprocessing = Preprocessing.from_metadata(pre) if pre else None
-    return model_from_state_dict(weights.tensors, arch, str(path), preprocessing).to(device)
+        raise WeightsError(f"{weights.path}: a spliced model wraps a compiled circuit; open it with synthcircuits.commands.common.open_model")
+    return model_from_state_dict(weights.tensors, arch, str(weights.path), _preprocessing(weights)).to(device)
+
+
+def _preprocessing(weights: WeightFile) -> Preprocessing | None:
+    text = weights.metadata.get(PREPROCESSING_KEY)
+    if text is None:
+        return None
+    try:
+        return Preprocessing.from_metadata(text)
+    except (ValueError, KeyError, TypeError):
+        raise WeightsError(f"{weights.path}: its {PREPROCESSING_KEY} metadata is not {{\"mean\": [r, g, b], \"std\": [r, g, b]}}",
+                           hint="rewrite the file with weights_metadata(model), or remove that metadata key") from None
 
 
 def compact_model(weights: WeightFile) -> nn.Module:
