@@ -52,6 +52,17 @@ def _body(module: str, function: str, *options: str):
     return handler
 
 
+def _count(text: str) -> int:
+    """A whole number >= 0 (argparse type)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected 0 or more, got {value}")
+    return value
+
+
 def _floats(text: str) -> list[float]:
     try:
         return [float(part) for part in text.split(",") if part.strip()]
@@ -102,7 +113,7 @@ def _weights(sub: argparse._SubParsersAction) -> None:
     diagram.add_argument("-o", "--output", type=Path, required=True)
     diagram.add_argument("--device", default="cpu")
     diagram.add_argument("--arch", default=None, help="architecture, if the file's cannot be recognised")
-    diagram.add_argument("--through", type=int, default=0,
+    diagram.add_argument("--through", type=_count, default=0,
                          help="traced networks: also expand through this many stride-1 convs before the unit (default 0; "
                               "1x1 bottlenecks are always expanded through)")
     diagram.set_defaults(handler=_body("draw", "run_diagram", "unit", "weights", "spec", "output", "threshold", "device", "arch", "through"))
@@ -250,7 +261,7 @@ def _find(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--spec", type=Path, default=None, help="or a circuit spec, compiled now")
     p.add_argument("--arch", default=None, help="architecture, if the file's cannot be recognised")
     p.add_argument("--family", default="curves", choices=["curves", "lines", "edges", "color"], help="what to look for (default: curves)")
-    p.add_argument("--limit", type=int, default=40, help="rows to print (default 40; the JSON has every unit)")
+    p.add_argument("--limit", type=_count, default=40, help="rows to print (default 40; the JSON has every unit)")
     p.add_argument("-o", "--output-dir", type=Path, default=Path("out/find"), help="where find.json and find.png go (default out/find)")
     p.add_argument("--device", default="cpu")
     p.set_defaults(handler=_body("find", "run_find", "layer", "weights", "spec", "arch", "family", "output_dir", "limit", "device"))

@@ -189,3 +189,99 @@ def test_torchvision_googlenet_files_open_as_the_traced_network_for_weights(tmp_
     assert "--arch torchvision:googlenet" in capsys.readouterr().err and not (tmp_path / "d.png").exists()
     assert run("weights", "diagram", "inception3a.branch2.1.conv:7", "--weights", weights, "--arch", "torchvision:googlenet",
                "-o", tmp_path / "d.png") == 0
+
+
+@pytest.fixture(scope="module")
+def resnet18_file(tmp_path_factory):
+    model = build_model("torchvision:resnet18", seed=4)
+    return save_safetensors(model.state_dict(), tmp_path_factory.mktemp("r18") / "r18.safetensors", weights_metadata(model))
+
+
+BAD_TRACED = {
+    "find_on_a_vector": (["find", "fc", "-o", "{out}"], "no bounded receptive field"),
+    "find_into_a_file": (["find", "layer2", "-o", "{weights}"], "is a file"),
+    "diagram_of_the_pixel_conv": (["weights", "diagram", "conv1:3", "-o", "{out}/d.png"], "reads pixels"),
+    "diagram_of_an_add": (["weights", "diagram", "layer1.0.add:3", "-o", "{out}/d.png"], "not computed by one conv"),
+    "compare_with_a_vector": (["compare", str(SPEC), "{weights}", "--units", "mixed3b:379", "--layer-b", "fc", "-o", "{out}"],
+                              "no bounded receptive field"),
+    "tuning_of_a_global_pool": (["tuning", "{weights}", "--units", "avgpool:3", "-o", "{out}/t.png"], "no bounded receptive field"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_TRACED))
+def test_bad_input_on_traced_networks_exits_2_with_one_message_and_writes_nothing(case, resnet18_file, tmp_path, capsys):
+    args, message = BAD_TRACED[case]
+    out = tmp_path / "out"
+    argv = [a.format(out=out, weights=resnet18_file) for a in args]
+    if "--weights" not in argv and argv[0] not in ("compare", "tuning"):
+        argv += ["--weights", str(resnet18_file)]
+    assert run(*argv) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+    assert not out.exists()
+
+
+def test_counts_refuse_negative_values(resnet18_file):
+    with pytest.raises(SystemExit) as exit_info:
+        main(["find", "layer2", "--weights", str(resnet18_file), "--limit", "-3"])
+    assert exit_info.value.code == 2
+
+
+def test_traced_edits_refuse_googlenet_only_ops_and_foreign_donors_at_their_line(resnet18_file, tmp_path, capsys):
+    edit = tmp_path / "e.yaml"
+    edit.write_text("synthcircuits_edit: 1\nname: e\narchitecture: torchvision:resnet18\nedits:\n"
+                    "  - ablate_connection: {from: layer1.0.conv1:1, to: layer1.0.conv2:2}\n")
+    assert run("edit", edit, "--weights", resnet18_file, "-o", tmp_path / "x.safetensors") == 2
+    assert f"{edit}:5" in capsys.readouterr().err and not (tmp_path / "x.safetensors").exists()
+    donor = build_model("torchvision:alexnet", seed=1)
+    donor_file = save_safetensors(donor.state_dict(), tmp_path / "alexnet.safetensors", weights_metadata(donor))
+    edit.write_text("synthcircuits_edit: 1\nname: e\narchitecture: torchvision:resnet18\nedits:\n"
+                    f"  - transplant: {{weights: {donor_file}, units: [layer1.0.bn1:1]}}\n")
+    assert run("edit", edit, "--weights", resnet18_file, "-o", tmp_path / "x.safetensors") == 2
+    err = capsys.readouterr().err
+    assert "holds torchvision:alexnet weights" in err and "Traceback" not in err
+
+
+def test_traced_transplant_copies_the_units_rows_from_the_donor(resnet18_file, tmp_path):
+    donor = build_model("torchvision:resnet18", seed=9)
+    donor_file = save_safetensors(donor.state_dict(), tmp_path / "donor.safetensors", weights_metadata(donor))
+    edit = tmp_path / "e.yaml"
+    edit.write_text("synthcircuits_edit: 1\nname: e\narchitecture: torchvision:resnet18\nedits:\n"
+                    f"  - transplant: {{weights: {donor_file}, units: [layer1.0.relu:1]}}\n")
+    assert run("edit", edit, "--weights", resnet18_file, "-o", tmp_path / "x.safetensors") == 0
+    from synthcircuits.models import load_model
+
+    edited = load_model(tmp_path / "x.safetensors").state_dict()
+    for key in ("layer1.0.conv1.weight", "layer1.0.bn1.weight", "layer1.0.bn1.running_mean"):
+        torch.testing.assert_close(edited[key][1], donor.state_dict()[key][1])
+    torch.testing.assert_close(edited["layer1.0.conv1.weight"][2], load_model(resnet18_file).state_dict()["layer1.0.conv1.weight"][2])
+
+
+def test_lying_preprocessing_metadata_is_refused(tmp_path, capsys):
+    model = build_model("torchvision:resnet18", seed=4)
+    meta = {**weights_metadata(model), "synthcircuits.preprocessing": '{"mean": [0.5, 0.5], "std": [0, 1, 1]}'}
+    weights = save_safetensors(model.state_dict(), tmp_path / "r.safetensors", meta)
+    assert run("weights", "diagram", "layer1.0.conv1:1", "--weights", weights, "-o", tmp_path / "d.png") == 2
+    assert "preprocessing metadata" in capsys.readouterr().err and not (tmp_path / "d.png").exists()
+
+
+def test_traced_scale_and_clamp_give_the_addressed_point_its_new_value(resnet18_file):
+    from synthcircuits.edit import apply_edits, edited_model, parse_edit
+    from synthcircuits.models import load_model
+
+    base = load_model(resnet18_file)
+    edit = parse_edit("synthcircuits_edit: 1\nname: e\narchitecture: torchvision:resnet18\nedits:\n"
+                      "  - clamp: {units: [layer1.0.bn1:1], value: 0.25}\n  - scale: {units: [layer1.1.relu:2], factor: 0.5}\n")
+    edited = edited_model(apply_edits(base.state_dict(), edit))
+    x = torch.rand(2, 3, 96, 96, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        after = capture(edited, x, ["layer1.0.bn1", "layer1.1.relu"])
+        before = capture(base, x, ["layer1.1.relu"])["layer1.1.relu"]
+    assert torch.allclose(after["layer1.0.bn1"][:, 1], torch.full_like(after["layer1.0.bn1"][:, 1], 0.25))
+    # layer1.1's input changed (the clamp upstream), so compare the scaled channel with its own unscaled neighbour rule:
+    unscaled = edited_model(apply_edits(base.state_dict(), parse_edit(
+        "synthcircuits_edit: 1\nname: e\narchitecture: torchvision:resnet18\nedits:\n  - clamp: {units: [layer1.0.bn1:1], value: 0.25}\n")))
+    with torch.no_grad():
+        reference = capture(unscaled, x, ["layer1.1.relu"])["layer1.1.relu"]
+    torch.testing.assert_close(after["layer1.1.relu"][:, 2], 0.5 * reference[:, 2])
+    assert not torch.equal(before[:, 2], after["layer1.1.relu"][:, 2])

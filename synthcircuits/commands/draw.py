@@ -18,7 +18,7 @@ from ..probe.tuning import ProbeUnit, RadialSweep, radial_tuning
 from ..viz import draw_weight_diagram, incoming_kernels, plot_orientation_radius, plot_tuning, save_images, strongest
 from ..viz.featurevis import Objective, visualise
 from ..viz.report import Report, ReportUnit, family_texts, write_report
-from .common import model_options, open_model
+from .common import model_options, open_model, output_folder
 
 
 def run_vis(unit_text: str, weights: Path | None, spec: Path | None, output: Path, steps: int, size: int, kind: str,
@@ -36,6 +36,7 @@ def run_vis(unit_text: str, weights: Path | None, spec: Path | None, output: Pat
 
 def run_report(source_path: Path, output: Path, units_text: str | None, steps: int, size: int, edits: Path | None,
                images: Path | None, device: str, architecture: str | None = None) -> int:
+    output_folder(output)
     source = open_model(source_path, device, architecture)
     wanted = source.parse_units(units_text) if units_text else None
     if source_path.suffix in SPEC_SUFFIXES:

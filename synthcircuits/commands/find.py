@@ -13,7 +13,7 @@ from ..probe.classify import FAMILIES, UnitClass, classify_layer
 from ..probe.tuning import ProbeUnit, RadialSweep
 from ..tables import format_table
 from ..viz import plot_tuning
-from .common import model_options
+from .common import make_folder, model_options, output_folder
 
 SHEET_UNITS = 24
 
@@ -22,13 +22,12 @@ def run_find(layer_name: str, weights: Path | None, spec: Path | None, architect
              output: Path, limit: int, device: str) -> int:
     if family not in FAMILIES:
         raise UserError(f"unknown family {family!r}", hint="choose one of " + ", ".join(FAMILIES))
+    output_folder(output)
     source = model_options(weights, spec, device, architecture)
     arch = source.architecture
     if not arch.has_layer(layer_name):
         raise UserError(f"{arch.name} has no layer {layer_name!r}", hint=f"`synthcircuits layers --arch {arch.name}` lists them")
     layer = arch.layer(layer_name)
-    if not source.geometry().knows(layer.name):
-        raise UserError(f"{layer.name} has no bounded receptive field (a global pool or a vector), so no stimulus centres on a unit")
     channels = range(source.layer_width(layer.name))
     units = [ProbeUnit(source.name_of(layer.name, c), layer.name, c) for c in channels]
     branches = [unit_at(layer.name, c, arch).branch if not source.compact else None for c in channels]
@@ -38,7 +37,7 @@ def run_find(layer_name: str, weights: Path | None, spec: Path | None, architect
     print(f"{source.label}: {layer.name}, {len(rows)} units, {len(members)} {family} "
           f"(stimuli {sweep.size} px, arcs of radius {sweep.radius:g} px where curves are asked for)\n")
     print(find_table(rows[:limit], family))
-    output.mkdir(parents=True, exist_ok=True)
+    make_folder(output)
     with atomic_target(output / "find.json") as tmp:
         tmp.write_text(json.dumps({"model": source.label, "architecture": arch.name, "layer": layer.name, "family": family,
                                    "sweep": sweep.__dict__, "units": [r.as_json() for r in rows]}, indent=1))

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ..errors import UserError
 from .architectures import INCEPTIONV1, Architecture
 
 
@@ -82,7 +83,9 @@ class Geometry:
         try:
             return self.spans[layer]
         except KeyError:
-            raise KeyError(f"no spatial geometry for {layer!r}") from None
+            raise UserError(f"{layer}: no bounded receptive field (a global pool, a vector, or an op that mixes every "
+                            "position), so no stimulus centres on its units",
+                            hint="probe a conv, norm, activation or block layer") from None
 
     def output_size(self, layer: str, image_size: int) -> int:
         size = image_size

@@ -71,6 +71,8 @@ def traced_incoming(state: Mapping[str, Tensor], arch: Architecture, layer_name:
     identity, after the Visualizing Weights article; their eps, not in the state dict, is
     taken as torchvision's default 1e-5)."""
     conv_layer = _conv_layer(arch, layer_name)
+    if not arch.has_layer(conv_layer.inputs[0]):
+        raise ValueError(f"{layer_name} reads pixels; its weights are an RGB kernel, not a diagram of units")
     weights, inputs = _rows(state, conv_layer, [channel])
     result = IncomingWeights(weights[0], conv_layer.inputs[0], inputs)
     extra = through
@@ -100,9 +102,9 @@ def _conv_layer(arch: Architecture, layer_name: str) -> Layer:
 
 def _feeding_conv(arch: Architecture, node: str) -> Layer | None:
     """The conv node whose rows compute `node` (through norms and activations), if one does."""
-    layer = arch.layer(node)
-    if not layer.affine:
+    if not arch.has_layer(node) or not arch.layer(node).affine:  # the image, or an add/cat/pool
         return None
+    layer = arch.layer(node)
     return next((l for l in arch.layers if l.kind == "conv" and l.affine[:1] == layer.affine[:1] and l.inputs), None)
 
 
