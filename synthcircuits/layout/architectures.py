@@ -91,12 +91,12 @@ class Architecture:
     layers: tuple[Layer, ...]
     num_classes: int
     input_description: str
-    classifier: str = "softmax2_pre_activation_matmul"  # the linear layer's name (its weights' key prefix)
+    classifier: str = ""  # the linear layer's name (its weights' key prefix)
     # How tensors are named: "googlenet" (`<conv>_pre_relu_conv.weight`, Lucent's scheme) or
     # "modules" (a traced network: `<module path>.weight`).
     key_scheme: str = "googlenet"
     input_size: int = 224  # the image size the network was trained at
-    output: str = "softmax2"  # the final layer (what export writes by default)
+    output: str = ""  # the final layer (what export writes by default)
     # Layers that play the same part in InceptionV1 (its name -> this architecture's), for comparisons.
     equivalents: tuple[tuple[str, str], ...] = ()
     _by_name: dict[str, Layer] = field(init=False, repr=False, compare=False)
@@ -221,28 +221,29 @@ def _stem(conv0: str, pool0: str, norm0: str | None, conv1: str, conv2: str, nor
     return layers + [Layer(pool1, 192, "pool")]
 
 
+def _googlenet(name: str, stem: list[Layer], blocks: dict[str, BlockWidths], block_name: str, pools: tuple[str, str],
+               head: tuple[str, str, str], classes: int, input_description: str, k5: int = 5, **extra) -> Architecture:
+    """A GoogLeNet-shaped architecture; its classifier and output are the head's last two layers."""
+    layers = googlenet_layers(stem, blocks, block_name, pools, head, classes, k5)
+    return Architecture(name, layers, num_classes=classes, input_description=input_description, classifier=head[1],
+                        output=head[2], **extra)
+
+
 def _inceptionv1() -> Architecture:
     blocks = {name.removeprefix("mixed"): widths for name, widths in INCEPTIONV1_BLOCKS.items()}
     stem = _stem("conv2d0", "maxpool0", "localresponsenorm0", "conv2d1", "conv2d2", "localresponsenorm1", "maxpool1")
-    return Architecture(
-        "inceptionv1",
-        googlenet_layers(stem, blocks, "mixed{}", ("maxpool4", "maxpool10"), ("avgpool0", "softmax2_pre_activation_matmul", "softmax2"), 1008),
-        num_classes=1008,
-        input_description="RGB in [0, 1], mapped inside the model by x * 255 - 117",
-    )
+    return _googlenet("inceptionv1", stem, blocks, "mixed{}", ("maxpool4", "maxpool10"),
+                      ("avgpool0", "softmax2_pre_activation_matmul", "softmax2"), 1008,
+                      "RGB in [0, 1], mapped inside the model by x * 255 - 117")
 
 
 def _torchvision_googlenet() -> Architecture:
     stem = _stem("conv1", "maxpool1", None, "conv2", "conv3", None, "maxpool2")
-    return Architecture(
-        "torchvision_googlenet",
-        # torchvision's "5x5" branch is a 3x3 conv (kept for compatibility with its weights).
-        googlenet_layers(stem, GOOGLENET_BLOCKS, "inception{}", ("maxpool3", "maxpool4"), ("avgpool", "fc", "softmax"), 1000, k5=3),
-        num_classes=1000,
-        input_description="RGB in [0, 1], mapped inside the model by (x - 0.5) / 0.5 "
+    return _googlenet(
+        "torchvision_googlenet", stem, GOOGLENET_BLOCKS, "inception{}", ("maxpool3", "maxpool4"), ("avgpool", "fc", "softmax"), 1000,
+        "RGB in [0, 1], mapped inside the model by (x - 0.5) / 0.5 "
         "(what torchvision's ImageNet normalisation followed by transform_input amounts to)",
-        classifier="fc",
-        output="softmax",
+        k5=3,  # torchvision's "5x5" branch is a 3x3 conv (kept for compatibility with its weights)
         key_scheme="torchvision",  # torchvision's own module names, without Lucent's per-conv keys
         equivalents=(("conv2d0", "conv1"), ("conv2d1", "conv2"), ("conv2d2", "conv3")),
     )
@@ -251,13 +252,9 @@ def _torchvision_googlenet() -> Architecture:
 def _bvlc_googlenet() -> Architecture:
     """Caffe's BVLC GoogLeNet (deploy.prototxt), with its blob names made identifiers."""
     stem = _stem("conv1", "pool1", "norm1", "conv2_reduce", "conv2", "norm2", "pool2")
-    return Architecture(
-        "bvlc_googlenet",
-        googlenet_layers(stem, GOOGLENET_BLOCKS, "inception_{}", ("pool3", "pool4"), ("pool5", "classifier", "prob"), 1000),
-        num_classes=1000,
-        input_description="RGB in [0, 1], mapped inside the model to Caffe's BGR 0-255 minus the mean (104, 117, 123)",
-        classifier="classifier",
-        output="prob",
+    return _googlenet(
+        "bvlc_googlenet", stem, GOOGLENET_BLOCKS, "inception_{}", ("pool3", "pool4"), ("pool5", "classifier", "prob"), 1000,
+        "RGB in [0, 1], mapped inside the model to Caffe's BGR 0-255 minus the mean (104, 117, 123)",
         equivalents=(("conv2d0", "conv1"), ("conv2d1", "conv2_reduce"), ("conv2d2", "conv2")),
     )
 
