@@ -287,3 +287,14 @@ def test_traced_scale_and_clamp_give_the_addressed_point_its_new_value(resnet18_
         reference = capture(unscaled, x, ["layer1.1.relu"])["layer1.1.relu"]
     torch.testing.assert_close(after["layer1.1.relu"][:, 2], 0.5 * reference[:, 2])
     assert not torch.equal(before[:, 2], after["layer1.1.relu"][:, 2])
+
+
+def test_kernel_and_check_tables_agree_with_the_schema_and_the_readme():
+    from synthcircuits.kernels.pixels import KERNEL_KINDS
+    from synthcircuits.probe.checks import GROUP_EXPECTATIONS, UNIT_EXPECTATIONS
+    from synthcircuits.spec.schema import EXPECTATIONS, PIXEL_KERNELS
+
+    assert set(KERNEL_KINDS) == set(PIXEL_KERNELS)
+    assert set(UNIT_EXPECTATIONS) | set(GROUP_EXPECTATIONS) == set(EXPECTATIONS)
+    readme = (ROOT / "README.md").read_text()
+    assert all(f"`{name}`" in readme for name in [*EXPECTATIONS, *PIXEL_KERNELS])

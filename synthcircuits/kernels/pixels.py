@@ -18,13 +18,19 @@ GREY = (1 / 3, 1 / 3, 1 / 3)
 
 
 def pixel_kernel(kind: str, params: dict[str, Any], theta: float, phase: float = 0.0) -> np.ndarray:
-    if kind == "explicit":
-        return _explicit(np.asarray(params["weights"], dtype=np.float64), theta)
-    if kind == "color_opponent":
-        return _color_opponent(params)
-    pattern = _PATTERNS[kind](params, theta, phase)
-    pattern = pattern / max(np.abs(pattern).sum(), 1e-12) * float(params.get("gain", 1.0))
-    return np.asarray(params.get("color", GREY), dtype=np.float64)[:, None, None] * pattern
+    """(3, k, k) weights of a kernel kind (a key of KERNEL_KINDS) at orientation `theta`."""
+    return KERNEL_KINDS[kind](params, theta, phase)
+
+
+def _painted(pattern_of: Callable[[dict[str, Any], float, float], np.ndarray]) -> Callable[[dict[str, Any], float, float], np.ndarray]:
+    """A grey-level pattern, normalised to unit L1 mass times `gain`, painted in `color`."""
+
+    def kernel(params: dict[str, Any], theta: float, phase: float) -> np.ndarray:
+        pattern = pattern_of(params, theta, phase)
+        pattern = pattern / max(np.abs(pattern).sum(), 1e-12) * float(params.get("gain", 1.0))
+        return np.asarray(params.get("color", GREY), dtype=np.float64)[:, None, None] * pattern
+
+    return kernel
 
 
 def _zero_mean(pattern: np.ndarray, envelope: np.ndarray) -> np.ndarray:
@@ -105,10 +111,13 @@ def rotate_sampled(kernel: np.ndarray, theta: float) -> np.ndarray:
     return out
 
 
-_PATTERNS: dict[str, Callable[[dict[str, Any], float, float], np.ndarray]] = {
-    "gabor": _gabor,
-    "line": _line,
-    "edge": _edge,
-    "arc": _arc,
-    "center_surround": _center_surround,
+# Every kernel kind a spec may name; tests/test_architectures.py holds it to the schema's PIXEL_KERNELS.
+KERNEL_KINDS: dict[str, Callable[[dict[str, Any], float, float], np.ndarray]] = {
+    "gabor": _painted(_gabor),
+    "line": _painted(_line),
+    "edge": _painted(_edge),
+    "arc": _painted(_arc),
+    "center_surround": _painted(_center_surround),
+    "color_opponent": lambda params, theta, phase: _color_opponent(params),
+    "explicit": lambda params, theta, phase: _explicit(np.asarray(params["weights"], dtype=np.float64), theta),
 }

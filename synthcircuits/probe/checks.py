@@ -7,7 +7,7 @@ designed to do); it never reads a spec file.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -63,6 +63,30 @@ class Measurements:
         return [self._ratios[(u.name, sweep)] for u in units]
 
 
+@dataclass(frozen=True)
+class Expectation:
+    """One per-unit expectation of a spec's `checks:`: what it measures and which way its limit points."""
+
+    measure: str
+    value: Callable[[TuningCurve, DesignedUnit, float], float]  # (tuning curve, unit, curve/line ratio)
+    at_least: bool
+
+
+# Every per-unit expectation by its spec key; `peak_follows_rotation` compares units with each
+# other (see run_checks). tests/test_architectures.py holds these to spec/schema.py's EXPECTATIONS.
+UNIT_EXPECTATIONS: dict[str, Expectation] = {
+    "preferred_orientation_within_deg": Expectation("preferred - designed (deg)",
+                                                    lambda c, u, r: angle_difference(c.preferred(), u.orientation), False),
+    "echo_at_most": Expectation("echo (fraction of peak)", lambda c, u, r: c.echo(), False),
+    "echo_at_least": Expectation("echo (fraction of peak)", lambda c, u, r: c.echo(), True),
+    "curve_line_ratio_at_least": Expectation("curve / line response", lambda c, u, r: r, True),
+    "width_deg_at_most": Expectation("tuning width (deg)", lambda c, u, r: c.width(), False),
+    "width_deg_at_least": Expectation("tuning width (deg)", lambda c, u, r: c.width(), True),
+    "peak_at_least": Expectation("peak response", lambda c, u, r: c.peak, True),
+}
+GROUP_EXPECTATIONS = ("peak_follows_rotation",)
+
+
 def run_checks(measurements: Measurements, checks: Sequence[Check], units: Sequence[DesignedUnit]) -> list[CheckRow]:
     by_ref = {u.ref: u for u in units}
     rows: list[CheckRow] = []
@@ -71,29 +95,14 @@ def run_checks(measurements: Measurements, checks: Sequence[Check], units: Seque
         sweep = RadialSweep(**check.stimulus)
         curves = measurements.curves(group, sweep)
         expect = check.expect
-        if "curve_line_ratio_at_least" in expect:
-            ratios = measurements.ratios(group, sweep)
-        for k, (unit, curve) in enumerate(zip(group, curves)):
-            def row(measure: str, value: float, limit: str, passed: bool) -> None:
-                rows.append(CheckRow(check.name, unit.name, measure, value, limit, bool(passed) and not math.isnan(value)))
-
-            if "preferred_orientation_within_deg" in expect:
-                limit = expect["preferred_orientation_within_deg"]
-                diff = angle_difference(curve.preferred(), unit.orientation)
-                row("preferred - designed (deg)", diff, f"<= {limit:g}", diff <= limit)
-            if "echo_at_most" in expect:
-                row("echo (fraction of peak)", curve.echo(), f"<= {expect['echo_at_most']:g}", curve.echo() <= expect["echo_at_most"])
-            if "echo_at_least" in expect:
-                row("echo (fraction of peak)", curve.echo(), f">= {expect['echo_at_least']:g}", curve.echo() >= expect["echo_at_least"])
-            if "curve_line_ratio_at_least" in expect:
-                limit = expect["curve_line_ratio_at_least"]
-                row("curve / line response", ratios[k], f">= {limit:g}", ratios[k] >= limit)
-            if "width_deg_at_most" in expect:
-                row("tuning width (deg)", curve.width(), f"<= {expect['width_deg_at_most']:g}", curve.width() <= expect["width_deg_at_most"])
-            if "width_deg_at_least" in expect:
-                row("tuning width (deg)", curve.width(), f">= {expect['width_deg_at_least']:g}", curve.width() >= expect["width_deg_at_least"])
-            if "peak_at_least" in expect:
-                row("peak response", curve.peak, f">= {expect['peak_at_least']:g}", curve.peak >= expect["peak_at_least"])
+        ratios = measurements.ratios(group, sweep) if "curve_line_ratio_at_least" in expect else [math.nan] * len(group)
+        for unit, curve, ratio in zip(group, curves, ratios):
+            for key, e in UNIT_EXPECTATIONS.items():
+                if key in expect:
+                    value, limit = e.value(curve, unit, ratio), expect[key]
+                    passed = value >= limit if e.at_least else value <= limit
+                    rows.append(CheckRow(check.name, unit.name, e.measure, value, f"{'>=' if e.at_least else '<='} {limit:g}",
+                                         bool(passed) and not math.isnan(value)))
         if expect.get("peak_follows_rotation"):
             responses = np.stack([[c.response_at(u.orientation) for c in curves] for u in group])  # stimulus x unit
             for k, unit in enumerate(group):
