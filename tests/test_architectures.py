@@ -117,9 +117,13 @@ def test_traced_capture_runs_only_what_the_layer_needs():
     assert calls == ["layer3"]
 
 
-def test_the_readme_bvlc_commands_work_on_converted_weights(tmp_path, capsys):
-    model = build_model("bvlc_googlenet", seed=2)
-    weights = save_safetensors(model.state_dict(), tmp_path / "bvlc.safetensors", weights_metadata(model))
+@pytest.mark.parametrize("which", ["generated", "trained"])
+def test_the_readme_bvlc_commands_work_on_converted_weights(which, request, tmp_path, capsys):
+    if which == "trained":
+        weights = request.getfixturevalue("bvlc_weights")  # converted from the Caffe files where they exist
+    else:
+        model = build_model("bvlc_googlenet", seed=2)
+        weights = save_safetensors(model.state_dict(), tmp_path / "bvlc.safetensors", weights_metadata(model))
     assert run("vis", "inception_3b:408", "--weights", weights, "-o", tmp_path / "v.png", "--steps", 2, "--size", 64) == 0
     assert run("weights", "diagram", "inception_3b:408", "--weights", weights, "-o", tmp_path / "d.png") == 0
     assert run("weights", "diagram", "mixed3b:408", "--weights", weights, "-o", tmp_path / "x.png") == 2
@@ -151,6 +155,10 @@ def test_find_on_trained_bvlc_lists_curve_detectors_with_their_branch(bvlc_weigh
     assert {u["branch"] for u in members} <= {"1x1", "3x3", "5x5", "pool_reduce"}
     # The articles' branch specialisation: the 5x5 branch holds 20% of the channels but most curve units.
     assert sum(u["branch"] == "5x5" for u in members) > 0.5 * len(members)
+    best = members[0]["unit"]
+    assert run("compare", bvlc_weights, bvlc_weights, "--units", best, "--step", 10, "-o", tmp_path / "cmp") == 0
+    compared = json.loads((tmp_path / "cmp" / "compare.json").read_text())["units"][0]
+    assert members[0]["preferred"] == pytest.approx(compared["preferred_a"], abs=1e-6)
 
 
 def _imports_torch(module: str) -> bool:
