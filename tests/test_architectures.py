@@ -306,3 +306,16 @@ def test_kernel_and_check_tables_agree_with_the_schema_and_the_readme():
     assert set(UNIT_EXPECTATIONS) | set(GROUP_EXPECTATIONS) == set(EXPECTATIONS)
     readme = (ROOT / "README.md").read_text()
     assert all(f"`{name}`" in readme for name in [*EXPECTATIONS, *PIXEL_KERNELS])
+
+
+def test_a_timm_network_is_a_first_class_model(tmp_path, capsys):
+    pytest.importorskip("timm")  # the `timm` extra; the test extra installs it
+    model = build_model("timm:resnet18", seed=0)
+    weights = save_safetensors(model.state_dict(), tmp_path / "t.safetensors", weights_metadata(model))
+    assert run("weights", "info", weights) == 0
+    assert re.search(r"^architecture\s+timm:resnet18\b", capsys.readouterr().out, re.M)
+    assert run("find", "layer2", "--weights", weights, "--limit", 2, "-o", tmp_path / "find") == 0
+    assert json.loads((tmp_path / "find" / "find.json").read_text())["architecture"] == "timm:resnet18"
+    edit = tmp_path / "e.yaml"
+    edit.write_text("synthcircuits_edit: 1\nname: e\narchitecture: timm:resnet18\nedits:\n  - ablate: {units: [layer2.0.bn1:3]}\n")
+    assert run("export", weights, "--edits", edit, "--outputs", "layer2.0.bn1", "-o", tmp_path / "m.onnx") == 0

@@ -11,7 +11,7 @@ from ..models import capture
 from ..models.caffe import read_caffe_bin
 from ..models.fetch import fetch_weights
 from ..models.weights import content_hash, read_weights, save_safetensors
-from ..models.zoo import ARCHITECTURE_KEY, architecture_named, architecture_names, build_model, fits, has_aux_heads
+from ..models.zoo import ARCHITECTURE_KEY, Fit, architecture_named, architecture_names, build_model, fit, fits, has_aux_heads
 from ..tables import format_table, layer_table
 from .common import resolve_weights, save_npz
 
@@ -38,8 +38,8 @@ def weights_info(path: Path) -> str:
     if declared in ("compact", "spliced"):
         rows.append(["architecture", f"{declared} (from its metadata)"])
     else:
-        ranked = fits(weights.tensors)
-        best = next((f for f in ranked if f.architecture == declared and f.exact), ranked[0])
+        own = _declared_fit(weights.tensors, declared)
+        best = own if own is not None and own.exact else fits(weights.tensors)[0]
         aux = " (with auxiliary heads, ignored)" if has_aux_heads(weights.tensors) else ""
         if best.exact:
             rows.append(["architecture", best.architecture + aux + ("" if not declared else f" (metadata says {declared})")])
@@ -51,6 +51,16 @@ def weights_info(path: Path) -> str:
             rows += [[f"  mis-shaped", k] for k in best.misshaped[:10]]
     rows += [[f"metadata {k}", v if len(v) < 80 else v[:77] + "..."] for k, v in sorted(weights.metadata.items())]
     return format_table(["field", "value"], rows)
+
+
+def _declared_fit(tensors, declared: str | None) -> Fit | None:
+    """How the file fits the architecture its metadata names (timm ones are not among the built-ins)."""
+    if not declared:
+        return None
+    try:
+        return fit(tensors, declared)
+    except UserError:  # an architecture this install cannot build (timm missing, or a name it does not know)
+        return None
 
 
 def run_weights_info(path: Path) -> int:
