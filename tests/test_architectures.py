@@ -319,3 +319,20 @@ def test_a_timm_network_is_a_first_class_model(tmp_path, capsys):
     edit = tmp_path / "e.yaml"
     edit.write_text("synthcircuits_edit: 1\nname: e\narchitecture: timm:resnet18\nedits:\n  - ablate: {units: [layer2.0.bn1:3]}\n")
     assert run("export", weights, "--edits", edit, "--outputs", "layer2.0.bn1", "-o", tmp_path / "m.onnx") == 0
+
+
+def test_expanded_weights_through_a_bottleneck_follow_its_batch_norm():
+    from synthcircuits.models.expanded import traced_incoming
+
+    model = build_model("torchvision:resnet50", seed=6)
+    arch, state = model.architecture, {k: v.clone() for k, v in model.state_dict().items()}
+    state["layer2.1.bn1.running_var"] = torch.rand(128, generator=torch.Generator().manual_seed(0)) + 0.5
+    first = traced_incoming(state, arch, "layer2.1.conv2", 3)
+    # expanded through the 512 -> 128 bottleneck onto the block input
+    assert first.through == ("layer2.1.conv1",) and first.input_layer == "layer2.0.relu_2" and first.weights.shape == (512, 3, 3)
+    state["layer2.1.bn1.weight"] = state["layer2.1.bn1.weight"] * 2
+    doubled = traced_incoming(state, arch, "layer2.1.conv2", 3)
+    torch.testing.assert_close(doubled.weights, 2 * first.weights)
+    w2, w1 = state["layer2.1.conv2.weight"][3], state["layer2.1.conv1.weight"][:, :, 0, 0]
+    scale = state["layer2.1.bn1.weight"] / torch.sqrt(state["layer2.1.bn1.running_var"] + arch.layer("layer2.1.bn1").norm_eps)
+    torch.testing.assert_close(doubled.weights, torch.einsum("bhw,b,bi->ihw", w2, scale, w1))

@@ -61,6 +61,7 @@ class Layer:
     # channels, and whether an activation follows them before this point.
     affine: tuple[str, ...] = ()
     activated: bool = False
+    norm_eps: float = 1e-5  # the batch norm's eps, where `affine` has one (it is not in the state dict)
 
     def unit_kernel(self, branch: str | None = None) -> int:
         """Spatial size of the conv that computes a unit of this layer (in `branch`)."""

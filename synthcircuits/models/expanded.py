@@ -68,8 +68,7 @@ def traced_incoming(state: Mapping[str, Tensor], arch: Architecture, layer_name:
     front of it automatically, and through `through` more stride-1 convs when asked.
 
     Batch norms scale the expanded weights (their shift is dropped, as ReLUs are treated as
-    identity, after the Visualizing Weights article; their eps, not in the state dict, is
-    taken as torchvision's default 1e-5)."""
+    identity, after the Visualizing Weights article)."""
     conv_layer = _conv_layer(arch, layer_name)
     if not arch.has_layer(conv_layer.inputs[0]):
         raise ValueError(f"{layer_name} reads pixels; its weights are an RGB kernel, not a diagram of units")
@@ -86,7 +85,7 @@ def traced_incoming(state: Mapping[str, Tensor], arch: Architecture, layer_name:
         if not bottleneck:
             extra -= 1
         inner, _ = _rows(state, feeder, list(result.input_channels))
-        scale = _norm_scale(state, feeder, list(result.input_channels))
+        scale = _norm_scale(state, arch.layer(result.input_layer), list(result.input_channels))
         composed = compose(result.weights[None], inner * scale[:, None, None, None])[0]
         result = IncomingWeights(composed, feeder.inputs[0], tuple(range(inner.shape[1])), result.through + (feeder.name,))
 
@@ -121,9 +120,10 @@ def _rows(state: Mapping[str, Tensor], conv: Layer, channels: list[int]) -> tupl
     return full, tuple(range(full.shape[1]))
 
 
-def _norm_scale(state: Mapping[str, Tensor], conv: Layer, channels: list[int]) -> Tensor:
-    if len(conv.affine) < 2:
+def _norm_scale(state: Mapping[str, Tensor], layer: Layer, channels: list[int]) -> Tensor:
+    """How the batch norm between a conv and `layer` (if any) scales each channel."""
+    if len(layer.affine) < 2:
         return torch.ones(len(channels))
-    bn = conv.affine[1]
+    bn = layer.affine[1]
     gamma, var = state[f"{bn}.weight"][channels], state[f"{bn}.running_var"][channels]
-    return gamma / torch.sqrt(var + 1e-5)
+    return gamma / torch.sqrt(var + layer.norm_eps)

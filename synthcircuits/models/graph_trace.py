@@ -117,11 +117,12 @@ def _layer(net: nn.Module, node: fx.Node, names: dict[fx.Node, str], shape: tupl
         convs = [(p, m) for p, m in module.named_modules() if isinstance(m, nn.Conv2d)]
         if len(convs) == 1:  # a conv, or a leaf block such as Conv2dNormActivation (conv, norm, activation)
             path, conv = convs[0]
-            norms = [p for p, m in module.named_modules() if isinstance(m, nn.BatchNorm2d)]
-            affine = tuple(".".join(filter(None, (node.target, p))) for p in [path] + norms[:1])
+            norms = [(p, m) for p, m in module.named_modules() if isinstance(m, nn.BatchNorm2d)]
+            affine = tuple(".".join(filter(None, (node.target, p))) for p in [path] + [p for p, _ in norms[:1]])
             activated = any(isinstance(m, _ACTIVATIONS) for m in module.modules())
             return Layer(name, shape[1], "conv", in_channels=conv.in_channels, kernel=max(conv.kernel_size),
-                         groups=conv.groups, inputs=inputs, affine=affine, activated=activated)
+                         groups=conv.groups, inputs=inputs, affine=affine, activated=activated,
+                         norm_eps=float(norms[0][1].eps) if norms else 1e-5)
         kind = next((k for cls, k in _KINDS.items() if isinstance(module, cls)), "op")
         if isinstance(module, _ACTIVATIONS):
             kind = "relu"
@@ -141,9 +142,9 @@ def _inherit(layer: Layer, module: nn.Module | None, path, made: dict[str, Layer
     if not source.affine:
         return layer
     if layer.kind == "norm" and not source.activated and len(source.affine) == 1:
-        return replace(layer, affine=source.affine + (path,))
+        return replace(layer, affine=source.affine + (path,), norm_eps=float(getattr(module, "eps", 1e-5)))
     if layer.kind == "relu" or isinstance(module, (nn.Dropout, nn.Identity)):
-        return replace(layer, affine=source.affine, activated=source.activated or layer.kind == "relu")
+        return replace(layer, affine=source.affine, activated=source.activated or layer.kind == "relu", norm_eps=source.norm_eps)
     return layer
 
 
