@@ -11,8 +11,11 @@ from PIL import Image, UnidentifiedImageError
 from torch import Tensor
 
 from .errors import UserError
+from .limits import MAX_DECODED_PIXELS, MAX_IMAGE_SIDE, check_network_input
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
+# Modes Pillow keeps above 8 bits, and the value that is full white in each.
+HIGH_DEPTH_SCALE = {"I;16": 65535.0, "I;16B": 65535.0, "I;16L": 65535.0, "I;16N": 65535.0, "I": 65535.0, "F": 1.0}
 
 
 def load_inputs(paths: Sequence[str | Path], size: int | None = None) -> Tensor:
@@ -30,19 +33,45 @@ def load_inputs(paths: Sequence[str | Path], size: int | None = None) -> Tensor:
 
 
 def load_image(path: str | Path, size: int | None = None) -> Tensor:
-    """An image file as a [3, H, W] float tensor in [0, 1]; optionally resized and center-cropped."""
+    """An image file as a [3, H, W] float tensor in [0, 1]; optionally resized and center-cropped.
+
+    Any mode Pillow opens is read with its real range: 16-bit and 32-bit grayscale by their
+    bit depth, palette/CMYK/grayscale converted to RGB, alpha dropped. The declared size is
+    checked before any pixel is decoded (decompression bombs cost nothing)."""
     path = Path(path)
     try:
         with Image.open(path) as im:
-            im = im.convert("RGB")
-            if size is not None:
-                im = resize_center_crop(im, size)
-            array = np.asarray(im, dtype=np.float32) / 255.0
+            width, height = im.size
+            if width * height > MAX_DECODED_PIXELS or max(width, height) > MAX_IMAGE_SIDE:
+                raise UserError(f"{path}: declares {width}x{height} px, more than this tool decodes "
+                                f"({MAX_IMAGE_SIDE} px sides, {MAX_DECODED_PIXELS // 1_000_000} megapixels)",
+                                hint="resize the image first; a small file declaring a huge size is a decompression bomb")
+            if size is None:
+                check_network_input(1, height, width, f"{path}")
+            im.load()
+            array = _rgb_array(im, size)
     except FileNotFoundError:
         raise UserError(f"{path}: no such image file") from None
-    except (UnidentifiedImageError, OSError) as exc:
-        raise UserError(f"{path}: not a readable image ({exc})", hint=f"use one of {IMAGE_SUFFIXES}") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a folder, not an image file") from None
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise UserError(f"{path}: not a readable image ({exc})", hint=f"use one of {', '.join(IMAGE_SUFFIXES)}") from None
     return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+
+
+def _rgb_array(im: Image.Image, size: int | None) -> np.ndarray:
+    """(H, W, 3) float32 in [0, 1] from any Pillow mode, resized first where asked."""
+    if im.mode in HIGH_DEPTH_SCALE:  # Pillow's RGB conversion clips these to 255 (white): scale by bit depth instead
+        gray = np.asarray(im, dtype=np.float64) / HIGH_DEPTH_SCALE[im.mode]
+        im = Image.fromarray(np.clip(gray, 0.0, 1.0).astype(np.float32), mode="F")
+        if size is not None:
+            im = resize_center_crop(im, size)
+        gray = np.asarray(im, dtype=np.float32)
+        return np.repeat(np.clip(gray, 0.0, 1.0)[:, :, None], 3, axis=2)
+    im = im.convert("RGB")
+    if size is not None:
+        im = resize_center_crop(im, size)
+    return np.asarray(im, dtype=np.float32) / 255.0
 
 
 def resize_center_crop(im: Image.Image, size: int) -> Image.Image:
@@ -56,28 +85,57 @@ def resize_center_crop(im: Image.Image, size: int) -> Image.Image:
 
 
 def load_npy(path: str | Path) -> Tensor:
-    """A .npy batch in [0, 1]: shape (N,3,H,W), (N,H,W,3), (3,H,W) or (H,W,3)."""
+    """A .npy batch in [0, 1]: shape (N,3,H,W), (N,H,W,3), (3,H,W) or (H,W,3). The header is
+    checked against the file's real length and the memory budget before the data is read."""
     path = Path(path)
+    shape, dtype = _npy_header(path)
+    if len(shape) not in (3, 4) or 3 not in (shape[-3], shape[-1]):
+        raise UserError(
+            f"{path}: array of shape {list(shape)} is not an RGB batch",
+            hint="save shape (N, 3, H, W) or (N, H, W, 3), values in [0, 1]",
+        )
+    if not np.issubdtype(dtype, np.floating):
+        raise UserError(f"{path}: dtype {dtype} is not floating point", hint="scale to float values in [0, 1]")
+    count = shape[0] if len(shape) == 4 else 1
+    height, width = (shape[-2], shape[-1]) if shape[-3] == 3 else (shape[-3], shape[-2])
+    check_network_input(count, height, width, f"{path}")
     try:
         array = np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such .npy file") from None
     except (ValueError, OSError) as exc:
         raise UserError(f"{path}: not a readable .npy array ({exc})") from None
     if array.ndim == 3:
         array = array[None]
-    if array.ndim != 4 or 3 not in (array.shape[1], array.shape[3]):
-        raise UserError(
-            f"{path}: array of shape {list(array.shape)} is not an RGB batch",
-            hint="save shape (N, 3, H, W) or (N, H, W, 3), values in [0, 1]",
-        )
     if array.shape[1] != 3:
         array = array.transpose(0, 3, 1, 2)
-    if not np.issubdtype(array.dtype, np.floating):
-        raise UserError(f"{path}: dtype {array.dtype} is not floating point", hint="scale to float values in [0, 1]")
+    if array.size and not np.isfinite(array).all():
+        bad = int(np.size(array) - np.isfinite(array).sum())
+        raise UserError(f"{path}: {bad:,} values are NaN or infinite", hint="images hold finite values in [0, 1]")
     if array.size and (array.min() < 0.0 or array.max() > 1.0):
         raise UserError(
             f"{path}: values span [{array.min():.3g}, {array.max():.3g}], outside [0, 1]",
             hint="divide 8-bit images by 255; the models map [0, 1] to their own input range",
         )
     return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
+
+
+def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+    """Shape and dtype from a .npy header, refusing a header that promises more data than the file has."""
+    try:
+        with open(path, "rb") as f:
+            version = np.lib.format.read_magic(f)
+            read_header = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            shape, _, dtype = read_header(f, max_header_size=10_000)
+            data_bytes = path.stat().st_size - f.tell()
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such .npy file") from None
+    except IsADirectoryError:
+        raise UserError(f"{path} is a folder, not a .npy file") from None
+    except (ValueError, OSError, SyntaxError, TypeError) as exc:
+        raise UserError(f"{path}: not a readable .npy array ({exc})") from None
+    if dtype.hasobject:
+        raise UserError(f"{path}: holds Python objects, not numbers", hint="save a float array in [0, 1]")
+    declared = int(np.prod(shape, dtype=np.float64)) * dtype.itemsize
+    if declared > data_bytes:
+        raise UserError(f"{path}: the header declares shape {list(shape)} ({declared:,} bytes) but the file holds {data_bytes:,}",
+                        hint="the file is truncated or its header is wrong; save it again with numpy.save")
+    return tuple(int(n) for n in shape), dtype

@@ -127,7 +127,7 @@ def test_mean_ablation_equals_replacing_the_activation_by_its_mean(random_incept
 
 @pytest.mark.parametrize("text, where, message", [
     ("  - ablate: {units: [3b:480]}\n", "4:22", "mixed3b has 480 channels"),
-    ("  - obliterate: {units: [3b:1]}\n", "4:5", "'obliterate' was unexpected"),
+    ("  - obliterate: {units: [3b:1]}\n", "4:5", "unknown key 'obliterate'"),
     ("  - ablate_connection: {from: 3a:5, to: 4a:3}\n", "4:37", "no connection mixed3a:5 -> mixed4a:3"),
     ("  - ablate: {units: [3b:379]}\n  - ablate: {units: [3b:379]}\n", "5:5", "changes nothing"),
     ("  - clamp: {units: [3b:1], value: -1}\n", "4:28", "less than the minimum of 0"),

@@ -27,7 +27,7 @@ CASES = {
     "kernel larger than the layer's conv": (
         LINES.replace("size: 5,", "size: 9,"), "8:22", "larger than conv2d0's 7x7 conv", "size <= 7"),
     "unknown key": (
-        LINES.replace("    bias: -1\n", "    bais: -1\n"), "16:5", "'bais' was unexpected", "allowed here: name, layer"),
+        LINES.replace("    bias: -1\n", "    bais: -1\n"), "19:5", "unknown key 'bais'", "allowed here: name, layer"),
     "two spatial kinds": (
         GOOD_HEADER + "  - name: a\n    layer: conv2d0\n    kernel: {gabor: {size: 5, wavelength: 4, sigma: 1}, line: {size: 3, width: 1}}\n",
         "6:5", "give exactly one of gabor", None),

@@ -51,7 +51,7 @@ def test_strict_loading_lists_each_bad_tensor(random_inceptionv1, tmp_path, how,
     for line in expected:
         assert line in message
     # Also when the architecture is left to detection.
-    with pytest.raises(WeightsError, match="do not fit"):
+    with pytest.raises(WeightsError, match="fits none of the known architectures; the closest is inceptionv1"):
         load_model(path)
 
 

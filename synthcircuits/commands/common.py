@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -13,7 +12,8 @@ from torch import nn
 
 from ..errors import UserError, WeightsError
 from ..models.fetch import default_weights_path
-from ..models.weights import atomic_target, read_weights
+from ..models.weights import read_weights
+from ..outputs import atomic_target
 from ..models.zoo import ARCHITECTURE_KEY, model_from_file
 from ..opened import SPEC_SUFFIXES, OpenedModel
 
@@ -55,7 +55,7 @@ def open_model(path: Path, device: str = "cpu", architecture: str | None = None)
     if kind == "spliced":
         from ..edit.splice import spliced_from_weights
 
-        model = spliced_from_weights(weights.tensors, weights.metadata, "inceptionv1").to(device)
+        model = spliced_from_weights(weights.tensors, weights.metadata, "inceptionv1", str(path)).to(device)
         return OpenedModel(str(path), model, file=weights)
     model = model_from_file(weights, architecture, device)
     if kind == "compact":
@@ -70,27 +70,6 @@ def model_options(weights: Path | None, spec: Path | None, device: str, architec
     if (weights is None) == (spec is None):
         raise UserError("give exactly one of --weights FILE or --spec SPEC")
     return open_model(weights or spec, device, architecture)
-
-
-def output_folder(path: Path) -> Path:
-    """Check, before any work starts, that a command can make (or write into) its output folder.
-    Nothing is created here: a command that fails later leaves no empty folder behind."""
-    path = Path(path)
-    if path.exists() and not path.is_dir():
-        raise UserError(f"{path} is a file; this command writes a folder of outputs there", hint="name a folder with -o")
-    existing = next(p for p in (path, *path.absolute().parents) if p.exists())
-    if not existing.is_dir() or not os.access(existing, os.W_OK | os.X_OK):
-        raise UserError(f"cannot write the output folder {path}: {existing} is not a writable folder", hint="name a writable folder with -o")
-    return path
-
-
-def make_folder(path: Path) -> Path:
-    """Make a checked output folder when the results are ready to be written."""
-    try:
-        path.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UserError(f"cannot make the output folder {path}: {exc.strerror}", hint="name a writable folder with -o") from None
-    return path
 
 
 def save_npz(arrays: Mapping[str, np.ndarray], path: Path) -> Path:

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..layout.address import UnitAddress
-from ..models.weights import atomic_target
+from ..outputs import atomic_target, make_folders
 from ..probe.compare import UnitComparison, compare_models
 from ..probe.tuning import RadialSweep
 from ..opened import SPEC_SUFFIXES
-from .common import make_folder, open_model, output_folder
+from .common import open_model
 from ..tables import format_table
 from ..viz import plot_tuning
 
@@ -34,7 +34,6 @@ def comparison_table(results: list[UnitComparison]) -> str:
 def run_compare(a: Path, b: Path, units: str | None, radius: float, step: float, rotate_b: float, device: str, output: Path,
                 layer_b: str | None = None, architecture_b: str | None = None) -> int:
     sweep = RadialSweep(radius=radius, step=step)
-    output_folder(output)
     source_a, source_b = open_model(a, device), open_model(b, device, architecture_b)
     addresses = source_a.parse_units(units) if units else default_units(a)
     if layer_b is not None and not source_b.architecture.has_layer(layer_b):
@@ -44,7 +43,7 @@ def run_compare(a: Path, b: Path, units: str | None, radius: float, step: float,
     print(f"A: {source_a.label}\nB: {source_b.label}{f' (stimuli rotated by {rotate_b:g} deg)' if rotate_b else ''}")
     print(f"radial tuning: radius {sweep.radius:g} px, width {sweep.width:g} px, span {sweep.span:g} deg, step {sweep.step:g} deg\n")
     print(comparison_table(results))
-    make_folder(output)
+    make_folders(output)
     with atomic_target(output / "compare.json") as tmp:
         tmp.write_text(json.dumps({"a": source_a.label, "b": source_b.label, "rotate_b": rotate_b, "sweep": sweep.__dict__,
                                    "units": [r.as_json() for r in results]}, indent=1))

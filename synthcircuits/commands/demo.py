@@ -8,7 +8,7 @@ from pathlib import Path
 from .compare import comparison_table
 from ..compile import compile_spec
 from ..layout.address import parse_units
-from ..models.weights import atomic_target
+from ..outputs import atomic_target
 from ..probe.checks import Measurements, checks_summary, run_checks, tuning_table
 from ..probe.compare import compare_models
 from ..probe.tuning import RadialSweep

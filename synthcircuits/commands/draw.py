@@ -18,15 +18,17 @@ from ..probe.tuning import ProbeUnit, RadialSweep, radial_tuning
 from ..viz import draw_weight_diagram, incoming_kernels, plot_orientation_radius, plot_tuning, save_images, strongest
 from ..viz.featurevis import Objective, visualise
 from ..viz.report import Report, ReportUnit, family_texts, write_report
-from .common import model_options, open_model, output_folder
+from .common import model_options, open_model
 
 
 def run_vis(unit_text: str, weights: Path | None, spec: Path | None, output: Path, steps: int, size: int, kind: str,
-            seed: int, thresholds: str | None, device: str, architecture: str | None = None) -> int:
+            seed: int, thresholds: list[int] | None, device: str, architecture: str | None = None) -> int:
+    marks = sorted(set(thresholds or []))
+    if marks and marks[-1] > steps:
+        raise UserError(f"--thresholds {marks[-1]} is past the last step ({steps})", hint="give steps from 0 to --steps")
     source = model_options(weights, spec, device, architecture)
     unit = source.parse_unit(unit_text)
     objective = Objective(unit.layer, source.channel_of(unit), kind)
-    marks = [int(t) for t in thresholds.split(",")] if thresholds else []
     snapshots = visualise(source.model, objective, steps=steps, size=size, seed=seed, thresholds=marks)
     shown = [snapshots[t][0] for t in sorted(snapshots) if t in marks or t == steps]
     save_images(shown, output)
@@ -36,7 +38,6 @@ def run_vis(unit_text: str, weights: Path | None, spec: Path | None, output: Pat
 
 def run_report(source_path: Path, output: Path, units_text: str | None, steps: int, size: int, edits: Path | None,
                images: Path | None, device: str, architecture: str | None = None) -> int:
-    output_folder(output)
     source = open_model(source_path, device, architecture)
     wanted = source.parse_units(units_text) if units_text else None
     if source_path.suffix in SPEC_SUFFIXES:

@@ -10,15 +10,20 @@ from torch import nn
 from .. import __version__
 from ..errors import UserError
 from ..models.fetch import default_weights_path
-from ..models.weights import atomic_target, content_hash, read_weights, save_safetensors
+from ..models.weights import content_hash, read_weights, save_safetensors
+from ..outputs import atomic_target
 from ..models.zoo import model_from_state_dict, weights_architecture
 from ..edit.apply import EditResult, apply_edits, edited_model, mean_image_loader
 from ..edit.effect import list_images, measure_effect, read_class_map
 from ..edit.spec import EditSpec, load_edit
+from ..spec.source import SpecError
 from ..edit.splice import SplicedModel
 
 
 def base_weights_path(spec: EditSpec, weights: Path | None) -> Path:
+    if weights is None and spec.base is not None and not spec.base.is_file():
+        raise SpecError(f"base: {spec.base} is not a weights file", location=spec.base_location,
+                        hint="give a path relative to the edit file, or pass --weights FILE")
     path = weights or spec.base or default_weights_path()
     if not Path(path).is_file():
         raise UserError(
@@ -55,6 +60,7 @@ def run_edit(edit_path: Path, weights: Path | None, images: Path | None, mean_im
     if found != spec.architecture:
         raise UserError(f"{source}: holds {found} weights, but the edit is written for {spec.architecture}",
                         hint="set architecture: in the edit to match the weights")
+    labelled = list_images(images, read_class_map(class_map) if class_map else None, spec.architecture) if images else None
     result = apply_edits(base_file.tensors, spec, mean_image_loader(mean_images))
     print(f"{spec.name}: {len(result.changes)} tensor writes on {source}" + (f", {len(result.splices)} splice(s)" if result.splices else ""))
     print(result.log_table())
@@ -62,10 +68,9 @@ def run_edit(edit_path: Path, weights: Path | None, images: Path | None, mean_im
     if output:
         save_edited(model, output, edit_metadata(result, content_hash(base_file.tensors), model))
         print(f"\nsaved {output}")
-    if images:
+    if labelled is not None:
         base = model_from_state_dict(base_file.tensors, spec.architecture).to(device)
-        classes = read_class_map(class_map) if class_map else None
-        report = measure_effect(base, model, list_images(images, classes, spec.architecture))
+        report = measure_effect(base, model, labelled)
         print()
         print(report.tables())
         target = json_out or (output.with_suffix(".effect.json") if output else None)

@@ -8,12 +8,12 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..layout.address import unit_at
-from ..models.weights import atomic_target
+from ..outputs import atomic_target, make_folders
 from ..probe.classify import FAMILIES, UnitClass, classify_layer
 from ..probe.tuning import ProbeUnit, RadialSweep
 from ..tables import format_table
 from ..viz import plot_tuning
-from .common import make_folder, model_options, output_folder
+from .common import model_options
 
 SHEET_UNITS = 24
 
@@ -22,7 +22,6 @@ def run_find(layer_name: str, weights: Path | None, spec: Path | None, architect
              output: Path, limit: int, device: str) -> int:
     if family not in FAMILIES:
         raise UserError(f"unknown family {family!r}", hint="choose one of " + ", ".join(FAMILIES))
-    output_folder(output)
     source = model_options(weights, spec, device, architecture)
     arch = source.architecture
     if not arch.has_layer(layer_name):
@@ -37,7 +36,7 @@ def run_find(layer_name: str, weights: Path | None, spec: Path | None, architect
     print(f"{source.label}: {layer.name}, {len(rows)} units, {len(members)} {family} "
           f"(stimuli {sweep.size} px, arcs of radius {sweep.radius:g} px where curves are asked for)\n")
     print(find_table(rows[:limit], family))
-    make_folder(output)
+    make_folders(output)
     with atomic_target(output / "find.json") as tmp:
         tmp.write_text(json.dumps({"model": source.label, "architecture": arch.name, "layer": layer.name, "family": family,
                                    "sweep": sweep.__dict__, "units": [r.as_json() for r in rows]}, indent=1))

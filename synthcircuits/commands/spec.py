@@ -7,8 +7,10 @@ import sys
 from pathlib import Path
 
 from ..compile import build_graph, compile_spec
-from ..models.weights import atomic_target
+from ..outputs import atomic_target
 from ..spec import SPEC_SCHEMA, load_spec
+from ..spec.parse import spec_from_source
+from ..spec.source import read_source
 
 
 def run_build(spec_path: Path, output: Path, target: str, base: Path | None, units_out: Path | None) -> int:
@@ -23,9 +25,25 @@ def run_build(spec_path: Path, output: Path, target: str, base: Path | None, uni
 
 
 def run_check_spec(spec_path: Path) -> int:
-    spec = load_spec(spec_path)
+    source = read_source(spec_path)
+    if isinstance(source.data, dict) and "synthcircuits_edit" in source.data:
+        return _check_edit(source)
+    spec = spec_from_source(source)
     graph = build_graph(spec)
     print(f"{spec_path}: ok ({len(spec.families)} families, {spec.unit_count} units, {graph.edge_count()} connections)")
+    return 0
+
+
+def _check_edit(source) -> int:
+    """An edit spec: its structure, addresses and files, and every circuit spec it splices in."""
+    from ..edit.spec import edit_from_source
+
+    edit = edit_from_source(source)
+    for op in edit.ops:
+        if op.path is not None and op.kind in ("splice", "transplant") and not op.from_weights:
+            build_graph(load_spec(op.path))
+    print(f"{source.file}: ok (edit spec, {len(edit.ops)} operations on {edit.architecture}; "
+          "apply it with `synthcircuits edit`)")
     return 0
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from ..compile import Build, compile_spec
 from ..errors import UserError
-from ..models.weights import atomic_target
+from ..outputs import atomic_target
 from ..models.zoo import load_model
 from ..probe.checks import CheckRow, DesignedUnit, Measurements, checks_table, run_checks, tuning_table
 from ..probe.tuning import ProbeUnit, RadialSweep

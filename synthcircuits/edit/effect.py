@@ -12,6 +12,7 @@ from tqdm import tqdm
 
 from ..errors import UserError
 from ..images import IMAGE_SUFFIXES, load_image
+from ..limits import MAX_CLASS_MAP_BYTES
 from ..labels import index_by_name, label_of, labels_for, normalise
 from ..tables import format_table
 
@@ -66,8 +67,24 @@ class EffectReport:
 
 def read_class_map(path: Path) -> dict[str, str]:
     """Lines `FOLDER_NAME label words` (e.g. `n01440764 tench`): folder names -> class labels."""
+    path = Path(path)
+    try:
+        if path.stat().st_size > MAX_CLASS_MAP_BYTES:
+            raise UserError(f"{path}: {path.stat().st_size:,} bytes is too large for a class map (at most {MAX_CLASS_MAP_BYTES:,})")
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise UserError(f"{path}: no such class map file") from None
+    except OSError as exc:
+        raise UserError(f"{path}: cannot read the class map ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start].decode("utf-8", errors="replace")
+        line, column = before.count("\n") + 1, len(before) - before.rfind("\n")
+        raise UserError(f"{path}:{line}:{column}: byte 0x{raw[exc.start]:02x} is not UTF-8",
+                        hint="save the class map as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
     mapping = {}
-    for number, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), start=1):
+    for number, line in enumerate(text.splitlines(), start=1):
         if line.strip() and not line.startswith("#"):
             parts = line.split(maxsplit=1)
             if len(parts) != 2:

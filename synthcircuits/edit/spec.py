@@ -91,6 +91,7 @@ class EditSpec:
     file: str = "<edit>"
     content_hash: str = ""
     data: dict = field(default_factory=dict, repr=False)
+    base_location: Location | None = None
 
 
 def load_edit(path: str | Path) -> EditSpec:
@@ -104,6 +105,9 @@ def parse_edit(text: str, file: str = "<edit>") -> EditSpec:
 def edit_from_source(src: Source) -> EditSpec:
     if not isinstance(src.data, dict):
         raise src.error((), "an edit spec is a YAML mapping with synthcircuits_edit, name and edits")
+    if "synthcircuits" in src.data and "synthcircuits_edit" not in src.data:
+        raise src.error(("synthcircuits",), "this is a circuit spec, not an edit spec",
+                        "build it with `synthcircuits build`; an edit spec starts with `synthcircuits_edit: 1`")
     validate_structure(src, EDIT_SCHEMA)
     try:
         arch = architecture_named(src.data.get("architecture", "inceptionv1"))
@@ -149,7 +153,10 @@ def edit_from_source(src: Source) -> EditSpec:
                 if not u.branch or lrn_between(arch, u.layer):
                     raise src.error(path + ("units", j), f"mean ablation folds {u} into the next layer's biases, which is exact only "
                                     "for units of inception blocks", "use ablate or clamp for conv2d units")
-            op = EditOp(kind, units, path=relative(params["images"]) if "images" in params else None, location=location)
+            images = relative(params["images"]) if "images" in params else None
+            if images is not None and not images.is_dir():
+                raise src.error(path + ("images",), f"{images} is not a folder of images", "give a folder, relative to the edit file")
+            op = EditOp(kind, units, path=images, location=location)
         elif kind in ("transplant", "splice"):
             given = [key for key in ("spec", "weights") if key in params]
             if len(given) != 1 or (kind == "splice" and given != ["spec"]):
@@ -159,6 +166,9 @@ def edit_from_source(src: Source) -> EditSpec:
             source_path = relative(params[given[0]])
             if not source_path.is_file():
                 raise src.error(path + (given[0],), f"{source_path} does not exist", "give a path relative to the edit file")
+            if source_path.resolve() == Path(src.file).resolve():
+                raise src.error(path + (given[0],), f"the {kind} names this edit file itself",
+                                "name a circuit spec (synthcircuits: 1) or, for transplant, a weights file")
             op = EditOp(kind, units, path=source_path, location=location, from_weights=given == ["weights"])
         ops.append(op)
     data = src.data
@@ -166,6 +176,7 @@ def edit_from_source(src: Source) -> EditSpec:
     return EditSpec(
         data["name"], data.get("description", ""), arch.name, tuple(ops), base, src.file,
         hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest(), data,
+        src.where(("base",)) if "base" in data else None,
     )
 
 

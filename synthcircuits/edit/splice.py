@@ -13,7 +13,9 @@ from collections.abc import Sequence
 import torch
 from torch import Tensor, nn
 
+from ..errors import WeightsError
 from ..models.compact import CompactNet, compact_from_metadata
+from ..models.weights import check_shapes
 from ..models.staged import NO_TAP, Stage, Tap, run_stages
 from .spec import EditOp, edit_error
 
@@ -87,11 +89,35 @@ def splice_circuit(model: nn.Module, op: EditOp) -> SplicedModel:
     return SplicedModel(model, build.model(), layer, [u.channel for u in wanted], [records[u].channel for u in wanted])
 
 
-def spliced_from_weights(tensors: dict[str, Tensor], metadata: dict[str, str], base_architecture: str) -> SplicedModel:
+SPLICE_KEY = "synthcircuits.splice"
+
+
+def _width(circuit: CompactNet, layer: str) -> int:
+    return next((l.out_channels for l in circuit.layers if l.name == layer), 0)
+
+
+def spliced_from_weights(tensors: dict[str, Tensor], metadata: dict[str, str], base_architecture: str,
+                         source: str = "the file") -> SplicedModel:
     from ..models.zoo import model_from_state_dict
 
-    info = json.loads(metadata["synthcircuits.splice"])
-    base = model_from_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("base.")}, base_architecture)
-    circuit = compact_from_metadata(json.dumps(info["circuit_layout"]))
-    circuit.load_state_dict({k[8:]: v for k, v in tensors.items() if k.startswith("circuit.")}, strict=True)
-    return SplicedModel(base, circuit, info["layer"], info["base_channels"], info["circuit_channels"]).eval()
+    hint = "write the file again with `synthcircuits edit ... -o FILE`"
+    try:
+        info = json.loads(metadata[SPLICE_KEY])
+        layer, base_channels, circuit_channels = info["layer"], list(info["base_channels"]), list(info["circuit_channels"])
+        layout = json.dumps(info["circuit_layout"])
+    except (KeyError, ValueError, TypeError):
+        raise WeightsError(f"{source}: says it is a spliced model, but its {SPLICE_KEY} metadata is missing or not "
+                           "{layer, base_channels, circuit_channels, circuit_layout}", hint=hint) from None
+    base = model_from_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("base.")}, base_architecture,
+                                 f"{source} (its base. tensors)")
+    circuit = compact_from_metadata(layout, source)
+    circuit_tensors = {k[8:]: v for k, v in tensors.items() if k.startswith("circuit.")}
+    check_shapes(circuit_tensors, {k: tuple(v.shape) for k, v in circuit.state_dict().items()},
+                 f"{source}: the circuit. tensors do not fit the circuit its metadata describes")
+    circuit.load_state_dict(circuit_tensors, strict=True)
+    sizes = {len(base_channels), len(circuit_channels)}
+    if (len(sizes) != 1 or not base.architecture.has_layer(str(layer))
+            or not all(isinstance(c, int) and 0 <= c < base.architecture.layer(layer).channels for c in base_channels)
+            or not all(isinstance(c, int) and 0 <= c < _width(circuit, layer) for c in circuit_channels)):
+        raise WeightsError(f"{source}: its {SPLICE_KEY} metadata names channels its layer {layer!r} does not have", hint=hint)
+    return SplicedModel(base, circuit, layer, base_channels, circuit_channels).eval()

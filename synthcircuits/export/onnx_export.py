@@ -18,6 +18,7 @@ import torch
 from torch import Tensor, nn
 
 from ..models.capture import capture, check_names
+from ..outputs import atomic_target, make_folders
 from ..stimuli import arcs, lines
 
 EXTERNAL_DATA_BYTES = 1_500_000_000  # protobuf caps a file at 2 GB; larger models keep weights beside it
@@ -72,7 +73,7 @@ def export_onnx(
     model = model.eval()
     images = parity_images(size).to(next(model.parameters()).device)
     wrapper = CaptureOutputs(model, outputs).eval()  # export restores the wrapper's mode on everything inside it
-    workdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent if path.parent.exists() else None))
+    workdir = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=make_folders(path.parent)))
     try:
         tmp = workdir / path.name
         with warnings.catch_warnings():
@@ -91,10 +92,11 @@ def export_onnx(
         rows = parity(tmp, wrapper, images, outputs, tolerance)
         if not all(r.ok for r in rows):
             raise ParityError(rows)
-        path.parent.mkdir(parents=True, exist_ok=True)
         if external:
-            os.replace(workdir / f"{path.name}.data", path.parent / f"{path.name}.data")
-        os.replace(tmp, path)
+            with atomic_target(path.parent / f"{path.name}.data") as data_tmp:
+                os.replace(workdir / f"{path.name}.data", data_tmp)
+        with atomic_target(path) as final_tmp:
+            os.replace(tmp, final_tmp)
         return rows
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

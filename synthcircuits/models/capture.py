@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from weakref import WeakKeyDictionary
 
 import torch
 from torch import Tensor, nn
@@ -29,6 +30,12 @@ def capture(
     names = list(dict.fromkeys(layers))
     if pre_relu:
         names += [f"{n}_pre_relu" for n in layers if f"{n}_pre_relu" in model.hook_points()]
+    check_names(model, names)
+    check_input_size(model, images, names)
+    return _run(model, images, names, grad, relu)
+
+
+def _run(model: nn.Module, images: Tensor, names: list[str], grad: bool = False, relu=None) -> dict[str, Tensor]:
     device = next(model.parameters()).device
     if hasattr(model, "run_tapped"):  # a traced network: its feature extractor keeps only what the names need
         check_names(model, names)
@@ -59,3 +66,44 @@ def deepest_stage(model: nn.Module, names: Sequence[str]) -> str:
     points = check_names(model, names)
     order = {name: i for i, (name, _) in enumerate(model.stages())}
     return max((points[n] for n in names), key=order.__getitem__)
+
+
+_MINIMUM_SIDES: WeakKeyDictionary[nn.Module, dict[tuple[str, ...], int]] = WeakKeyDictionary()
+
+
+def check_input_size(model: nn.Module, images: Tensor, names: Sequence[str]) -> None:
+    """Refuse images too small for the network to reach `names` (its pools and convs would leave
+    no positions), naming the smallest size that works, before the real forward runs."""
+    if images.ndim != 4 or images.shape[1] != 3:
+        raise UserError(f"images must be a batch of RGB images (N, 3, H, W), got shape {list(images.shape)}")
+    height, width = images.shape[-2:]
+    trained = getattr(getattr(model, "architecture", None), "input_size", 224)
+    if min(height, width) >= trained:
+        return
+    smallest = minimum_input_side(model, names)
+    if min(height, width) < smallest:
+        raise UserError(f"images of {height}x{width} px are too small to reach {', '.join(names)}: "
+                        f"this network needs at least {smallest}x{smallest} px there",
+                        hint=f"pass --size {max(smallest, trained)} to resize, or ask for an earlier layer")
+
+
+def minimum_input_side(model: nn.Module, names: Sequence[str]) -> int:
+    """The smallest square input that runs as far as `names`, by bisection on blank images (cached)."""
+    known = _MINIMUM_SIDES.setdefault(model, {})
+    key = tuple(sorted(names))
+    if key not in known:
+        device = next(model.parameters()).device
+        low, high = 1, max(getattr(getattr(model, "architecture", None), "input_size", 224), 8)
+
+        def runs(side: int) -> bool:
+            try:
+                _run(model, torch.zeros(1, 3, side, side, device=device), list(names))
+            except (RuntimeError, ValueError, IndexError):
+                return False
+            return True
+
+        while low < high:
+            middle = (low + high) // 2
+            low, high = (low, middle) if runs(middle) else (middle + 1, high)
+        known[key] = low
+    return known[key]

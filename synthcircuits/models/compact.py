@@ -15,6 +15,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..errors import WeightsError
 from .inceptionv1 import LRN, InceptionV1, max_pool_3x3_s2
 from ..layout.architectures import INCEPTIONV1
 from ..layout.geometry import INCEPTIONV1_GEOMETRY, Geometry
@@ -122,5 +123,22 @@ class CompactNet(nn.Module):
         return json.dumps([asdict(l) for l in self.layers])
 
 
-def compact_from_metadata(text: str) -> CompactNet:
-    return CompactNet([CompactLayer(**entry) for entry in json.loads(text)])
+def compact_from_metadata(text: str, source: str = "the file") -> CompactNet:
+    """The compact net a file's layout metadata describes, after checking the description is one
+    InceptionV1 could hold (a lying layout must not allocate, nor fail deep inside torch)."""
+    hint = "rebuild the file with `synthcircuits build --target compact`"
+    try:
+        layers = [CompactLayer(**entry) for entry in json.loads(text)]
+    except (ValueError, TypeError, AttributeError):
+        raise WeightsError(f"{source}: its {LAYOUT_KEY} metadata is not a list of compact layers", hint=hint) from None
+    for layer in layers:
+        known = INCEPTIONV1.layer(layer.name) if isinstance(layer.name, str) and INCEPTIONV1.has_layer(layer.name) else None
+        sizes = (layer.in_channels, layer.out_channels, layer.kernel)
+        if (known is None or not all(isinstance(n, int) and n >= 1 for n in sizes) or layer.out_channels > known.channels
+                or layer.in_channels > 1024 or layer.kernel > 15
+                or (layer.positions is not None and (len(layer.positions) != layer.out_channels
+                                                     or not all(isinstance(c, int) and 0 <= c < known.channels for c in layer.positions)))):
+            raise WeightsError(f"{source}: its {LAYOUT_KEY} metadata describes a layer InceptionV1 cannot hold: {layer}", hint=hint)
+    if not layers:
+        raise WeightsError(f"{source}: its {LAYOUT_KEY} metadata lists no layers", hint=hint)
+    return CompactNet(layers)

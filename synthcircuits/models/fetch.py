@@ -10,7 +10,8 @@ from pathlib import Path
 from tqdm import tqdm
 
 from ..errors import WeightsError
-from .weights import atomic_target, read_weights
+from ..outputs import atomic_target
+from .weights import read_weights
 
 LUCENT_INCEPTIONV1_URL = "https://github.com/ProGamerGov/pytorch-old-tensorflow-models/raw/master/inception5h.pth"
 LUCENT_INCEPTIONV1_FILE = "inception5h.pth"

@@ -7,19 +7,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
 from safetensors import SafetensorError, safe_open
-from safetensors.torch import save_file
 from torch import Tensor
 
 from ..errors import WeightsError
+from ..outputs import atomic_target
+from .safetensors_file import write_safetensors
 
 TORCH_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt")
 SAFETENSORS_SUFFIX = ".safetensors"
@@ -53,13 +51,29 @@ def read_weights(path: str | Path, suffix: str | None = None) -> WeightFile:
             "downloads the Lucent InceptionV1 weights)",
         )
     if suffix == SAFETENSORS_SUFFIX:
-        return _read_safetensors(path)
+        return _checked(_read_safetensors(path))
     if suffix in TORCH_SUFFIXES:
-        return _read_torch(path)
+        return _checked(_read_torch(path))
     raise WeightsError(
         f"{path}: unknown weights format {suffix!r}",
         hint=f"use one of {', '.join(TORCH_SUFFIXES + (SAFETENSORS_SUFFIX,))}",
     )
+
+
+COUNTER_SUFFIXES = ("num_batches_tracked",)  # integer buffers batch-norm layers keep
+
+
+def _checked(weights: WeightFile) -> WeightFile:
+    """Refuse tensors no network weight can be: integer or bool weights, NaN or infinite values."""
+    for name, tensor in weights.tensors.items():
+        if not (tensor.is_floating_point() or (name.endswith(COUNTER_SUFFIXES) and not tensor.is_complex())):
+            raise WeightsError(f"{weights.path}: tensor {name!r} holds {tensor.dtype} values; weights are floating point",
+                               hint="save the model's float state dict (float32, float16 or bfloat16)")
+        if tensor.is_floating_point() and not bool(torch.isfinite(tensor).all()):
+            bad = int((~torch.isfinite(tensor)).sum())
+            raise WeightsError(f"{weights.path}: tensor {name!r} holds {bad:,} NaN or infinite values",
+                               hint="the training diverged or the file is damaged; use a checkpoint from before")
+    return weights
 
 
 def _read_safetensors(path: Path) -> WeightFile:
@@ -100,9 +114,8 @@ def _as_state_dict(obj: object, path: Path) -> dict[str, Tensor]:
 def save_safetensors(tensors: Mapping[str, Tensor], path: str | Path, metadata: Mapping[str, str] | None = None) -> Path:
     """Write tensors (and string metadata) to `path` atomically: a temp file, then rename."""
     path = Path(path)
-    contiguous = {k: v.detach().cpu().contiguous() for k, v in tensors.items()}
     with atomic_target(path) as tmp:
-        save_file(contiguous, str(tmp), metadata=dict(metadata or {}))
+        write_safetensors(tensors, tmp, metadata or {})
     return path
 
 
@@ -112,22 +125,6 @@ def save_torch(tensors: Mapping[str, Tensor], path: str | Path) -> Path:
     with atomic_target(path) as tmp:
         torch.save({k: v.detach().cpu() for k, v in tensors.items()}, tmp)
     return path
-
-
-@contextmanager
-def atomic_target(path: str | Path) -> Iterator[Path]:
-    """Yield a temp path beside `path`; it is renamed onto `path` only if the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".part", dir=path.parent)
-    os.close(fd)
-    tmp = Path(name)
-    try:
-        yield tmp
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    os.replace(tmp, path)
 
 
 def content_hash(tensors: Mapping[str, Tensor]) -> str:
@@ -148,11 +145,13 @@ def check_shapes(tensors: Mapping[str, Tensor], expected: Mapping[str, tuple[int
     if not (missing or unexpected or misshaped):
         return
     counts = ", ".join(f"{len(v)} {k}" for k, v in (("missing", missing), ("unexpected", unexpected), ("mis-shaped", misshaped)) if v)
-    lines = [f"{source}: the tensors do not fit the architecture ({len(expected)} expected; {counts})"]
-    shown = [f"  missing     {k} {list(expected[k])}" for k in missing[:3]]
-    shown += [f"  unexpected  {k} {list(tensors[k].shape)}" for k in unexpected[:3]]
-    shown += [f"  mis-shaped  {k} is {list(tensors[k].shape)}, expected {list(expected[k])}" for k in misshaped[:3]]
+    lines = [f"{source} ({len(expected)} tensors expected; {counts})"]
+    shown = [f"  missing     {k} {list(expected[k])}" for k in missing[:2]]
+    shown += [f"  unexpected  {k} {list(tensors[k].shape)}" for k in unexpected[:2]]
+    shown += [f"  mis-shaped  {k} is {list(tensors[k].shape)}, expected {list(expected[k])}" for k in misshaped[:2]]
+    shown = shown[:4]
     lines += shown
     if len(missing) + len(unexpected) + len(misshaped) > len(shown):
-        lines.append("  ... `synthcircuits weights info FILE` lists which architecture the file fits best and what differs")
+        lines.append(f"  ... and {len(missing) + len(unexpected) + len(misshaped) - len(shown)} more; "
+                     "`synthcircuits weights info FILE` names the architecture the file fits best")
     raise WeightsError("\n".join(lines))

@@ -123,7 +123,7 @@ def model_from_state_dict(tensors: Mapping[str, Tensor], architecture: str, sour
                           preprocessing: Preprocessing | None = None) -> nn.Module:
     """Check the tensors strictly against the architecture, then load them into a new model."""
     cleaned = _cleaned(architecture, tensors)
-    check_shapes(cleaned, expected_shapes(architecture), source)
+    check_shapes(cleaned, expected_shapes(architecture), f"{source}: the tensors do not fit {architecture}")
     if is_traced_name(architecture):
         return traced_from_state_dict(architecture, cleaned, preprocessing)
     model = build_model(architecture)
@@ -163,8 +163,9 @@ def compact_model(weights: WeightFile) -> nn.Module:
 
     if LAYOUT_KEY not in weights.metadata:
         raise WeightsError(f"{weights.path}: a compact build must carry {LAYOUT_KEY} metadata; rebuild it with synthcircuits build")
-    model = compact_from_metadata(weights.metadata[LAYOUT_KEY])
-    check_shapes(weights.tensors, {k: tuple(v.shape) for k, v in model.state_dict().items()}, str(weights.path))
+    model = compact_from_metadata(weights.metadata[LAYOUT_KEY], str(weights.path))
+    check_shapes(weights.tensors, {k: tuple(v.shape) for k, v in model.state_dict().items()},
+                 f"{weights.path}: the tensors do not fit the compact layout its metadata describes")
     model.load_state_dict(weights.tensors, strict=True)
     return model.eval()
 
@@ -177,7 +178,9 @@ def weights_architecture(weights: WeightFile) -> str:
     best = fits(weights.tensors)[0]
     if best.exact:
         return best.architecture
-    check_shapes(_cleaned(best.architecture, weights.tensors), expected_shapes(best.architecture), str(weights.path))
+    described = f"{weights.path} ({weights.format}, {len(weights.tensors):,} tensors, {weights.parameter_count:,} parameters)"
+    check_shapes(_cleaned(best.architecture, weights.tensors), expected_shapes(best.architecture),
+                 f"{described} fits none of the known architectures; the closest is {best.architecture}")
     raise AssertionError("check_shapes accepts only exact fits")
 
 

@@ -32,6 +32,9 @@ def parse_spec(text: str, file: str = "<spec>") -> Spec:
 def spec_from_source(source: Source) -> Spec:
     if not isinstance(source.data, dict):
         raise source.error((), "a spec is a YAML mapping with synthcircuits, name and families", "see `synthcircuits schema`")
+    if "synthcircuits_edit" in source.data:
+        raise source.error(("synthcircuits_edit",), "this is an edit spec, not a circuit spec",
+                           "apply it with `synthcircuits edit`; check it with `synthcircuits check-spec`")
     validate_structure(source)
     return _Builder(source).spec()
 

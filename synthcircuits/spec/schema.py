@@ -137,12 +137,12 @@ FAMILY = _object(
         "orientations": {
             "oneOf": [
                 {"type": "integer", "minimum": 1, "maximum": 720},
-                {"type": "array", "items": _NUMBER, "minItems": 1},
+                {"type": "array", "items": _NUMBER, "minItems": 1, "maxItems": 720},
             ],
             "description": "N rotated copies spread evenly over the period, or explicit angles in degrees",
         },
         "period": {"enum": [180, 360], "description": "180 for undirected features (lines), 360 for directed (curves)"},
-        "phases": {"type": "array", "items": _NUMBER, "minItems": 1, "description": "copies per orientation at these phases"},
+        "phases": {"type": "array", "items": _NUMBER, "minItems": 1, "maxItems": 64, "description": "copies per orientation at these phases"},
         "units": {"type": "array", "items": {"type": "string"}, "description": "where the units live, e.g. mixed3b:379"},
         "bias": _NUMBER,
         "keep": {"type": "boolean", "description": "with a base: these (pinned) units keep their trained weights and serve as inputs"},
@@ -167,7 +167,13 @@ CONNECTION = _object(
 )
 
 RADIAL_TUNING = _object(
-    {"radius": _POSITIVE, "step": _POSITIVE, "width": _POSITIVE, "span": _POSITIVE, "size": {"type": "integer", "minimum": 32}},
+    {
+        "radius": {**_POSITIVE, "maximum": 1000, "description": "arc radius in px"},
+        "step": {"type": "number", "minimum": 0.1, "maximum": 180, "description": "degrees between orientations"},
+        "width": {**_POSITIVE, "maximum": 100, "description": "stroke width in px"},
+        "span": {**_POSITIVE, "maximum": 360, "description": "arc length in degrees"},
+        "size": {"type": "integer", "minimum": 32, "maximum": 1024, "description": "image side in px"},
+    },
     (),
     "black arcs on white swept over 360 degrees, centred on each unit's receptive field "
     "(defaults: radius 32 px, step 5 deg, width 3 px, span 120 deg, 224 px images)",
@@ -235,11 +241,20 @@ def validate_structure(source: Source, schema: dict[str, Any] = SPEC_SCHEMA) -> 
     if error is None:
         return
     path = tuple(error.absolute_path)
+    if error.validator == "additionalProperties" and isinstance(error.instance, dict):
+        allowed = error.schema.get("properties", {}) if isinstance(error.schema, dict) else {}
+        unknown = [key for key in error.instance if key not in allowed]
+        if unknown:  # point at the key itself, not at the block around it
+            raise source.error(path + (unknown[0],), f"{_dotted(path)}: unknown key {unknown[0]!r}", _hint(error))
     raise source.error(path, _message(error, path), _hint(error))
 
 
+def _dotted(path: tuple) -> str:
+    return ".".join(str(p) for p in path) or "the document"
+
+
 def _message(error: jsonschema.ValidationError, path: tuple) -> str:
-    where = ".".join(str(p) for p in path) or "the document"
+    where = _dotted(path)
     if error.validator == "additionalProperties":
         return f"{where}: {error.message}"
     if error.validator == "required":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -9,6 +10,7 @@ from typing import Any
 import yaml
 
 from ..errors import Location, UserError
+from ..limits import MAX_SPEC_NUMBER, MAX_YAML_ALIASES, MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES
 
 
 class SpecError(UserError):
@@ -42,28 +44,125 @@ class Source:
 def read_source(path: str | Path) -> Source:
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        size = path.stat().st_size
+        if path.is_dir():
+            raise SpecError(f"{path} is a folder, not a spec file")
+        if size > MAX_YAML_BYTES:
+            raise SpecError(f"{path}: {size:,} bytes is more than the {MAX_YAML_BYTES:,} a spec may have",
+                            hint="specs are written by hand; split it or check it is the right file")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise SpecError(f"{path}: no such spec file") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise SpecError(f"{path}: cannot read ({exc})") from None
+    except OSError as exc:
+        raise SpecError(f"{path}: cannot read ({exc.strerror})") from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line, column = _line_column(raw[: exc.start].decode("utf-8", errors="replace"))
+        raise SpecError(f"byte 0x{raw[exc.start]:02x} is not UTF-8", location=Location(str(path), line, column),
+                        hint="save the file as UTF-8") from None
     return parse_source(text, str(path))
 
 
 def parse_source(text: str, file: str = "<spec>") -> Source:
-    try:
-        node = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        location = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
-        raise SpecError(f"not valid YAML: {exc.problem or exc}", location=location) from None
-    except yaml.YAMLError as exc:
-        raise SpecError(f"not valid YAML: {exc}", location=Location(file)) from None
+    """Parse YAML text within the limits, keeping every value's line and column."""
+    node = compose_limited(text, file)
+    data = yaml.load(text, Loader=yaml.SafeLoader)  # safe: the checks above bound what it builds
     marks: dict[Path_, tuple[int, int]] = {}
     if node is not None:
         _record(node, (), marks, file)
-    return Source(file, text, _string_keys(data), marks)
+    source = Source(file, text, _string_keys(data), marks)
+    _check_numbers(source, source.data, ())
+    return source
+
+
+def compose_limited(text: str, file: str = "<spec>") -> yaml.Node | None:
+    """The YAML node tree of `text`, refusing oversized, too deep or alias-bomb documents
+    (each at its line and column) before anything is built."""
+    if len(text) > MAX_YAML_BYTES:
+        raise SpecError(f"{len(text):,} characters is more than the {MAX_YAML_BYTES:,} a spec may have", location=Location(file))
+    try:
+        _check_shape(yaml.parse(text, Loader=yaml.SafeLoader), file)
+        return yaml.compose(text, Loader=yaml.SafeLoader)
+    except yaml.MarkedYAMLError as exc:
+        mark, context = exc.problem_mark, exc.context
+        if exc.context_mark is not None and (mark is None or "end of stream" in (exc.problem or "")):
+            mark = exc.context_mark  # an unclosed quote or bracket: where it opened, not the end of the file
+        location = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
+        what = f"{context}, {exc.problem}" if context and exc.problem else (exc.problem or str(exc))
+        raise SpecError(f"not valid YAML: {what}", location=location) from None
+    except yaml.reader.ReaderError as exc:
+        line, column = _line_column(text[: exc.position])
+        character = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        raise SpecError(f"not valid YAML: character {character!r} is not allowed", location=Location(file, line, column),
+                        hint="remove control characters (NUL and the like) from the file") from None
+    except yaml.YAMLError as exc:
+        raise SpecError(f"not valid YAML: {exc}", location=Location(file)) from None
+
+
+def _check_shape(events, file: str) -> None:
+    """Walk the event stream once: nesting depth, alias uses, and the node count aliases expand to."""
+    sizes: dict[str, int] = {}  # anchor -> expanded node count
+    stack: list[list] = []  # open collections: [anchor, expanded size so far]
+    total = aliases = 0
+
+    def fail(event, message: str, hint: str) -> SpecError:
+        return SpecError(message, location=Location(file, event.start_mark.line + 1, event.start_mark.column + 1), hint=hint)
+
+    for event in events:
+        if isinstance(event, (yaml.SequenceStartEvent, yaml.MappingStartEvent)):
+            stack.append([event.anchor, 1])
+            total += 1
+            if len(stack) > MAX_YAML_DEPTH:
+                raise fail(event, f"nested more than {MAX_YAML_DEPTH} levels deep", "specs need a few levels; check the brackets")
+        elif isinstance(event, (yaml.SequenceEndEvent, yaml.MappingEndEvent)):
+            anchor, size = stack.pop()
+            if anchor is not None:
+                sizes[anchor] = size
+            if stack:
+                stack[-1][1] += size
+        elif isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
+            if isinstance(event, yaml.AliasEvent):
+                aliases += 1
+                size = sizes.get(event.anchor, 1)
+                if aliases > MAX_YAML_ALIASES:
+                    raise fail(event, f"more than {MAX_YAML_ALIASES} aliases (*name) in one document", "write the values out")
+            else:
+                size = 1
+                if event.anchor is not None:
+                    sizes[event.anchor] = 1
+            total += size
+            if stack:
+                stack[-1][1] += size
+            if total > MAX_YAML_NODES:
+                raise fail(event, f"the document expands to more than {MAX_YAML_NODES:,} values"
+                           + (f" (alias *{event.anchor} repeats {size:,})" if isinstance(event, yaml.AliasEvent) else ""),
+                           "aliases that nest aliases grow exponentially (a 'billion laughs' file); write the values out")
+
+
+def _check_numbers(source: Source, data: Any, path: Path_) -> None:
+    """Every number finite and of a size a circuit can use (float32 overflows on products of huge ones)."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            _check_numbers(source, value, path + (key,))
+    elif isinstance(data, list):
+        for i, value in enumerate(data):
+            _check_numbers(source, value, path + (i,))
+    elif isinstance(data, (int, float)) and not isinstance(data, bool):
+        if not math.isfinite(data):
+            raise source.error(path, f"{_dotted(path)}: {data} is not a finite number", "write a plain number")
+        if abs(data) > MAX_SPEC_NUMBER:
+            raise source.error(path, f"{_dotted(path)}: {data:g} is larger than the {MAX_SPEC_NUMBER:g} any spec number may be",
+                               "weights, gains and sizes of a hand-written circuit stay far below that")
+
+
+def _dotted(path: Path_) -> str:
+    return ".".join(str(p) for p in path) or "the document"
+
+
+def _line_column(before: str) -> tuple[int, int]:
+    """1-based line and column of the character after `before`."""
+    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
 
 
 def _string_keys(data: Any) -> Any:

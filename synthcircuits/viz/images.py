@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..models.weights import atomic_target
+from ..outputs import atomic_target
 
 
 def save_images(images: list[torch.Tensor], path: Path) -> Path:

@@ -15,13 +15,14 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import yaml
 from tqdm import tqdm
 
 from .. import __version__
 from ..errors import AddressError
 from ..layout.address import UnitAddress
-from ..models.weights import atomic_target, content_hash
+from ..models.weights import content_hash
+from ..outputs import atomic_target, make_folders, pending
+from ..spec.source import compose_limited
 from ..probe.tuning import ProbeUnit, RadialSweep, radial_tuning
 from ..opened import OpenedModel
 from .featurevis import Objective, visualise
@@ -63,7 +64,7 @@ def page_name(address: UnitAddress) -> str:
 def family_texts(spec_path: Path) -> dict[str, str]:
     """Each family's YAML text, as written in the spec file."""
     text = Path(spec_path).read_text(encoding="utf-8")
-    root = yaml.compose(text, Loader=yaml.SafeLoader)
+    root = compose_limited(text, str(spec_path))
     lines = text.splitlines()
     result = {}
     for key, value in root.value:
@@ -80,12 +81,12 @@ class AssetCache:
     def __init__(self, folder: Path, model_hash: str):
         self.folder, self.model_hash = folder, model_hash
         self.drawn = 0
-        folder.mkdir(parents=True, exist_ok=True)
+        make_folders(folder)
 
     def get(self, kind: str, key: object, draw: Callable[[Path], object]) -> str:
         digest = hashlib.sha256(json.dumps([self.model_hash, kind, key], default=str).encode()).hexdigest()[:20]
         path = self.folder / f"{kind}_{digest}.png"
-        if not path.is_file():
+        if not pending(path):
             draw(path)
             self.drawn += 1
         return f"assets/{path.name}"

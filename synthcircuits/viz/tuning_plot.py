@@ -13,7 +13,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from ..models.weights import atomic_target  # noqa: E402
+from ..outputs import atomic_target  # noqa: E402
 from ..probe.tuning import TuningCurve  # noqa: E402
 
 

@@ -13,7 +13,7 @@ from torch import Tensor
 
 from ..layout.address import UnitAddress, unit_at
 from ..models.expanded import expanded_layer_weights, traced_incoming
-from ..models.weights import atomic_target
+from ..outputs import atomic_target
 from ..opened import OpenedModel
 from ..layout.topology import feeding_layer
 
@@ -48,6 +48,10 @@ def incoming_kernels(source: OpenedModel, unit: UnitAddress, through: int = 0) -
 
     `through`: for traced networks, also expand through that many stride-1 convs before it."""
     arch = source.architecture
+    kind = arch.layer(unit.layer).kind
+    if kind in ("pool", "norm", "softmax") and arch.key_scheme != "modules":
+        raise ValueError(f"{unit.layer} is a {kind} layer: it has no weights of its own to draw; "
+                         "draw the unit in the conv or block layer before it")
     state = source.model.state_dict()
     channel = source.channel_of(unit)
     if arch.key_scheme == "modules":
