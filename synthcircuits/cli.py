@@ -46,7 +46,10 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     try:
-        args = parser.parse_args(argv)
+        try:
+            args = parser.parse_args(argv)
+        except SystemExit as exc:  # --help, --version, or a refused value (already printed)
+            return exc.code if isinstance(exc.code, int) else 2
         if not getattr(args, "handler", None):
             parser.print_help()
             return 2

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -40,7 +41,7 @@ def load_image(path: str | Path, size: int | None = None) -> Tensor:
     checked before any pixel is decoded (decompression bombs cost nothing)."""
     path = Path(path)
     try:
-        with Image.open(path) as im:
+        with _opened(path) as im:
             width, height = im.size
             if width * height > MAX_DECODED_PIXELS or max(width, height) > MAX_IMAGE_SIDE:
                 raise UserError(f"{path}: declares {width}x{height} px, more than this tool decodes "
@@ -57,6 +58,20 @@ def load_image(path: str | Path, size: int | None = None) -> Tensor:
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
         raise UserError(f"{path}: not a readable image ({exc})", hint=f"use one of {', '.join(IMAGE_SUFFIXES)}") from None
     return torch.from_numpy(array).permute(2, 0, 1).contiguous()
+
+
+@contextmanager
+def _opened(path: Path) -> Iterator[Image.Image]:
+    """Image.open with this module's own size check in place of Pillow's (which refuses without
+    saying the size); decoding waits for `load()`."""
+    saved = Image.MAX_IMAGE_PIXELS
+    Image.MAX_IMAGE_PIXELS = None
+    try:
+        im = Image.open(path)
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
+    with im:
+        yield im
 
 
 def _rgb_array(im: Image.Image, size: int | None) -> np.ndarray:

@@ -12,10 +12,12 @@ from torch import nn
 
 from ..errors import UserError, WeightsError
 from ..models.fetch import default_weights_path
-from ..models.weights import read_weights
+from ..models.weights import WeightFile, read_weights
 from ..outputs import atomic_target
 from ..models.zoo import ARCHITECTURE_KEY, model_from_file
 from ..opened import SPEC_SUFFIXES, OpenedModel
+
+UNITS_KEY = "synthcircuits.units"  # written by compile.build
 
 
 def resolve_device(name: str) -> torch.device:
@@ -59,10 +61,18 @@ def open_model(path: Path, device: str = "cpu", architecture: str | None = None)
         return OpenedModel(str(path), model, file=weights)
     model = model_from_file(weights, architecture, device)
     if kind == "compact":
-        units = json.loads(weights.metadata.get("synthcircuits.units", "[]"))
-        names = {(u["layer"], u["channel"]): u["address"] or f"{u['family']}[{u['index']}]" for u in units}
-        return OpenedModel(str(path), model, names, compact=True, file=weights)
+        return OpenedModel(str(path), model, compact_unit_names(weights), compact=True, file=weights)
     return OpenedModel(str(path), model, file=weights)
+
+
+def compact_unit_names(weights: WeightFile) -> dict[tuple[str, int], str]:
+    """(layer, channel) -> the unit's address or family[index], from a compact build's metadata."""
+    try:
+        units = json.loads(weights.metadata.get(UNITS_KEY, "[]"))
+        return {(str(u["layer"]), int(u["channel"])): str(u["address"] or f"{u['family']}[{u['index']}]") for u in units}
+    except (ValueError, TypeError, KeyError, AttributeError):
+        raise WeightsError(f"{weights.path}: its {UNITS_KEY} metadata is not the unit list a compact build writes",
+                           hint="rebuild it with `synthcircuits build --target compact`") from None
 
 
 def model_options(weights: Path | None, spec: Path | None, device: str, architecture: str | None = None) -> OpenedModel:

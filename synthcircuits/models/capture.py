@@ -31,8 +31,14 @@ def capture(
     if pre_relu:
         names += [f"{n}_pre_relu" for n in layers if f"{n}_pre_relu" in model.hook_points()]
     check_names(model, names)
-    check_input_size(model, images, names)
-    return _run(model, images, names, grad, relu)
+    try:
+        return _run(model, images, names, grad, relu)
+    except (RuntimeError, ValueError, IndexError):
+        # Pools and convs fail on inputs too small to leave a position: say so, with the size that
+        # works. Anything else stays the error it is. (Export traces this function: no retries there.)
+        if not torch.jit.is_tracing():
+            check_input_size(model, images, names)
+        raise
 
 
 def _run(model: nn.Module, images: Tensor, names: list[str], grad: bool = False, relu=None) -> dict[str, Tensor]:

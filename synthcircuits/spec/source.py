@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,6 +19,22 @@ class SpecError(UserError):
 
 
 Path_ = tuple[Any, ...]  # a path into the document: keys and list indices
+
+
+class SpecLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, reading numbers as YAML 1.2 does: `1e-3` and `2E5` are floats
+    (YAML 1.1 wants a dot, so PyYAML would hand the schema the string '1e-3')."""
+
+
+SpecLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^(?:[-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+                    |[-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+                    |\.[0-9_]+(?:[eE][-+]?[0-9]+)?
+                    |[-+]?\.(?:inf|Inf|INF)
+                    |\.(?:nan|NaN|NAN))$""", re.X),
+    list("-+0123456789."),
+)
 
 
 @dataclass
@@ -67,10 +84,13 @@ def read_source(path: str | Path) -> Source:
 def parse_source(text: str, file: str = "<spec>") -> Source:
     """Parse YAML text within the limits, keeping every value's line and column."""
     node = compose_limited(text, file)
-    data = yaml.load(text, Loader=yaml.SafeLoader)  # safe: the checks above bound what it builds
     marks: dict[Path_, tuple[int, int]] = {}
-    if node is not None:
-        _record(node, (), marks, file)
+    try:
+        data = yaml.load(text, Loader=SpecLoader)  # safe, and bounded by the checks above
+        if node is not None:
+            _record(node, (), marks, file)
+    except yaml.YAMLError as exc:  # e.g. a tag such as !!python/object, which the safe loader refuses
+        raise _yaml_error(exc, text, file) from None
     source = Source(file, text, _string_keys(data), marks)
     _check_numbers(source, source.data, ())
     return source
@@ -82,22 +102,28 @@ def compose_limited(text: str, file: str = "<spec>") -> yaml.Node | None:
     if len(text) > MAX_YAML_BYTES:
         raise SpecError(f"{len(text):,} characters is more than the {MAX_YAML_BYTES:,} a spec may have", location=Location(file))
     try:
-        _check_shape(yaml.parse(text, Loader=yaml.SafeLoader), file)
-        return yaml.compose(text, Loader=yaml.SafeLoader)
-    except yaml.MarkedYAMLError as exc:
+        _check_shape(yaml.parse(text, Loader=SpecLoader), file)
+        return yaml.compose(text, Loader=SpecLoader)
+    except yaml.YAMLError as exc:
+        raise _yaml_error(exc, text, file) from None
+
+
+def _yaml_error(exc: yaml.YAMLError, text: str, file: str) -> SpecError:
+    """A YAML error as a SpecError at the line and column where the problem starts."""
+    if isinstance(exc, yaml.MarkedYAMLError):
         mark, context = exc.problem_mark, exc.context
         if exc.context_mark is not None and (mark is None or "end of stream" in (exc.problem or "")):
             mark = exc.context_mark  # an unclosed quote or bracket: where it opened, not the end of the file
         location = Location(file, mark.line + 1, mark.column + 1) if mark else Location(file)
-        what = f"{context}, {exc.problem}" if context and exc.problem else (exc.problem or str(exc))
-        raise SpecError(f"not valid YAML: {what}", location=location) from None
-    except yaml.reader.ReaderError as exc:
+        what = f"{context}, {exc.problem}" if context and exc.problem else (exc.problem or context or str(exc))
+        hint = "specs hold plain data: tags such as !!python/... are not read" if "constructor" in what else None
+        return SpecError(f"not valid YAML: {what}", location=location, hint=hint)
+    if isinstance(exc, yaml.reader.ReaderError):
         line, column = _line_column(text[: exc.position])
         character = chr(exc.character) if isinstance(exc.character, int) else exc.character
-        raise SpecError(f"not valid YAML: character {character!r} is not allowed", location=Location(file, line, column),
-                        hint="remove control characters (NUL and the like) from the file") from None
-    except yaml.YAMLError as exc:
-        raise SpecError(f"not valid YAML: {exc}", location=Location(file)) from None
+        return SpecError(f"not valid YAML: character {character!r} is not allowed", location=Location(file, line, column),
+                         hint="remove control characters (NUL and the like) from the file")
+    return SpecError(f"not valid YAML: {exc}", location=Location(file))
 
 
 def _check_shape(events, file: str) -> None:
@@ -179,7 +205,7 @@ def _record(node: yaml.Node, path: Path_, marks: dict[Path_, tuple[int, int]], f
     if isinstance(node, yaml.MappingNode):
         seen: dict[Any, yaml.Node] = {}
         for key_node, value_node in node.value:
-            key = str(yaml.safe_load(yaml.serialize(key_node)))
+            key = str(yaml.load(yaml.serialize(key_node), Loader=SpecLoader))
             if key in seen:
                 raise SpecError(
                     f"key {key!r} appears twice in the same mapping",
