@@ -30,6 +30,8 @@ def load_inputs(paths: Sequence[str | Path], size: int | None = None) -> Tensor:
             f"inputs have different sizes {sorted(shapes)}",
             hint="pass --size N to resize and center-crop every image to N x N",
         )
+    count = sum(len(p) for p in parts)
+    check_network_input(count, parts[0].shape[-2], parts[0].shape[-1], f"the batch of {count} inputs")
     return torch.cat(parts)
 
 

@@ -13,6 +13,7 @@ import numpy as np
 from ..edit import apply_edits, edited_model, load_edit
 from ..edit.effect import list_images, measure_effect
 from ..errors import UserError
+from ..limits import check_network_input
 from ..opened import SPEC_SUFFIXES, OpenedModel
 from ..probe.tuning import ProbeUnit, RadialSweep, radial_tuning
 from ..viz import draw_weight_diagram, incoming_kernels, plot_orientation_radius, plot_tuning, save_images, strongest
@@ -23,6 +24,7 @@ from .common import model_options, open_model
 
 def run_vis(unit_text: str, weights: Path | None, spec: Path | None, output: Path, steps: int, size: int, kind: str,
             seed: int, thresholds: list[int] | None, device: str, architecture: str | None = None) -> int:
+    check_network_input(1, size, size, f"a {size} px feature visualisation", backward=True)
     marks = sorted(set(thresholds or []))
     if marks and marks[-1] > steps:
         raise UserError(f"--thresholds {marks[-1]} is past the last step ({steps})", hint="give steps from 0 to --steps")
@@ -38,6 +40,7 @@ def run_vis(unit_text: str, weights: Path | None, spec: Path | None, output: Pat
 
 def run_report(source_path: Path, output: Path, units_text: str | None, steps: int, size: int, edits: Path | None,
                images: Path | None, device: str, architecture: str | None = None) -> int:
+    check_network_input(1, size, size, f"a {size} px feature visualisation", backward=True)
     source = open_model(source_path, device, architecture)
     wanted = source.parse_units(units_text) if units_text else None
     if source_path.suffix in SPEC_SUFFIXES:

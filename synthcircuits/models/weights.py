@@ -44,6 +44,10 @@ def read_weights(path: str | Path, suffix: str | None = None) -> WeightFile:
     """
     path = Path(path)
     suffix = suffix or path.suffix
+    if path.is_dir():
+        raise WeightsError(f"{path} is a folder, not a weights file",
+                           hint="a Caffe weights folder is converted first: synthcircuits weights convert FOLDER "
+                           "--from caffe-bin -o weights.safetensors")
     if not path.is_file():
         raise WeightsError(
             f"{path}: no such weights file",

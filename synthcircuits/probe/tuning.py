@@ -10,8 +10,9 @@ import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from ..models.capture import capture
 from ..layout.geometry import INCEPTIONV1_GEOMETRY, Geometry
+from ..limits import FORWARD_BYTES_PER_PIXEL, memory_budget
+from ..models.capture import capture
 from ..stimuli import arcs, lines
 from .crop_forward import crop_activations, supports_crop_probing
 from .unit_forward import supports_unit_probing, unit_activations
@@ -100,6 +101,8 @@ def responses_at_centre(
     device = next(model.parameters()).device
     unit_level = supports_unit_probing(model)
     geometry = model.geometry()
+    side = (stimuli if isinstance(stimuli, Tensor) else stimuli(parameters[:1])).shape[-1] if count else 1
+    batch_size = max(1, min(batch_size, memory_budget() // (side * side * FORWARD_BYTES_PER_PIXEL)))  # large stimuli: smaller batches
     starts = range(0, count, batch_size)
     for start in tqdm(starts, desc="stimuli", disable=not progress, leave=False):
         batch = stimuli[start : start + batch_size] if isinstance(stimuli, Tensor) else stimuli(parameters[start : start + batch_size])
