@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -66,14 +67,16 @@ def load_image(path: str | Path, size: int | None = None) -> Tensor:
 def _opened(path: Path) -> Iterator[Image.Image]:
     """Image.open with this module's own size check in place of Pillow's (which refuses without
     saying the size); decoding waits for `load()`."""
-    saved = Image.MAX_IMAGE_PIXELS
-    Image.MAX_IMAGE_PIXELS = None
-    try:
-        im = Image.open(path)
-    finally:
-        Image.MAX_IMAGE_PIXELS = saved
-    with im:
-        yield im
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)  # damaged EXIF and the like: metadata, not pixels
+        saved = Image.MAX_IMAGE_PIXELS
+        Image.MAX_IMAGE_PIXELS = None
+        try:
+            im = Image.open(path)
+        finally:
+            Image.MAX_IMAGE_PIXELS = saved
+        with im:
+            yield im
 
 
 def _rgb_array(im: Image.Image, size: int | None) -> np.ndarray:
