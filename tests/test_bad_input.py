@@ -415,3 +415,16 @@ def test_every_option_explains_itself_and_help_describes_the_tool():
     assert "timm:NAME" in commands["layers"].format_help()
     readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
     assert [c for c in commands if f"synthcircuits {c}" not in readme] == []
+
+
+def test_fetch_convert_and_mean_images_refuse_what_they_cannot_use(tmp_path, capsys, corpus):
+    err = refused(["weights", "fetch", "--url", "not a url", "-o", tmp_path / "w.pth"], tmp_path, capsys)
+    assert "cannot download 'not a url'" in err
+    (tmp_path / "caffe" / "conv1").mkdir(parents=True)
+    (tmp_path / "caffe" / "conv1" / "7x7_s2_filter.bin").write_bytes(b"\0" * 12)  # a blob of the wrong size
+    err = refused(["weights", "convert", tmp_path / "caffe", "--from", "caffe-bin", "-o", tmp_path / "w.safetensors"], tmp_path, capsys)
+    assert "not a complete BVLC GoogLeNet (116 of 116 blobs missing or wrong)" in err and "mis-sized   conv1/7x7_s2_filter.bin" in err
+    edit = spec_file(tmp_path, "e.yaml", EDIT_HEAD + "edits:\n  - scale: {units: [3b:379], factor: 2}\n")
+    err = refused(["edit", edit, "--weights", corpus / "good.safetensors", "--mean-images", corpus / "a_file",
+                   "-o", tmp_path / "x.safetensors"], tmp_path, capsys)
+    assert "--mean-images" in err and "is not a folder of images" in err

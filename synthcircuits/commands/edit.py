@@ -54,6 +54,8 @@ def save_edited(model: nn.Module, path: Path, metadata: dict[str, str]) -> Path:
 def run_edit(edit_path: Path, weights: Path | None, images: Path | None, mean_images: Path | None, output: Path | None,
              json_out: Path | None, device: str, class_map: Path | None = None) -> int:
     spec = load_edit(edit_path)
+    if mean_images is not None and not Path(mean_images).is_dir():
+        raise UserError(f"--mean-images {mean_images} is not a folder of images")
     source = base_weights_path(spec, weights)
     base_file = read_weights(source)
     found = weights_architecture(base_file)

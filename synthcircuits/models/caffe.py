@@ -46,16 +46,22 @@ def read_caffe_bin(folder: str | Path) -> dict[str, Tensor]:
         if not path.is_file():
             problems.append(f"  missing     {path.relative_to(folder)} (for {key} {list(shape)})")
             continue
+        if path.stat().st_size != 4 * int(np.prod(shape)):  # checked before reading: a huge file costs nothing
+            problems.append(f"  mis-sized   {path.relative_to(folder)}: {path.stat().st_size / 4:g} values, {key} needs {list(shape)}")
+            continue
         values = np.fromfile(path, dtype="<f4")
-        if values.size != int(np.prod(shape)):
-            problems.append(f"  mis-sized   {path.relative_to(folder)}: {values.size} values, {key} needs {list(shape)}")
+        if not np.isfinite(values).all():
+            problems.append(f"  not finite  {path.relative_to(folder)}: {int((~np.isfinite(values)).sum())} NaN or infinite values")
             continue
         if len(shape) == 4:  # (out, kh, kw, in) -> (out, in, kh, kw)
             o, i, kh, kw = shape
             values = values.reshape(o, kh, kw, i).transpose(0, 3, 1, 2)
         state[key] = torch.from_numpy(np.ascontiguousarray(values.reshape(shape)))
     if problems:
-        raise WeightsError(f"{folder}: not a complete BVLC GoogLeNet\n" + "\n".join(problems))
+        more = f"\n  ... and {len(problems) - 3} more" if len(problems) > 3 else ""
+        raise WeightsError(f"{folder}: not a complete BVLC GoogLeNet ({len(problems)} of {len(expected_shapes(BVLC_GOOGLENET.name))} "
+                           "blobs missing or wrong)\n" + "\n".join(problems[:3]) + more,
+                           hint="point --from caffe-bin at the folder holding conv1/, inception_3a/, ..., loss3/")
     return state
 
 

@@ -34,6 +34,8 @@ def fetch_weights(url: str = LUCENT_INCEPTIONV1_URL, dest: Path | None = None, t
     dest = Path(dest) if dest else default_weights_path()
     try:
         response = urllib.request.urlopen(url, timeout=timeout)
+    except ValueError as exc:  # not a URL at all
+        raise WeightsError(f"cannot download {url!r}: {exc}", hint="give an http(s):// or file:// address") from None
     except (urllib.error.URLError, TimeoutError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         raise WeightsError(
