@@ -225,6 +225,7 @@ def test_memory_bombs_are_refused_within_a_gigabyte(tmp_path):
     weights = tmp_path / "w.safetensors"
     assert main(["build", str(SPECS / "lines_from_gabors.yaml"), "--target", "compact", "-o", str(weights)]) == 0
     cases = {
+        # YAML is read before torch is imported: a bad spec costs tens of MB, not the ~700 MB of torch.
         "alias bomb": (["check-spec", tmp_path / "bomb.yaml"], "bomb.yaml:6:8: the document expands to more than 100,000 values"),
         ".npy header of 56 GiB": (["probe", "--weights", weights, "--layers", "conv2d0", "--input", tmp_path / "huge.npy",
                                    "-o", tmp_path / "p.npz"], "the header declares"),
@@ -236,5 +237,5 @@ def test_memory_bombs_are_refused_within_a_gigabyte(tmp_path):
         before = set(tmp_path.iterdir())
         code, err, peak_kb = run_measured(argv, tmp_path)
         assert code == 2 and message in err and "Traceback" not in err, f"{name}: {err}"
-        assert peak_kb < GIB_IN_KB, f"{name}: peak {peak_kb / 1024:.0f} MiB"
+        assert peak_kb < (GIB_IN_KB // 8 if name == "alias bomb" else GIB_IN_KB), f"{name}: peak {peak_kb / 1024:.0f} MiB"
         assert set(tmp_path.iterdir()) == before, name

@@ -6,15 +6,21 @@ import json
 import sys
 from pathlib import Path
 
-from ..compile import build_graph, compile_spec
 from ..outputs import atomic_target
 from ..spec import SPEC_SCHEMA, load_spec
 from ..spec.parse import spec_from_source
 from ..spec.source import read_source
 
 
+# The compiler (and torch behind it) is imported only once the YAML has been read and checked:
+# a bad spec is refused in a fraction of a second and a few tens of MB.
+
+
 def run_build(spec_path: Path, output: Path, target: str, base: Path | None, units_out: Path | None) -> int:
-    build = compile_spec(load_spec(spec_path), target, base)
+    spec = load_spec(spec_path)
+    from ..compile import compile_spec
+
+    build = compile_spec(spec, target, base)
     build.save(output)
     if units_out:
         with atomic_target(units_out) as tmp:
@@ -29,6 +35,8 @@ def run_check_spec(spec_path: Path) -> int:
     if isinstance(source.data, dict) and "synthcircuits_edit" in source.data:
         return _check_edit(source)
     spec = spec_from_source(source)
+    from ..compile.graph import build_graph
+
     graph = build_graph(spec)
     print(f"{spec_path}: ok ({len(spec.families)} families, {spec.unit_count} units, {graph.edge_count()} connections)")
     return 0
@@ -36,6 +44,7 @@ def run_check_spec(spec_path: Path) -> int:
 
 def _check_edit(source) -> int:
     """An edit spec: its structure, addresses and files, and every circuit spec it splices in."""
+    from ..compile.graph import build_graph
     from ..edit.spec import edit_from_source
 
     edit = edit_from_source(source)
