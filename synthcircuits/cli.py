@@ -304,7 +304,31 @@ def _find(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=_body("find", "run_find", "layer", "weights", "spec", "arch", "family", "output_dir", "limit", "device"))
 
 
-_COMMANDS = [_demo, _find, _vis, _report, _tuning, _layers, _weights, _probe, _build, _check_spec, _schema, _verify, _compare, _edit, _export]
+def _dataset_examples(sub: argparse._SubParsersAction) -> None:
+    p = _add(sub, "dataset-examples", "the images and receptive-field crops that excite units most, over an image dataset")
+    p.add_argument("source", type=opt.input_path, help="a circuit spec (.yaml) or weights file")
+    p.add_argument("--images", type=opt.input_path, required=True,
+                   help="an image folder (flat, or one subfolder per class), a text file listing images, or a .npy batch")
+    p.add_argument("--units", type=opt.non_empty, required=True, help="whole layers and/or addresses, e.g. mixed3b or mixed3b:379,mixed3b:385")
+    p.add_argument("-o", "--output-dir", type=opt.output_folder, required=True,
+                   help="folder for units.parquet, examples.parquet, failures.parquet, crops/ and the resumable shards/")
+    p.add_argument("--top", type=opt.whole(1, 1000), default=8, help="images kept per unit")
+    p.add_argument("--bins", type=opt.whole(1, 20), default=6, help="sigma bins 0-1, 1-2, ..., >= BINS-1 standard deviations above the mean")
+    p.add_argument("--per-bin", type=opt.whole(0, 1000), default=2, help="examples sampled per unit and bin")
+    p.add_argument("--limit", type=opt.whole(1, 10**9), default=None, help="use only the first N images")
+    p.add_argument("--batch-size", type=opt.whole(1, 4096), default=32, help="images per forward")
+    p.add_argument("--workers", type=opt.whole(0, 64), default=2, help="processes decoding images beside the network's")
+    p.add_argument("--shard-size", type=opt.whole(1, 10**6), default=512, help="images per results shard (the unit a killed run resumes from)")
+    p.add_argument("--size", type=opt.IMAGE_SIZE, default=224, help="images are resized and centre-cropped to SIZE x SIZE px")
+    p.add_argument("--class-map", type=opt.input_path, default=None, help="lines `FOLDER_NAME label` naming class subfolders")
+    p.add_argument("--no-crops", dest="crops", action="store_false", help="skip the crop PNGs")
+    _device(p)
+    _arch(p)
+    p.set_defaults(handler=_body("dataset", "run_dataset_examples", "source", "images", "units", "output_dir", "top", "bins", "per_bin",
+                                 "limit", "batch_size", "workers", "shard_size", "size", "device", "arch", "class_map", "crops"))
+
+
+_COMMANDS = [_demo, _dataset_examples, _find, _vis, _report, _tuning, _layers, _weights, _probe, _build, _check_spec, _schema, _verify, _compare, _edit, _export]
 
 
 if __name__ == "__main__":

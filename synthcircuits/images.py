@@ -108,7 +108,7 @@ def load_npy(path: str | Path) -> Tensor:
     """A .npy batch in [0, 1]: shape (N,3,H,W), (N,H,W,3), (3,H,W) or (H,W,3). The header is
     checked against the file's real length and the memory budget before the data is read."""
     path = Path(path)
-    shape, dtype = _npy_header(path)
+    shape, dtype = npy_header(path)
     if len(shape) not in (3, 4) or 3 not in (shape[-3], shape[-1]):
         raise UserError(
             f"{path}: array of shape {list(shape)} is not an RGB batch",
@@ -138,7 +138,7 @@ def load_npy(path: str | Path) -> Tensor:
     return torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
 
 
-def _npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
+def npy_header(path: Path) -> tuple[tuple[int, ...], np.dtype]:
     """Shape and dtype from a .npy header, refusing a header that promises more data than the file has."""
     try:
         with open(path, "rb") as f:

@@ -77,9 +77,10 @@ def pending(path: str | Path) -> bool:
 
 
 @contextmanager
-def atomic_target(path: str | Path) -> Iterator[Path]:
+def atomic_target(path: str | Path, *, now: bool = False) -> Iterator[Path]:
     """Yield a temp path beside `path`; it becomes `path` only if the block (and any transaction
-    around it) succeeds."""
+    around it) succeeds. `now`: rename at the end of the block even inside a transaction (for
+    checkpoints a resumed run must find, such as a dataset job's shards)."""
     path = Path(path)
     check_output_file(path)
     make_folders(path.parent)
@@ -96,7 +97,7 @@ def atomic_target(path: str | Path) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
         raise
     current = _CURRENT.get()
-    if current is None:
+    if current is None or now:
         _publish(tmp, path)
         return
     previous = current.staged.pop(path.absolute(), None)

@@ -12,7 +12,8 @@ from synthcircuits.commands.common import open_model
 from synthcircuits.cli import main
 from synthcircuits.compile import expanded_layer_weights
 from synthcircuits.edit import apply_edits, edited_model, parse_edit
-from synthcircuits.edit.effect import list_images, measure_effect
+from synthcircuits.dataset.items import list_images
+from synthcircuits.edit.effect import measure_effect
 from synthcircuits.models import capture, load_model, save_safetensors
 from synthcircuits.layout import INCEPTIONV1
 from synthcircuits.models.staged import NO_TAP
@@ -211,7 +212,7 @@ def test_class_subfolders_can_be_named_by_wordnet_id_through_a_class_map(tmp_pat
     (folder / "sports_car").rename(folder / "n04285008")
     class_map = tmp_path / "wnids.txt"
     class_map.write_text("n01440764 tench\nn04285008 sports car\n")
-    from synthcircuits.edit.effect import read_class_map
+    from synthcircuits.dataset.items import read_class_map
 
     images = list_images(folder, read_class_map(class_map))
     assert sorted({i.label for i in images}) == sorted({449, 274})  # tench is 449, sports car 274 in this label order

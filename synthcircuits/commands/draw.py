@@ -11,7 +11,8 @@ from pathlib import Path
 import numpy as np
 
 from ..edit import apply_edits, edited_model, load_edit
-from ..edit.effect import list_images, measure_effect
+from ..dataset.items import list_images
+from ..edit.effect import measure_effect
 from ..errors import UserError
 from ..limits import check_network_input
 from ..opened import SPEC_SUFFIXES, OpenedModel

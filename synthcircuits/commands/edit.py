@@ -14,7 +14,8 @@ from ..models.weights import content_hash, read_weights, save_safetensors
 from ..outputs import atomic_target
 from ..models.zoo import model_from_state_dict, weights_architecture
 from ..edit.apply import EditResult, apply_edits, edited_model, mean_image_loader
-from ..edit.effect import list_images, measure_effect, read_class_map
+from ..dataset.items import list_images, read_class_map
+from ..edit.effect import measure_effect
 from ..edit.spec import EditSpec, load_edit
 from ..spec.source import SpecError
 from ..edit.splice import SplicedModel

@@ -52,7 +52,7 @@ def mean_image_loader(default_folder: Path | None = None) -> MeanImages:
     @cache
     def folder_batch(folder: Path) -> Tensor:
         from ..images import load_image
-        from .effect import list_images
+        from ..dataset.items import list_images
 
         return torch.stack([load_image(i.path, 224) for i in list_images(folder)])
 

@@ -4,23 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 
 import torch
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from ..errors import UserError
-from ..images import IMAGE_SUFFIXES, load_image
-from ..limits import MAX_CLASS_MAP_BYTES
-from ..labels import index_by_name, label_of, labels_for, normalise
+from ..images import load_image
+from ..dataset.items import Item
+from ..labels import label_of, labels_for
 from ..tables import format_table
-
-
-@dataclass(frozen=True)
-class LabelledImage:
-    path: Path
-    label: int | None  # class index when the folder says it (one subfolder per class)
 
 
 @dataclass
@@ -65,59 +57,6 @@ class EffectReport:
                 "accuracy": self.accuracy}
 
 
-def read_class_map(path: Path) -> dict[str, str]:
-    """Lines `FOLDER_NAME label words` (e.g. `n01440764 tench`): folder names -> class labels."""
-    path = Path(path)
-    try:
-        if path.stat().st_size > MAX_CLASS_MAP_BYTES:
-            raise UserError(f"{path}: {path.stat().st_size:,} bytes is too large for a class map (at most {MAX_CLASS_MAP_BYTES:,})")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise UserError(f"{path}: no such class map file") from None
-    except OSError as exc:
-        raise UserError(f"{path}: cannot read the class map ({exc.strerror})") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        before = raw[: exc.start].decode("utf-8", errors="replace")
-        line, column = before.count("\n") + 1, len(before) - before.rfind("\n")
-        raise UserError(f"{path}:{line}:{column}: byte 0x{raw[exc.start]:02x} is not UTF-8",
-                        hint="save the class map as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
-    mapping = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if line.strip() and not line.startswith("#"):
-            parts = line.split(maxsplit=1)
-            if len(parts) != 2:
-                raise UserError(f"{path}:{number}: expected `FOLDER_NAME label`, got {line!r}")
-            mapping[parts[0]] = parts[1]
-    return mapping
-
-
-def list_images(folder: Path, class_map: dict[str, str] | None = None, architecture: str = "inceptionv1") -> list[LabelledImage]:
-    """Images directly in `folder`, or one subfolder per class, named by class label (or by
-    any name `class_map` maps to a label, such as WordNet ids)."""
-    folder = Path(folder)
-    if not folder.is_dir():
-        raise UserError(f"{folder}: no such image folder")
-    subfolders = sorted(p for p in folder.iterdir() if p.is_dir())
-    if subfolders:
-        known = index_by_name(architecture)
-        label = {d.name: normalise((class_map or {}).get(d.name, d.name)) for d in subfolders}
-        unknown = [name for name, text in label.items() if text not in known]
-        if unknown:
-            raise UserError(
-                f"{folder}: subfolders {', '.join(unknown[:5])} name no {architecture} class",
-                hint="name each subfolder by its class label (e.g. 'sports car' or sports_car), "
-                "or pass --class-map FILE with lines `FOLDER_NAME label` (e.g. WordNet ids)",
-            )
-        images = [LabelledImage(p, known[label[d.name]]) for d in subfolders for p in sorted(d.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
-    else:
-        images = [LabelledImage(p, None) for p in sorted(folder.iterdir()) if p.suffix.lower() in IMAGE_SUFFIXES]
-    if not images:
-        raise UserError(f"{folder}: no images found", hint=f"put {', '.join(IMAGE_SUFFIXES[:3])} files there")
-    return images
-
-
 def class_probabilities(model: nn.Module, images: Tensor) -> Tensor:
     with torch.no_grad():
         return torch.softmax(model(images), dim=1)
@@ -130,7 +69,7 @@ def predictions(p: Tensor, k: int = 1, valid: range = range(1, 1001)) -> Tensor:
     return masked.topk(k, dim=1).indices
 
 
-def measure_effect(base: nn.Module, edited: nn.Module, images: Sequence[LabelledImage], batch_size: int = 16, size: int = 224) -> EffectReport:
+def measure_effect(base: nn.Module, edited: nn.Module, images: Sequence[Item], batch_size: int = 16, size: int = 224) -> EffectReport:
     device = next(base.parameters()).device
     arch = base.architecture.name
     _, valid = labels_for(arch)

@@ -12,6 +12,7 @@ import yaml
 
 from ..errors import Location, UserError
 from ..limits import MAX_SPEC_NUMBER, MAX_YAML_ALIASES, MAX_YAML_BYTES, MAX_YAML_DEPTH, MAX_YAML_NODES
+from ..textfile import line_column, read_utf8
 
 
 class SpecError(UserError):
@@ -59,26 +60,7 @@ class Source:
 
 
 def read_source(path: str | Path) -> Source:
-    path = Path(path)
-    try:
-        size = path.stat().st_size
-        if path.is_dir():
-            raise SpecError(f"{path} is a folder, not a spec file")
-        if size > MAX_YAML_BYTES:
-            raise SpecError(f"{path}: {size:,} bytes is more than the {MAX_YAML_BYTES:,} a spec may have",
-                            hint="specs are written by hand; split it or check it is the right file")
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise SpecError(f"{path}: no such spec file") from None
-    except OSError as exc:
-        raise SpecError(f"{path}: cannot read ({exc.strerror})") from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line, column = _line_column(raw[: exc.start].decode("utf-8", errors="replace"))
-        raise SpecError(f"byte 0x{raw[exc.start]:02x} is not UTF-8", location=Location(str(path), line, column),
-                        hint="save the file as UTF-8") from None
-    return parse_source(text, str(path))
+    return parse_source(read_utf8(path, "spec", MAX_YAML_BYTES, SpecError), str(path))
 
 
 def parse_source(text: str, file: str = "<spec>") -> Source:
@@ -119,7 +101,7 @@ def _yaml_error(exc: yaml.YAMLError, text: str, file: str) -> SpecError:
         hint = "specs hold plain data: tags such as !!python/... are not read" if "constructor" in what else None
         return SpecError(f"not valid YAML: {what}", location=location, hint=hint)
     if isinstance(exc, yaml.reader.ReaderError):
-        line, column = _line_column(text[: exc.position])
+        line, column = line_column(text[: exc.position])
         character = chr(exc.character) if isinstance(exc.character, int) else exc.character
         return SpecError(f"not valid YAML: character {character!r} is not allowed", location=Location(file, line, column),
                          hint="remove control characters (NUL and the like) from the file")
@@ -184,11 +166,6 @@ def _check_numbers(source: Source, data: Any, path: Path_) -> None:
 
 def _dotted(path: Path_) -> str:
     return ".".join(str(p) for p in path) or "the document"
-
-
-def _line_column(before: str) -> tuple[int, int]:
-    """1-based line and column of the character after `before`."""
-    return before.count("\n") + 1, len(before) - (before.rfind("\n") + 1) + 1
 
 
 def _string_keys(data: Any) -> Any:

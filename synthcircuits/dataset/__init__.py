@@ -1,0 +1,1 @@
+"""Jobs over image datasets: listing, streaming, sharded results that resume."""

@@ -1,0 +1,47 @@
+"""Streaming a dataset's images: a torch Dataset whose unreadable items come back as a reason,
+not an exception, so one corrupt file never stops a job."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import Dataset
+
+from ..errors import UserError
+from ..images import load_image
+from .items import Item
+
+
+class ItemImages(Dataset):
+    """item index -> (index, [3, size, size] image in [0, 1], "" or why it could not be read)."""
+
+    def __init__(self, items: Sequence[Item], size: int):
+        self.items, self.size = list(items), size
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, index: int) -> tuple[int, Tensor, str]:
+        item = self.items[index]
+        try:
+            return index, self._load(item), ""
+        except UserError as exc:
+            return index, torch.zeros(3, self.size, self.size), exc.message.removeprefix(f"{item.path}: ")
+
+    def _load(self, item: Item) -> Tensor:
+        if item.row is None:
+            return load_image(item.path, self.size)
+        array = np.load(item.path, mmap_mode="r", allow_pickle=False)  # the header was checked when listed
+        row = np.asarray(array[item.row] if array.ndim == 4 else array, dtype=np.float32)
+        if row.shape[0] != 3:
+            row = row.transpose(2, 0, 1)
+        if not np.isfinite(row).all() or row.min() < 0 or row.max() > 1:
+            raise UserError("values are not finite numbers in [0, 1]")
+        image = torch.from_numpy(np.ascontiguousarray(row))
+        if image.shape[-2:] != (self.size, self.size):
+            image = torch.nn.functional.interpolate(image[None], size=(self.size, self.size), mode="bilinear",
+                                                    align_corners=False, antialias=True)[0]
+        return image

@@ -1,0 +1,142 @@
+"""The one runner every per-image dataset job goes through.
+
+Items are cut into shards of a fixed size, in order. Each shard's per-image results are written
+to `shards/NNNNN.npz` as soon as it is done (atomically), with the items that could not be
+read and why. A run that is killed resumes from its finished shards; since shards depend only
+on their items and the job, the result is the one an uninterrupted run gives. Memory holds one
+shard's rows, never the dataset. `job.json` records what the shards were computed for, so a
+folder is never resumed by a different job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+import torch
+from torch import Tensor
+from torch.utils.data import DataLoader
+from tqdm import tqdm
+
+from ..errors import UserError
+from ..outputs import atomic_target, make_folders
+from .items import Item
+from .loading import ItemImages
+
+FAILED_INDEX, FAILED_REASON = "failed.index", "failed.reason"
+
+
+class Job(Protocol):
+    """What a dataset job computes per image."""
+
+    def describe(self) -> dict:
+        """Everything its results depend on (model hash, layers, sizes), for resuming safely."""
+
+    def process(self, images: Tensor) -> dict[str, np.ndarray]:
+        """Per-image rows for a batch: every array's first axis is the batch."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    batch_size: int = 32
+    workers: int = 2  # image-decoding processes beside the one running the network
+    shard_size: int = 512
+    size: int = 224  # images are resized (short side) and centre-cropped to this
+    progress: bool = True
+
+
+@dataclass(frozen=True)
+class Shard:
+    number: int
+    start: int
+    stop: int
+
+    def path(self, folder: Path) -> Path:
+        return folder / "shards" / f"{self.number:05d}.npz"
+
+
+def shards_of(count: int, shard_size: int) -> list[Shard]:
+    return [Shard(k, start, min(start + shard_size, count)) for k, start in enumerate(range(0, count, shard_size))]
+
+
+def run_job(job: Job, items: Sequence[Item], folder: Path, options: RunOptions = RunOptions()) -> list[Path]:
+    """Run `job` over `items`, writing (or reusing) one shard file per `shard_size` items."""
+    folder = Path(folder)
+    _claim(folder, job, items, options)
+    shards = shards_of(len(items), options.shard_size)
+    todo = [s for s in shards if not s.path(folder).is_file()]
+    done_images = sum(s.stop - s.start for s in shards if s not in todo)
+    bar = tqdm(total=len(items), initial=done_images, unit="img", desc="images", disable=not options.progress, smoothing=0.1)
+    loader = DataLoader(ItemImages(items, options.size), batch_sampler=_batches(todo, options.batch_size),
+                        num_workers=options.workers, pin_memory=torch.cuda.is_available())
+    batches = iter(loader)
+    for shard in todo:
+        rows: list[dict[str, np.ndarray]] = []
+        failed: list[tuple[int, str]] = []
+        for _ in range(_batch_count(shard, options.batch_size)):
+            indices, images, reasons = next(batches)
+            ok = [k for k, reason in enumerate(reasons) if not reason]
+            failed += [(int(indices[k]), reasons[k]) for k, reason in enumerate(reasons) if reason]
+            if ok:
+                result = job.process(images[ok])
+                rows.append({"index": indices[ok].numpy().astype(np.int64), **result})
+            bar.update(len(indices))
+        _write_shard(shard.path(folder), rows, failed)
+    bar.close()
+    return [s.path(folder) for s in shards]
+
+
+def read_shards(paths: Sequence[Path]) -> Iterator[dict[str, np.ndarray]]:
+    """Each shard's arrays, one shard at a time."""
+    for path in paths:
+        with np.load(path, allow_pickle=False) as data:
+            yield {key: data[key] for key in data.files}
+
+
+def failures(paths: Sequence[Path], items: Sequence[Item]) -> list[tuple[str, str]]:
+    """(item, reason) for every item that could not be read, in item order."""
+    found = []
+    for shard in read_shards(paths):
+        found += [(items[int(i)].name, str(r)) for i, r in zip(shard[FAILED_INDEX], shard[FAILED_REASON])]
+    return found
+
+
+def _claim(folder: Path, job: Job, items: Sequence[Item], options: RunOptions) -> None:
+    """Record what this folder's shards are for; refuse to mix in another job's."""
+    record = {"job": job.describe(), "items": len(items), "shard_size": options.shard_size, "size": options.size,
+              "items_sha256": hashlib.sha256("\n".join(i.name for i in items).encode()).hexdigest()}
+    manifest = folder / "job.json"
+    make_folders(folder / "shards")
+    if manifest.is_file():
+        try:
+            previous = json.loads(manifest.read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            previous = None
+        if previous != json.loads(json.dumps(record)):
+            raise UserError(f"{folder} holds the shards of another job (other model, units, images or sizes)",
+                            hint="use a new output folder, or delete this one to start over")
+        return
+    with atomic_target(manifest, now=True) as tmp:
+        tmp.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
+
+
+def _batches(shards: Sequence[Shard], batch_size: int) -> list[list[int]]:
+    """Batches that never straddle two shards, so each shard is written as soon as it is done."""
+    return [list(range(b, min(b + batch_size, s.stop))) for s in shards for b in range(s.start, s.stop, batch_size)]
+
+
+def _batch_count(shard: Shard, batch_size: int) -> int:
+    return -(-(shard.stop - shard.start) // batch_size)
+
+
+def _write_shard(path: Path, rows: list[dict[str, np.ndarray]], failed: list[tuple[int, str]]) -> None:
+    arrays = {key: np.concatenate([r[key] for r in rows]) for key in rows[0]} if rows else {"index": np.zeros(0, np.int64)}
+    arrays[FAILED_INDEX] = np.array([i for i, _ in failed], dtype=np.int64)
+    arrays[FAILED_REASON] = np.array([r for _, r in failed], dtype=str)
+    with atomic_target(path, now=True) as tmp, open(tmp, "wb") as f:
+        np.savez(f, **arrays)
