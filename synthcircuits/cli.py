@@ -322,10 +322,13 @@ def _dataset_examples(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=opt.IMAGE_SIZE, default=224, help="images are resized and centre-cropped to SIZE x SIZE px")
     p.add_argument("--class-map", type=opt.input_path, default=None, help="lines `FOLDER_NAME label` naming class subfolders")
     p.add_argument("--no-crops", dest="crops", action="store_false", help="skip the crop PNGs")
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="auto|ADDRESS",
+                   help="run on Ray (pip install 'synthcircuits[ray]'): alone, a local instance; auto, the cluster this "
+                        "machine is part of; or a cluster address. The output files are the same as a local run's")
     _device(p)
     _arch(p)
     p.set_defaults(handler=_body("dataset", "run_dataset_examples", "source", "images", "units", "output_dir", "top", "bins", "per_bin",
-                                 "limit", "batch_size", "workers", "shard_size", "size", "device", "arch", "class_map", "crops"))
+                                 "limit", "batch_size", "workers", "shard_size", "size", "device", "arch", "class_map", "crops", "ray"))
 
 
 _COMMANDS = [_demo, _dataset_examples, _find, _vis, _report, _tuning, _layers, _weights, _probe, _build, _check_spec, _schema, _verify, _compare, _edit, _export]

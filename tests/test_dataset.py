@@ -123,3 +123,13 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(arc_folder, examples, 
         a = pq.read_table(out / name).to_pylist()
         b = pq.read_table(examples / name).to_pylist()
         assert a == b, name
+
+
+def test_a_run_on_a_local_ray_instance_writes_the_same_files(arc_folder, examples, tmp_path):
+    pytest.importorskip("ray", reason="Ray is the optional extra; the test extra installs it, so CI runs this")
+    out = tmp_path / "ray"
+    assert main(["dataset-examples", str(SPEC), "--images", str(arc_folder), "--units", UNITS, "-o", str(out), "--ray",
+                 "--shard-size", "8", "--batch-size", "4", "--workers", "0", "--top", "3", "--bins", "3", "--per-bin", "3"]) == 0
+    for name in ("units.parquet", "examples.parquet", "failures.parquet"):
+        assert (out / name).read_bytes() == (examples / name).read_bytes(), name
+    assert sorted(p.name for p in (out / "crops").rglob("*.png")) == sorted(p.name for p in (examples / "crops").rglob("*.png"))

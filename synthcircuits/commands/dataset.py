@@ -23,12 +23,12 @@ from .common import open_model
 
 def run_dataset_examples(source_path: Path, images: Path, units_text: str, output: Path, top: int, bins: int, per_bin: int,
                          limit: int | None, batch_size: int, workers: int, shard_size: int, size: int, device: str,
-                         architecture: str | None, class_map: Path | None, crops: bool) -> int:
+                         architecture: str | None, class_map: Path | None, crops: bool, ray: str | None = None) -> int:
     source = open_model(source_path, device, architecture)
     layers = units_of(source, units_text)
     items = list_items(images, read_class_map(class_map) if class_map else None, source.architecture.name, limit)
-    options = RunOptions(batch_size=batch_size, workers=workers, shard_size=shard_size, size=size)
-    paths = run_job(ExamplesJob(source.model, layers), items, output, options)
+    options = RunOptions(batch_size=batch_size, workers=workers, shard_size=shard_size, size=size, device=device)
+    paths = run_job(ExamplesJob(source.model, layers), items, output, options, ray=ray)
     summaries = summarise(paths, layers, top=top, bins=bins, per_bin=per_bin)
     bad = failures(paths, items)
     rows = [dict(row, image=items[row["item"]].name) for s in summaries for row in s.examples]

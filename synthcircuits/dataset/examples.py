@@ -40,6 +40,9 @@ class ExamplesJob:
     def __init__(self, model: nn.Module, units: Sequence[LayerUnits]):
         self.model, self.units = model.eval(), list(units)
 
+    def to(self, device: str) -> ExamplesJob:
+        return ExamplesJob(self.model.to(device), self.units)
+
     def describe(self) -> dict:
         return {"kind": "dataset-examples", "model_sha256": content_hash(self.model.state_dict()),
                 "units": [[u.layer, list(u.channels)] for u in self.units]}

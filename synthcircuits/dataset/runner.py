@@ -11,6 +11,7 @@ folder is never resumed by a different job.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
@@ -40,6 +41,9 @@ class Job(Protocol):
     def process(self, images: Tensor) -> dict[str, np.ndarray]:
         """Per-image rows for a batch: every array's first axis is the batch."""
 
+    def to(self, device: str) -> Job:
+        """The job running on `device` (where a Ray actor puts it)."""
+
 
 @dataclass(frozen=True)
 class RunOptions:
@@ -48,6 +52,7 @@ class RunOptions:
     shard_size: int = 512
     size: int = 224  # images are resized (short side) and centre-cropped to this
     progress: bool = True
+    device: str = "cpu"
 
 
 @dataclass(frozen=True)
@@ -64,31 +69,58 @@ def shards_of(count: int, shard_size: int) -> list[Shard]:
     return [Shard(k, start, min(start + shard_size, count)) for k, start in enumerate(range(0, count, shard_size))]
 
 
-def run_job(job: Job, items: Sequence[Item], folder: Path, options: RunOptions = RunOptions()) -> list[Path]:
-    """Run `job` over `items`, writing (or reusing) one shard file per `shard_size` items."""
+def run_job(job: Job, items: Sequence[Item], folder: Path, options: RunOptions = RunOptions(), ray: str | None = None) -> list[Path]:
+    """Run `job` over `items`, writing (or reusing) one shard file per `shard_size` items; on a
+    Ray cluster where `ray` names one ("local", "auto" or an address), else in this process."""
     folder = Path(folder)
     _claim(folder, job, items, options)
     shards = shards_of(len(items), options.shard_size)
     todo = [s for s in shards if not s.path(folder).is_file()]
     done_images = sum(s.stop - s.start for s in shards if s not in todo)
     bar = tqdm(total=len(items), initial=done_images, unit="img", desc="images", disable=not options.progress, smoothing=0.1)
+    if ray is None:
+        finished = _run_here(job, items, todo, options)
+    else:
+        from .ray_runner import run_on_ray
+
+        finished = run_on_ray(job, items, todo, options, ray)
+    for shard, payload in finished:
+        with atomic_target(shard.path(folder), now=True) as tmp:
+            tmp.write_bytes(payload)
+        bar.update(shard.stop - shard.start)
+    bar.close()
+    return [s.path(folder) for s in shards]
+
+
+def _run_here(job: Job, items: Sequence[Item], todo: Sequence[Shard], options: RunOptions) -> Iterator[tuple[Shard, bytes]]:
+    """Shards computed in this process, images decoded by DataLoader workers."""
     loader = DataLoader(ItemImages(items, options.size), batch_sampler=_batches(todo, options.batch_size),
                         num_workers=options.workers, pin_memory=torch.cuda.is_available())
     batches = iter(loader)
     for shard in todo:
-        rows: list[dict[str, np.ndarray]] = []
-        failed: list[tuple[int, str]] = []
-        for _ in range(_batch_count(shard, options.batch_size)):
-            indices, images, reasons = next(batches)
-            ok = [k for k, reason in enumerate(reasons) if not reason]
-            failed += [(int(indices[k]), reasons[k]) for k, reason in enumerate(reasons) if reason]
-            if ok:
-                result = job.process(images[ok])
-                rows.append({"index": indices[ok].numpy().astype(np.int64), **result})
-            bar.update(len(indices))
-        _write_shard(shard.path(folder), rows, failed)
-    bar.close()
-    return [s.path(folder) for s in shards]
+        yield shard, shard_payload(job, (next(batches) for _ in range(_batch_count(shard, options.batch_size))))
+
+
+def shard_batches(items: Sequence[Item], shard: Shard, options: RunOptions) -> DataLoader:
+    """One shard's batches, decoded in this process (what a Ray actor runs)."""
+    return DataLoader(ItemImages(items, options.size), batch_sampler=_batches([shard], options.batch_size), num_workers=0)
+
+
+def shard_payload(job: Job, batches) -> bytes:
+    """A shard's .npz bytes: the job's rows for the readable items, and the others with reasons."""
+    rows: list[dict[str, np.ndarray]] = []
+    failed: list[tuple[int, str]] = []
+    for indices, images, reasons in batches:
+        ok = [k for k, reason in enumerate(reasons) if not reason]
+        failed += [(int(indices[k]), reasons[k]) for k, reason in enumerate(reasons) if reason]
+        if ok:
+            rows.append({"index": indices[ok].numpy().astype(np.int64), **job.process(images[ok])})
+    arrays = {key: np.concatenate([r[key] for r in rows]) for key in rows[0]} if rows else {"index": np.zeros(0, np.int64)}
+    arrays[FAILED_INDEX] = np.array([i for i, _ in failed], dtype=np.int64)
+    arrays[FAILED_REASON] = np.array([r for _, r in failed], dtype=str)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
 
 
 def read_shards(paths: Sequence[Path]) -> Iterator[dict[str, np.ndarray]]:
@@ -132,11 +164,3 @@ def _batches(shards: Sequence[Shard], batch_size: int) -> list[list[int]]:
 
 def _batch_count(shard: Shard, batch_size: int) -> int:
     return -(-(shard.stop - shard.start) // batch_size)
-
-
-def _write_shard(path: Path, rows: list[dict[str, np.ndarray]], failed: list[tuple[int, str]]) -> None:
-    arrays = {key: np.concatenate([r[key] for r in rows]) for key in rows[0]} if rows else {"index": np.zeros(0, np.int64)}
-    arrays[FAILED_INDEX] = np.array([i for i, _ in failed], dtype=np.int64)
-    arrays[FAILED_REASON] = np.array([r for _, r in failed], dtype=str)
-    with atomic_target(path, now=True) as tmp, open(tmp, "wb") as f:
-        np.savez(f, **arrays)
