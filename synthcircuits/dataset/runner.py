@@ -113,7 +113,9 @@ def shard_payload(job: Job, batches) -> bytes:
     for indices, images, reasons in batches:
         ok = [k for k, reason in enumerate(reasons) if not reason]
         failed += [(int(indices[k]), reasons[k]) for k, reason in enumerate(reasons) if reason]
-        if ok:
+        if len(ok) == len(reasons):  # the usual case: no copy of the batch
+            rows.append({"index": indices.numpy().astype(np.int64), **job.process(images)})
+        elif ok:
             rows.append({"index": indices[ok].numpy().astype(np.int64), **job.process(images[ok])})
     arrays = {key: np.concatenate([r[key] for r in rows]) for key in rows[0]} if rows else {"index": np.zeros(0, np.int64)}
     arrays[FAILED_INDEX] = np.array([i for i, _ in failed], dtype=np.int64)
