@@ -273,9 +273,12 @@ def _report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=opt.VIS_SIZE, default=96, help="feature visualisation size in px")
     p.add_argument("--edits", type=opt.input_path, default=None, help="also report this edit's effect (needs --images)")
     p.add_argument("--images", type=opt.input_path, default=None, help="image folder the edit's effect is measured on")
+    p.add_argument("--dataset-examples", type=opt.input_path, default=None,
+                   help="a dataset-examples output folder: each unit page shows its strongest images and the sigma-binned strip")
     _device(p)
     _arch(p)
-    p.set_defaults(handler=_body("draw", "run_report", "source", "output_dir", "units", "steps", "size", "edits", "images", "device", "arch"))
+    p.set_defaults(handler=_body("draw", "run_report", "source", "output_dir", "units", "steps", "size", "edits", "images", "device", "arch",
+                                 "dataset_examples"))
 
 
 def _tuning(sub: argparse._SubParsersAction) -> None:

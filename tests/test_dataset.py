@@ -133,3 +133,16 @@ def test_a_run_on_a_local_ray_instance_writes_the_same_files(arc_folder, example
     for name in ("units.parquet", "examples.parquet", "failures.parquet"):
         assert (out / name).read_bytes() == (examples / name).read_bytes(), name
     assert sorted(p.name for p in (out / "crops").rglob("*.png")) == sorted(p.name for p in (examples / "crops").rglob("*.png"))
+
+
+def test_report_shows_each_units_dataset_examples_and_sigma_strip(examples, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(["report", str(SPEC), "-o", str(out), "--units", "mixed3b:379", "--steps", "2", "--size", "32",
+                 "--dataset-examples", str(examples)]) == 0
+    page = (out / "unit_mixed3b_379.html").read_text()
+    rows = [r for r in pq.read_table(examples / "examples.parquet").to_pylist() if r["unit"] == "mixed3b:379"]
+    assert "Dataset examples" in page and "standard deviations above the mean" in page
+    shown = [part.split("'")[0] for part in page.split("src='")[1:] if part.startswith("assets/crop_")]
+    assert len(shown) == len(rows) and all((out / s).is_file() for s in shown)
+    assert main(["report", str(SPEC), "-o", str(tmp_path / "r2"), "--units", "mixed3b:379", "--dataset-examples", str(tmp_path)]) == 2
+    assert "not a dataset-examples folder" in capsys.readouterr().err and not (tmp_path / "r2").exists()

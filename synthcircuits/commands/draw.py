@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ..dataset.results import read_dataset_examples
 from ..edit import apply_edits, edited_model, load_edit
 from ..dataset.items import list_images
 from ..edit.effect import measure_effect
@@ -40,8 +41,9 @@ def run_vis(unit_text: str, weights: Path | None, spec: Path | None, output: Pat
 
 
 def run_report(source_path: Path, output: Path, units_text: str | None, steps: int, size: int, edits: Path | None,
-               images: Path | None, device: str, architecture: str | None = None) -> int:
+               images: Path | None, device: str, architecture: str | None = None, dataset_examples: Path | None = None) -> int:
     check_network_input(1, size, size, f"a {size} px feature visualisation", backward=True)
+    dataset = read_dataset_examples(dataset_examples) if dataset_examples is not None else None
     source = open_model(source_path, device, architecture)
     wanted = source.parse_units(units_text) if units_text else None
     if source_path.suffix in SPEC_SUFFIXES:
@@ -61,7 +63,7 @@ def run_report(source_path: Path, output: Path, units_text: str | None, steps: i
     sections = []
     if edits is not None:
         sections.append(("edit.html", _edit_section(source, edits, images)))
-    cache = write_report(Report(title, source, units, sections), output, steps=steps, size=size)
+    cache = write_report(Report(title, source, units, sections, dataset), output, steps=steps, size=size)
     print(f"saved {output / 'index.html'} ({len(units)} unit pages; {cache.drawn} pictures drawn, the rest cached)")
     return 0
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import html
 import json
+import shutil
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -18,6 +19,7 @@ from pathlib import Path
 from tqdm import tqdm
 
 from .. import __version__
+from ..dataset.results import DatasetExamples
 from ..errors import AddressError
 from ..layout.address import UnitAddress
 from ..models.weights import content_hash
@@ -55,6 +57,7 @@ class Report:
     source: OpenedModel
     units: list[ReportUnit]
     sections: list[tuple[str, str]] = field(default_factory=list)  # extra pages: (file name, html body)
+    dataset: DatasetExamples | None = None  # shown on each unit page that it has rows for
 
 
 def page_name(address: UnitAddress) -> str:
@@ -110,6 +113,8 @@ def write_report(report: Report, output: Path, steps: int = 128, size: int = 96,
         body.append(f"<h2>Feature visualisation</h2><img src='{vis}' alt='feature visualisation of {unit.address}' width='256'>")
         body.append(f"<h2>Tuning</h2><img src='{tuning}' alt='radial tuning of {unit.address}'>")
         body.append(_weights_section(report.source, unit, cache, pages))
+        if report.dataset is not None:
+            body.append(_dataset_section(report.dataset, str(unit.address), cache))
         if unit.spec_text:
             body.append(f"<h2>Spec</h2><pre>{html.escape(unit.spec_text)}</pre>")
         _write_page(output / page_name(unit.address), f"{unit.address}", "\n".join(body))
@@ -141,6 +146,39 @@ def _weights_section(source: OpenedModel, unit: ReportUnit, cache: AssetCache, p
         links.append(f"<a href='{page_name(address)}'>{label}</a>" if address in pages else label)
     return (f"<h2>Weights</h2><img src='{picture}' alt='weight diagram of {unit.address}'>"
             f"<p>inputs (red excites, blue inhibits): {', '.join(links) or 'none'}</p>")
+
+
+def _dataset_section(dataset: DatasetExamples, unit: str, cache: AssetCache) -> str:
+    """The unit's strongest dataset examples and a strip sampled by sigma bin, as receptive-field crops."""
+    rows, stats = dataset.examples.get(unit, []), dataset.stats.get(unit)
+    if not rows or stats is None:
+        return f"<h2>Dataset examples</h2><p>{html.escape(str(dataset.folder))} has no examples of {html.escape(unit)}</p>"
+
+    def figure(row: dict, caption: str) -> str:
+        source = dataset.crop_path(row)
+        if source is None or not source.is_file():
+            return f"<figure>{html.escape(Path(row['image']).name)}<figcaption>{caption}</figcaption></figure>"
+        digest = hashlib.sha256(source.read_bytes()).hexdigest()
+        asset = cache.get("crop", [digest], lambda p: _copy(source, p))
+        return (f"<figure style='display:inline-block;margin:4px'><img src='{asset}' width='96' alt='{html.escape(row['image'])}'>"
+                f"<figcaption>{caption}</figcaption></figure>")
+
+    top = [figure(r, f"{r['activation']:.3g}") for r in rows if r["kind"] == "top"]
+    last = max(r["bin"] for r in rows)
+
+    def bin_label(b: int) -> str:
+        return f"&ge;{b}" if b == last else f"{b}-{b + 1}"
+
+    bins = [figure(r, f"{bin_label(r['bin'])} &sigma;: {r['activation']:.3g}") for r in rows if r["kind"] == "sigma"]
+    summary = (f"{stats['images']} images; mean {stats['mean']:.3g}, std {stats['std']:.3g}, median {stats['q50']:.3g}, "
+               f"max {stats['max']:.3g}")
+    return (f"<h2>Dataset examples</h2><p>{html.escape(summary)}</p><h3>Strongest</h3>{''.join(top)}"
+            f"<h3>By activation, in standard deviations above the mean</h3>{''.join(bins)}")
+
+
+def _copy(source: Path, target: Path) -> None:
+    with atomic_target(target) as tmp:
+        shutil.copyfile(source, tmp)
 
 
 def _write_index(report: Report, output: Path, rows: Sequence[tuple[ReportUnit, str]]) -> None:
