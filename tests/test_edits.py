@@ -200,8 +200,13 @@ def test_effect_report_on_a_labelled_folder(random_inceptionv1, tmp_path):
     result = apply_edits(random_inceptionv1.state_dict(), edit("  - ablate: {units: [5b:0, 5b:1, 5b:2, 5b:3], mode: outgoing}\n"))
     report = measure_effect(random_inceptionv1, edited_model(result), list_images(folder))
     assert len(report.images) == 4 and {e.truth for e in report.images} == {"tench", "sports car"}
-    assert set(report.accuracy) == {"top1_before", "top1_after", "top5_before", "top5_after"}
-    assert all(0 <= v <= 1 for v in report.accuracy.values())
+    a = report.accuracy
+    for k in ("top1", "top5"):
+        for when in ("before", "after"):
+            assert 0 <= a[f"{k}_{when}_low"] <= a[f"{k}_{when}"] <= a[f"{k}_{when}_high"] <= 1
+        assert a[f"{k}_change"] == pytest.approx(a[f"{k}_after"] - a[f"{k}_before"])
+        assert a[f"{k}_change_low"] <= a[f"{k}_change"] <= a[f"{k}_change_high"]
+    assert {c["class"] for c in report.per_class} == {"tench", "sports car"} and all(c["images"] == 2 for c in report.per_class)
     assert len(report.flipped) == sum(e.before != e.after for e in report.images)
     assert "top-1 predictions changed" in report.tables()
 
@@ -251,3 +256,24 @@ def test_shipped_edits_apply_to_an_inceptionv1(random_inceptionv1, path):
     result = apply_edits(random_inceptionv1.state_dict(), parse_edit(path.read_text(), str(path)))
     model = edited_model(result)
     assert model(torch.rand(1, 3, 224, 224)).shape == (1, 1008)
+
+
+def test_effect_skips_and_lists_unreadable_images(random_inceptionv1, tmp_path):
+    folder = make_labelled_folder(tmp_path / "images")
+    (folder / "tench" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 30)
+    result = apply_edits(random_inceptionv1.state_dict(), edit("  - ablate: {units: [5b:0]}\n"))
+    report = measure_effect(random_inceptionv1, edited_model(result), list_images(folder))
+    assert len(report.images) == 4 and [Path(name).name for name, _ in report.skipped] == ["broken.png"]
+    assert "1 images could not be read" in report.tables() and report.as_json()["skipped"][0]["reason"]
+
+
+def test_bootstrap_intervals_are_exact_at_the_extremes_and_paired():
+    from synthcircuits.edit.effect import bootstrap_accuracy
+
+    right = np.ones(50, bool)
+    same = bootstrap_accuracy({("top1", "before"): right, ("top1", "after"): right, ("top5", "before"): right, ("top5", "after"): right})
+    assert (same["top1_before_low"], same["top1_before_high"]) == (1.0, 1.0)
+    assert (same["top1_change_low"], same["top1_change_high"]) == (0.0, 0.0)  # paired draws: no spurious spread
+    half = np.arange(400) % 2 == 0
+    mixed = bootstrap_accuracy({("top1", "before"): half, ("top1", "after"): half, ("top5", "before"): half, ("top5", "after"): right[:1].repeat(400)})
+    assert 0.44 < mixed["top1_before_low"] < 0.5 < mixed["top1_before_high"] < 0.56
