@@ -105,6 +105,12 @@ def _device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="where the network runs: cpu, cuda or cuda:N")
 
 
+def _ray(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="auto|ADDRESS",
+                   help="run the images on Ray (pip install 'synthcircuits[ray]'): alone, a local instance; auto, the cluster "
+                        "this machine is part of; or a cluster address. The results are the same as a local run's")
+
+
 def _arch(p: argparse.ArgumentParser, whose: str = "the file's") -> None:
     p.add_argument("--arch", type=opt.non_empty, default=None,
                    help=f"architecture, if {whose} cannot be recognised: {ARCHITECTURES_TEXT}")
@@ -230,8 +236,14 @@ def _edit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output", type=opt.output_file, default=None, help="write the edited weights (.safetensors)")
     p.add_argument("--json", type=opt.output_file, default=None, help="effect report as JSON (default: beside --output)")
     p.add_argument("--class-map", type=opt.input_path, default=None, help="lines `FOLDER_NAME label` naming class subfolders (e.g. WordNet ids), UTF-8")
+    p.add_argument("--batch-size", type=opt.whole(1, 4096), default=16, help="images per forward when measuring the effect")
+    p.add_argument("--workers", type=opt.whole(0, 64), default=2, help="processes decoding images beside the networks'")
+    p.add_argument("--shards", type=opt.output_folder, default=None,
+                   help="keep the per-image results here, so a killed measurement resumes (default: a temporary folder)")
+    _ray(p)
     _device(p)
-    p.set_defaults(handler=_body("edit", "run_edit", "edit", "weights", "images", "mean_images", "output", "json", "device", "class_map"))
+    p.set_defaults(handler=_body("edit", "run_edit", "edit", "weights", "images", "mean_images", "output", "json", "device", "class_map",
+                                 "batch_size", "workers", "shards", "ray"))
 
 
 def _export(sub: argparse._SubParsersAction) -> None:
@@ -325,9 +337,7 @@ def _dataset_examples(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--size", type=opt.IMAGE_SIZE, default=224, help="images are resized and centre-cropped to SIZE x SIZE px")
     p.add_argument("--class-map", type=opt.input_path, default=None, help="lines `FOLDER_NAME label` naming class subfolders")
     p.add_argument("--no-crops", dest="crops", action="store_false", help="skip the crop PNGs")
-    p.add_argument("--ray", nargs="?", const="local", default=None, metavar="auto|ADDRESS",
-                   help="run on Ray (pip install 'synthcircuits[ray]'): alone, a local instance; auto, the cluster this "
-                        "machine is part of; or a cluster address. The output files are the same as a local run's")
+    _ray(p)
     _device(p)
     _arch(p)
     p.set_defaults(handler=_body("dataset", "run_dataset_examples", "source", "images", "units", "output_dir", "top", "bins", "per_bin",

@@ -53,7 +53,8 @@ def save_edited(model: nn.Module, path: Path, metadata: dict[str, str]) -> Path:
 
 
 def run_edit(edit_path: Path, weights: Path | None, images: Path | None, mean_images: Path | None, output: Path | None,
-             json_out: Path | None, device: str, class_map: Path | None = None) -> int:
+             json_out: Path | None, device: str, class_map: Path | None = None, batch_size: int = 16, workers: int = 2,
+             shards: Path | None = None, ray: str | None = None) -> int:
     spec = load_edit(edit_path)
     if mean_images is not None and not Path(mean_images).is_dir():
         raise UserError(f"--mean-images {mean_images} is not a folder of images")
@@ -73,7 +74,7 @@ def run_edit(edit_path: Path, weights: Path | None, images: Path | None, mean_im
         print(f"\nsaved {output}")
     if labelled is not None:
         base = model_from_state_dict(base_file.tensors, spec.architecture).to(device)
-        report = measure_effect(base, model, labelled)
+        report = measure_effect(base, model, labelled, batch_size=batch_size, folder=shards, workers=workers, ray=ray)
         print()
         print(report.tables())
         target = json_out or (output.with_suffix(".effect.json") if output else None)

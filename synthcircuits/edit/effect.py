@@ -120,15 +120,17 @@ def predictions(p: Tensor, k: int = 1, valid: range = range(1, 1001)) -> Tensor:
 
 
 def measure_effect(base: nn.Module, edited: nn.Module, images: Sequence[Item], batch_size: int = 16, size: int = 224,
-                   folder: Path | None = None, workers: int = 2) -> EffectReport:
-    """Run both models over `images` (shards in `folder`, resumable; a temporary folder if None)."""
+                   folder: Path | None = None, workers: int = 2, ray: str | None = None) -> EffectReport:
+    """Run both models over `images` (shards in `folder`, resumable; a temporary folder if None),
+    here or on Ray (`ray`: "local", "auto" or an address)."""
     arch = base.architecture.name
     _, valid = labels_for(arch)
     options = RunOptions(batch_size=batch_size, size=size, workers=workers, device=str(next(base.parameters()).device))
+    job = EffectJob(base, edited, valid)
     if folder is None:
         with tempfile.TemporaryDirectory(prefix="synthcircuits-effect.") as tmp:
-            return _effect_from_shards(run_job(EffectJob(base, edited, valid), images, Path(tmp), options), images, arch)
-    return _effect_from_shards(run_job(EffectJob(base, edited, valid), images, folder, options), images, arch)
+            return _effect_from_shards(run_job(job, images, Path(tmp), options, ray=ray), images, arch)
+    return _effect_from_shards(run_job(job, images, folder, options, ray=ray), images, arch)
 
 
 def _effect_from_shards(paths: Sequence[Path], images: Sequence[Item], arch: str) -> EffectReport:
