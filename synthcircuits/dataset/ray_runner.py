@@ -9,7 +9,7 @@ from collections.abc import Iterator, Sequence
 
 from ..errors import UserError
 from .items import Item
-from .runner import Job, RunOptions, Shard, shard_batches, shard_payload
+from .shards import Job, RunOptions, Shard, shard_batches, shard_payload
 
 
 def run_on_ray(job: Job, items: Sequence[Item], todo: Sequence[Shard], options: RunOptions, address: str) -> Iterator[tuple[Shard, bytes]]:

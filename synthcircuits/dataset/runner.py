@@ -11,16 +11,12 @@ folder is never resumed by a different job.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 import torch
-from torch import Tensor
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
@@ -28,46 +24,9 @@ from ..errors import UserError
 from ..outputs import atomic_target, make_folders
 from .items import Item
 from .loading import ItemImages
-
-FAILED_INDEX, FAILED_REASON = "failed.index", "failed.reason"
-
-
-class Job(Protocol):
-    """What a dataset job computes per image."""
-
-    def describe(self) -> dict:
-        """Everything its results depend on (model hash, layers, sizes), for resuming safely."""
-
-    def process(self, images: Tensor) -> dict[str, np.ndarray]:
-        """Per-image rows for a batch: every array's first axis is the batch."""
-
-    def to(self, device: str) -> Job:
-        """The job running on `device` (where a Ray actor puts it)."""
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    batch_size: int = 32
-    workers: int = 2  # image-decoding processes beside the one running the network
-    shard_size: int = 512
-    size: int = 224  # images are resized (short side) and centre-cropped to this
-    progress: bool = True
-    device: str = "cpu"
-
-
-@dataclass(frozen=True)
-class Shard:
-    number: int
-    start: int
-    stop: int
-
-    def path(self, folder: Path) -> Path:
-        return folder / "shards" / f"{self.number:05d}.npz"
-
-
-def shards_of(count: int, shard_size: int) -> list[Shard]:
-    return [Shard(k, start, min(start + shard_size, count)) for k, start in enumerate(range(0, count, shard_size))]
-
+from .ray_runner import run_on_ray
+from .shards import (FAILED_INDEX, FAILED_REASON, Job, RunOptions, Shard, batch_count, batches_of, shard_payload,
+                     shards_of)
 
 def run_job(job: Job, items: Sequence[Item], folder: Path, options: RunOptions = RunOptions(), ray: str | None = None) -> list[Path]:
     """Run `job` over `items`, writing (or reusing) one shard file per `shard_size` items; on a
@@ -82,8 +41,6 @@ def run_job(job: Job, items: Sequence[Item], folder: Path, options: RunOptions =
     if ray is None:
         finished = _run_here(job, items, todo, options)
     else:
-        from .ray_runner import run_on_ray
-
         finished = run_on_ray(job, items, todo, options, ray)
     for shard, payload in finished:
         with atomic_target(shard.path(folder), now=True) as tmp:
@@ -92,39 +49,13 @@ def run_job(job: Job, items: Sequence[Item], folder: Path, options: RunOptions =
     bar.close()
     return [s.path(folder) for s in shards]
 
-
 def _run_here(job: Job, items: Sequence[Item], todo: Sequence[Shard], options: RunOptions) -> Iterator[tuple[Shard, bytes]]:
     """Shards computed in this process, images decoded by DataLoader workers."""
-    loader = DataLoader(ItemImages(items, options.size), batch_sampler=_batches(todo, options.batch_size),
+    loader = DataLoader(ItemImages(items, options.size), batch_sampler=batches_of(todo, options.batch_size),
                         num_workers=options.workers, pin_memory=torch.cuda.is_available())
     batches = iter(loader)
     for shard in todo:
-        yield shard, shard_payload(job, (next(batches) for _ in range(_batch_count(shard, options.batch_size))))
-
-
-def shard_batches(items: Sequence[Item], shard: Shard, options: RunOptions) -> DataLoader:
-    """One shard's batches, decoded in this process (what a Ray actor runs)."""
-    return DataLoader(ItemImages(items, options.size), batch_sampler=_batches([shard], options.batch_size), num_workers=0)
-
-
-def shard_payload(job: Job, batches) -> bytes:
-    """A shard's .npz bytes: the job's rows for the readable items, and the others with reasons."""
-    rows: list[dict[str, np.ndarray]] = []
-    failed: list[tuple[int, str]] = []
-    for indices, images, reasons in batches:
-        ok = [k for k, reason in enumerate(reasons) if not reason]
-        failed += [(int(indices[k]), reasons[k]) for k, reason in enumerate(reasons) if reason]
-        if len(ok) == len(reasons):  # the usual case: no copy of the batch
-            rows.append({"index": indices.numpy().astype(np.int64), **job.process(images)})
-        elif ok:
-            rows.append({"index": indices[ok].numpy().astype(np.int64), **job.process(images[ok])})
-    arrays = {key: np.concatenate([r[key] for r in rows]) for key in rows[0]} if rows else {"index": np.zeros(0, np.int64)}
-    arrays[FAILED_INDEX] = np.array([i for i, _ in failed], dtype=np.int64)
-    arrays[FAILED_REASON] = np.array([r for _, r in failed], dtype=str)
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    return buffer.getvalue()
-
+        yield shard, shard_payload(job, (next(batches) for _ in range(batch_count(shard, options.batch_size))))
 
 def read_shards(paths: Sequence[Path]) -> Iterator[dict[str, np.ndarray]]:
     """Each shard's arrays, one shard at a time."""
@@ -132,14 +63,12 @@ def read_shards(paths: Sequence[Path]) -> Iterator[dict[str, np.ndarray]]:
         with np.load(path, allow_pickle=False) as data:
             yield {key: data[key] for key in data.files}
 
-
 def failures(paths: Sequence[Path], items: Sequence[Item]) -> list[tuple[str, str]]:
     """(item, reason) for every item that could not be read, in item order."""
     found = []
     for shard in read_shards(paths):
         found += [(items[int(i)].name, str(r)) for i, r in zip(shard[FAILED_INDEX], shard[FAILED_REASON])]
     return found
-
 
 def _steady_heap() -> None:
     """Let glibc serve every allocation over 1 MiB by mmap, returned to the system when freed.
@@ -153,7 +82,6 @@ def _steady_heap() -> None:
         ctypes.CDLL(None).mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
     except (OSError, AttributeError):
         pass
-
 
 def _claim(folder: Path, job: Job, items: Sequence[Item], options: RunOptions) -> None:
     """Record what this folder's shards are for; refuse to mix in another job's."""
@@ -172,12 +100,3 @@ def _claim(folder: Path, job: Job, items: Sequence[Item], options: RunOptions) -
         return
     with atomic_target(manifest, now=True) as tmp:
         tmp.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
-
-
-def _batches(shards: Sequence[Shard], batch_size: int) -> list[list[int]]:
-    """Batches that never straddle two shards, so each shard is written as soon as it is done."""
-    return [list(range(b, min(b + batch_size, s.stop))) for s in shards for b in range(s.start, s.stop, batch_size)]
-
-
-def _batch_count(shard: Shard, batch_size: int) -> int:
-    return -(-(shard.stop - shard.start) // batch_size)

@@ -1,0 +1,87 @@
+"""One shard of a dataset job: what it is, and how its results are computed and serialised (the
+part the local runner and the Ray actors share)."""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+from torch import Tensor
+from torch.utils.data import DataLoader
+
+from .items import Item
+from .loading import ItemImages
+
+FAILED_INDEX, FAILED_REASON = "failed.index", "failed.reason"
+
+
+class Job(Protocol):
+    """What a dataset job computes per image."""
+
+    def describe(self) -> dict:
+        """Everything its results depend on (model hash, layers, sizes), for resuming safely."""
+
+    def process(self, images: Tensor) -> dict[str, np.ndarray]:
+        """Per-image rows for a batch: every array's first axis is the batch."""
+
+    def to(self, device: str) -> Job:
+        """The job running on `device` (where a Ray actor puts it)."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    batch_size: int = 32
+    workers: int = 2  # image-decoding processes beside the one running the network
+    shard_size: int = 512
+    size: int = 224  # images are resized (short side) and centre-cropped to this
+    progress: bool = True
+    device: str = "cpu"
+
+
+@dataclass(frozen=True)
+class Shard:
+    number: int
+    start: int
+    stop: int
+
+    def path(self, folder: Path) -> Path:
+        return folder / "shards" / f"{self.number:05d}.npz"
+
+
+def shards_of(count: int, shard_size: int) -> list[Shard]:
+    return [Shard(k, start, min(start + shard_size, count)) for k, start in enumerate(range(0, count, shard_size))]
+
+def shard_batches(items: Sequence[Item], shard: Shard, options: RunOptions) -> DataLoader:
+    """One shard's batches, decoded in this process (what a Ray actor runs)."""
+    return DataLoader(ItemImages(items, options.size), batch_sampler=batches_of([shard], options.batch_size), num_workers=0)
+
+
+def shard_payload(job: Job, batches) -> bytes:
+    """A shard's .npz bytes: the job's rows for the readable items, and the others with reasons."""
+    rows: list[dict[str, np.ndarray]] = []
+    failed: list[tuple[int, str]] = []
+    for indices, images, reasons in batches:
+        ok = [k for k, reason in enumerate(reasons) if not reason]
+        failed += [(int(indices[k]), reasons[k]) for k, reason in enumerate(reasons) if reason]
+        if len(ok) == len(reasons):  # the usual case: no copy of the batch
+            rows.append({"index": indices.numpy().astype(np.int64), **job.process(images)})
+        elif ok:
+            rows.append({"index": indices[ok].numpy().astype(np.int64), **job.process(images[ok])})
+    arrays = {key: np.concatenate([r[key] for r in rows]) for key in rows[0]} if rows else {"index": np.zeros(0, np.int64)}
+    arrays[FAILED_INDEX] = np.array([i for i, _ in failed], dtype=np.int64)
+    arrays[FAILED_REASON] = np.array([r for _, r in failed], dtype=str)
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    return buffer.getvalue()
+
+def batches_of(shards: Sequence[Shard], batch_size: int) -> list[list[int]]:
+    """Batches that never straddle two shards, so each shard is written as soon as it is done."""
+    return [list(range(b, min(b + batch_size, s.stop))) for s in shards for b in range(s.start, s.stop, batch_size)]
+
+
+def batch_count(shard: Shard, batch_size: int) -> int:
+    return -(-(shard.stop - shard.start) // batch_size)
