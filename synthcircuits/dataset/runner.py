@@ -28,6 +28,7 @@ from .ray_runner import run_on_ray
 from .shards import (FAILED_INDEX, FAILED_REASON, Job, RunOptions, Shard, batch_count, batches_of, shard_payload,
                      shards_of)
 
+
 def run_job(job: Job, items: Sequence[Item], folder: Path, options: RunOptions = RunOptions(), ray: str | None = None) -> list[Path]:
     """Run `job` over `items`, writing (or reusing) one shard file per `shard_size` items; on a
     Ray cluster where `ray` names one ("local", "auto" or an address), else in this process."""
@@ -49,6 +50,7 @@ def run_job(job: Job, items: Sequence[Item], folder: Path, options: RunOptions =
     bar.close()
     return [s.path(folder) for s in shards]
 
+
 def _run_here(job: Job, items: Sequence[Item], todo: Sequence[Shard], options: RunOptions) -> Iterator[tuple[Shard, bytes]]:
     """Shards computed in this process, images decoded by DataLoader workers."""
     loader = DataLoader(ItemImages(items, options.size), batch_sampler=batches_of(todo, options.batch_size),
@@ -57,11 +59,13 @@ def _run_here(job: Job, items: Sequence[Item], todo: Sequence[Shard], options: R
     for shard in todo:
         yield shard, shard_payload(job, (next(batches) for _ in range(batch_count(shard, options.batch_size))))
 
+
 def read_shards(paths: Sequence[Path]) -> Iterator[dict[str, np.ndarray]]:
     """Each shard's arrays, one shard at a time."""
     for path in paths:
         with np.load(path, allow_pickle=False) as data:
             yield {key: data[key] for key in data.files}
+
 
 def failures(paths: Sequence[Path], items: Sequence[Item]) -> list[tuple[str, str]]:
     """(item, reason) for every item that could not be read, in item order."""
@@ -69,6 +73,7 @@ def failures(paths: Sequence[Path], items: Sequence[Item]) -> list[tuple[str, st
     for shard in read_shards(paths):
         found += [(items[int(i)].name, str(r)) for i, r in zip(shard[FAILED_INDEX], shard[FAILED_REASON])]
     return found
+
 
 def _steady_heap() -> None:
     """Let glibc serve every allocation over 1 MiB by mmap, returned to the system when freed.
@@ -82,6 +87,7 @@ def _steady_heap() -> None:
         ctypes.CDLL(None).mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
     except (OSError, AttributeError):
         pass
+
 
 def _claim(folder: Path, job: Job, items: Sequence[Item], options: RunOptions) -> None:
     """Record what this folder's shards are for; refuse to mix in another job's."""

@@ -55,6 +55,7 @@ class Shard:
 def shards_of(count: int, shard_size: int) -> list[Shard]:
     return [Shard(k, start, min(start + shard_size, count)) for k, start in enumerate(range(0, count, shard_size))]
 
+
 def shard_batches(items: Sequence[Item], shard: Shard, options: RunOptions) -> DataLoader:
     """One shard's batches, decoded in this process (what a Ray actor runs)."""
     return DataLoader(ItemImages(items, options.size), batch_sampler=batches_of([shard], options.batch_size), num_workers=0)
@@ -77,6 +78,7 @@ def shard_payload(job: Job, batches) -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
+
 
 def batches_of(shards: Sequence[Shard], batch_size: int) -> list[list[int]]:
     """Batches that never straddle two shards, so each shard is written as soon as it is done."""
