@@ -146,3 +146,15 @@ def test_report_shows_each_units_dataset_examples_and_sigma_strip(examples, tmp_
     assert len(shown) == len(rows) and all((out / s).is_file() for s in shown)
     assert main(["report", str(SPEC), "-o", str(tmp_path / "r2"), "--units", "mixed3b:379", "--dataset-examples", str(tmp_path)]) == 2
     assert "not a dataset-examples folder" in capsys.readouterr().err and not (tmp_path / "r2").exists()
+
+
+def test_list_files_npy_batches_and_limit_are_datasets_too(arc_folder, tmp_path):
+    listed = tmp_path / "list.txt"
+    listed.write_text("# five arcs\n" + "".join(f"{arc_folder}/arc_{o:03d}.png\n" for o in (0, 15, 30, 45, 60)))
+    batch = np.stack([np.asarray(Image.open(arc_folder / f"arc_{o:03d}.png"), dtype=np.float32) / 255 for o in (90, 105, 120)])
+    np.save(tmp_path / "batch.npy", batch)  # (N, H, W, 3) in [0, 1]
+    for source, extra, count in ((listed, [], 5), (tmp_path / "batch.npy", [], 3), (arc_folder, ["--limit", "4"], 4)):
+        out = tmp_path / f"out_{source.name}_{count}"
+        assert main(["dataset-examples", str(SPEC), "--images", str(source), "--units", "mixed3b:379", "-o", str(out),
+                     "--workers", "0", "--no-crops", *extra]) == 0
+        assert pq.read_table(out / "units.parquet").to_pylist()[0]["images"] == count
