@@ -158,3 +158,16 @@ def test_list_files_npy_batches_and_limit_are_datasets_too(arc_folder, tmp_path)
         assert main(["dataset-examples", str(SPEC), "--images", str(source), "--units", "mixed3b:379", "-o", str(out),
                      "--workers", "0", "--no-crops", *extra]) == 0
         assert pq.read_table(out / "units.parquet").to_pylist()[0]["images"] == count
+
+
+def test_dataset_examples_run_on_a_traced_network_too(arc_folder, tmp_path):
+    from synthcircuits.models import build_model, save_safetensors, weights_metadata
+
+    model = build_model("torchvision:resnet18", seed=0)
+    weights = save_safetensors(model.state_dict(), tmp_path / "r18.safetensors", weights_metadata(model))
+    out = tmp_path / "out"
+    assert main(["dataset-examples", str(weights), "--images", str(arc_folder), "--units", "layer2.0.conv1:3,layer2.0.conv1:7",
+                 "-o", str(out), "--workers", "0", "--top", "2", "--per-bin", "1"]) == 0
+    rows = pq.read_table(out / "examples.parquet").to_pylist()
+    assert {r["unit"] for r in rows} == {"layer2.0.conv1:3", "layer2.0.conv1:7"}
+    assert all((out / r["crop"]).is_file() for r in rows)

@@ -108,19 +108,12 @@ def mutated(draw, text: str) -> str:
 
 
 @FUZZ
-@given(text=mutated(LINES_SPEC))
-def test_mutated_circuit_specs_are_checked_or_refused(capsys, text):
+@given(data=st.data())
+@pytest.mark.parametrize("original", [LINES_SPEC, EDIT_SPEC], ids=["circuit spec", "edit spec"])
+def test_mutated_specs_and_edits_are_checked_or_refused(capsys, original, data):
+    text = data.draw(mutated(original))
     with tempfile.TemporaryDirectory() as tmp:
         spec = Path(tmp) / "mutated.yaml"
-        spec.write_text(text, encoding="utf-8", errors="surrogatepass")
-        outcome(["check-spec", spec], Path(tmp), capsys)
-
-
-@FUZZ
-@given(text=mutated(EDIT_SPEC))
-def test_mutated_edit_specs_are_checked_or_refused(capsys, text):
-    with tempfile.TemporaryDirectory() as tmp:
-        spec = Path(tmp) / "mutated_edit.yaml"
         spec.write_text(text, encoding="utf-8", errors="surrogatepass")
         outcome(["check-spec", spec], Path(tmp), capsys)
 
