@@ -31,7 +31,8 @@ from synthcircuits.probe.tuning import ProbeUnit, RadialSweep, curve_line_select
 from synthcircuits.probe.unit_forward import unit_activations  # noqa: E402
 from synthcircuits.commands.common import open_model  # noqa: E402
 from synthcircuits.tables import format_table  # noqa: E402
-from synthcircuits.viz.featurevis import Objective, visualise  # noqa: E402
+from synthcircuits.viz.featurevis import visualise
+from synthcircuits.viz.objectives import Neuron  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT.parent / "shared" / "data" / "bvlc_googlenet" / "weights"
@@ -72,7 +73,7 @@ def main() -> None:
 
     rows, correct1, correct5 = [], 0, 0
     for cls in CLASSES:
-        image = visualise(model, Objective("classifier", cls), steps=48, size=160, seed=0, progress=False)[48]
+        image = visualise(model, Neuron("classifier", cls), steps=48, size=160, seed=0, progress=False)[48]
         top5 = torch.softmax(model(image), 1)[0].topk(5).indices.tolist()
         correct1 += top5[0] == cls
         correct5 += cls in top5
@@ -80,7 +81,7 @@ def main() -> None:
     print(f"\nclass visualisations (48 steps, 160 px) classified by the network: top-1 {correct1}/{len(CLASSES)}, top-5 {correct5}/{len(CLASSES)}")
     print(format_table(["generated for", "classified as", "in top-5"], rows))
 
-    images = torch.stack([visualise(model, Objective("classifier", c), steps=48, size=160, seed=1, progress=False)[48][0] for c in CLASSES])
+    images = torch.stack([visualise(model, Neuron("classifier", c), steps=48, size=160, seed=1, progress=False)[48][0] for c in CLASSES])
     edit = parse_edit("synthcircuits_edit: 1\nname: bvlc-curves-removed\narchitecture: bvlc_googlenet\nedits:\n"
                       f"  - ablate: {{units: [{', '.join(f'inception_3b:{c}' for c in sorted(set(matches)))}]}}\n")
     edited = edited_model(apply_edits(model.state_dict(), edit))

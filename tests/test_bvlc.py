@@ -19,7 +19,8 @@ from synthcircuits.layout.architectures import GOOGLENET_BLOCKS
 from synthcircuits.probe.compare import compare_models
 from synthcircuits.probe.tuning import ProbeUnit, RadialSweep, curve_line_selectivity, radial_tuning
 from synthcircuits.commands.common import open_model
-from synthcircuits.viz.featurevis import Objective, visualise
+from synthcircuits.viz.featurevis import visualise
+from synthcircuits.viz.objectives import Neuron
 
 ROOT = Path(__file__).parent.parent
 CURVES = "3b:342,3b:388,3b:324,3b:340,3b:330,3b:349,3b:379,3b:406,3b:385,3b:343"
@@ -83,7 +84,7 @@ def test_real_bvlc_classifies_generated_images_of_a_class_as_that_class(bvlc_wei
     from synthcircuits.labels import label_of
 
     for cls in (1, 130):  # goldfish, flamingo
-        image = visualise(model, Objective("classifier", cls), steps=40, size=128, seed=1, progress=False)[40]
+        image = visualise(model, Neuron("classifier", cls), steps=40, size=128, seed=1, progress=False)[40]
         with torch.no_grad():
             top5 = torch.softmax(model(image), 1)[0].topk(5).indices.tolist()
         assert cls in top5, (label_of(cls, "bvlc_googlenet"), [label_of(i, "bvlc_googlenet") for i in top5])
@@ -104,7 +105,7 @@ def test_compiled_curves_find_real_curve_detectors_in_inception_3b(bvlc_weights)
 
 def test_real_curve_detectors_visualise_into_strong_structured_images(bvlc_weights):
     model = load_model(bvlc_weights)
-    snapshots = visualise(model, Objective("inception_3b", 408), steps=48, size=96, thresholds=(0,), progress=False)
+    snapshots = visualise(model, Neuron("inception_3b", 408), steps=48, size=96, thresholds=(0,), progress=False)
     with torch.no_grad():
         start = capture(model, snapshots[0], ["inception_3b"])["inception_3b"][0, 408, 6, 6]
         end = capture(model, snapshots[48], ["inception_3b"])["inception_3b"][0, 408, 6, 6]
@@ -119,7 +120,7 @@ def test_edits_have_real_effects_on_the_trained_network(bvlc_weights, tmp_path):
     for cls, name in ((1, "goldfish"), (130, "flamingo"), (948, "Granny_Smith")):
         (folder / name).mkdir(parents=True)
         for seed in (0, 1):
-            image = visualise(model, Objective("classifier", cls), steps=24, size=128, seed=seed, progress=False)[24][0]
+            image = visualise(model, Neuron("classifier", cls), steps=24, size=128, seed=seed, progress=False)[24][0]
             Image.fromarray((image.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(folder / name / f"{seed}.png")
     edit = tmp_path / "edit.yaml"
     edit.write_text("synthcircuits_edit: 1\nname: drop-4e\narchitecture: bvlc_googlenet\nedits:\n"

@@ -15,7 +15,8 @@ from synthcircuits.compile import compile_spec
 from synthcircuits.layout import parse_unit
 from synthcircuits.commands.common import open_model
 from synthcircuits.spec import load_spec
-from synthcircuits.viz.featurevis import Objective, visualise
+from synthcircuits.viz.featurevis import visualise
+from synthcircuits.viz.objectives import Neuron
 from synthcircuits.viz.weight_diagram import draw_weight_diagram, incoming_kernels, strongest
 
 ROOT = Path(__file__).parent.parent
@@ -38,8 +39,8 @@ def test_feature_visualisation_of_a_vertical_line_unit_has_vertical_stripes(line
     model = lines_build.model()
     vertical = next(u for u in lines_build.units if u.family == "line" and u.orientation == 90.0)
     horizontal = next(u for u in lines_build.units if u.family == "line" and u.orientation == 0.0)
-    v = visualise(model, Objective("conv2d2", vertical.channel), steps=64, size=64, progress=False)[64][0]
-    h = visualise(model, Objective("conv2d2", horizontal.channel), steps=64, size=64, progress=False)[64][0]
+    v = visualise(model, Neuron("conv2d2", vertical.channel), steps=64, size=64, progress=False)[64][0]
+    h = visualise(model, Neuron("conv2d2", horizontal.channel), steps=64, size=64, progress=False)[64][0]
     along_x, along_y = stripe_energy(v)
     assert along_x > 2 * along_y  # variation across x: vertical stripes
     along_x, along_y = stripe_energy(h)
@@ -50,8 +51,8 @@ def test_feature_visualisation_is_seeded_and_keeps_thresholds(lines_build):
     model = lines_build.model()
     unit = lines_build.units[-1]
     with torch.no_grad():  # works even where the caller switched autograd off
-        a = visualise(model, Objective("conv2d2", unit.channel), steps=8, size=48, seed=3, thresholds=(0, 4), progress=False)
-    b = visualise(model, Objective("conv2d2", unit.channel), steps=8, size=48, seed=3, thresholds=(0, 4), progress=False)
+        a = visualise(model, Neuron("conv2d2", unit.channel), steps=8, size=48, seed=3, thresholds=(0, 4), progress=False)
+    b = visualise(model, Neuron("conv2d2", unit.channel), steps=8, size=48, seed=3, thresholds=(0, 4), progress=False)
     assert sorted(a) == [0, 4, 8] and all(torch.equal(a[k], b[k]) for k in a)
     assert not torch.equal(a[0], a[8])
 
@@ -64,7 +65,7 @@ def test_feature_visualisation_runs_only_up_to_the_target_layer():
         raise AssertionError("mixed4a ran while visualising a mixed3b unit")
 
     model.mixed4a_1x1_pre_relu_conv.forward = boom
-    visualise(model, Objective("mixed3b", 379), steps=2, size=64, progress=False)
+    visualise(model, Neuron("mixed3b", 379), steps=2, size=64, progress=False)
 
 
 def test_weight_diagram_colours_match_the_signs_of_the_weights(tmp_path):
@@ -131,7 +132,7 @@ def test_a_second_report_run_redraws_nothing(tmp_path):
 def test_vis_and_diagram_commands_write_pngs(tmp_path):
     assert main(["vis", "mixed3a:66", "--spec", str(SPECS / "small_curves.yaml"), "-o", str(tmp_path / "v.png"), "--steps", "4",
                  "--size", "48", "--thresholds", "0,2"]) == 0
-    assert Image.open(tmp_path / "v.png").size == (48 * 3, 48)
+    assert Image.open(tmp_path / "v.png").size == (48 * 3 + 2 * 2, 48)  # three steps, 2 px apart
     assert main(["weights", "diagram", "mixed3a:66", "--spec", str(SPECS / "small_curves.yaml"), "-o", str(tmp_path / "d.png")]) == 0
     assert Image.open(tmp_path / "d.png").format == "PNG"
 

@@ -1,9 +1,11 @@
 """Pictures of circuits: feature visualisation, weight diagrams, tuning plots, the HTML report."""
 
-from .featurevis import Objective, visualise
-from .images import save_images
+from .featurevis import Request, Settings, visualise, visualise_many
+from .images import save_grid, save_images
+from .objectives import Caricature, Channel, Direction, Diversity, Interpolate, Neuron, Objective, parse_objective
 from .tuning_plot import plot_orientation_radius, plot_tuning
 from .weight_diagram import draw_weight_diagram, incoming_kernels, strongest
 
-__all__ = ["Objective", "draw_weight_diagram", "incoming_kernels", "plot_orientation_radius", "plot_tuning", "save_images",
-           "strongest", "visualise"]
+__all__ = ["Caricature", "Channel", "Direction", "Diversity", "Interpolate", "Neuron", "Objective", "Request", "Settings",
+           "draw_weight_diagram", "incoming_kernels", "parse_objective", "plot_orientation_radius", "plot_tuning", "save_grid",
+           "save_images", "strongest", "visualise", "visualise_many"]
