@@ -17,6 +17,7 @@ from . import __version__
 from . import options as opt
 from .errors import UserError
 from .outputs import transaction
+from .threads import set_threads
 
 # What `--arch` accepts; a test holds this to `synthcircuits.models.zoo.architecture_names()`.
 ARCHITECTURES_TEXT = ("inceptionv1, bvlc_googlenet, torchvision_googlenet, torchvision:alexnet, torchvision:vgg16, "
@@ -53,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not getattr(args, "handler", None):
             parser.print_help()
             return 2
+        if "threads" in vars(args):
+            set_threads(args.threads)
         with transaction():  # every output appears together when the command succeeds, or none does
             return args.handler(args)
     except UserError as exc:
@@ -76,7 +79,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add(sub: argparse._SubParsersAction, name: str, help: str) -> argparse.ArgumentParser:
-    return sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".", formatter_class=_HelpFormatter)
+    p = sub.add_parser(name, help=help, description=help[0].upper() + help[1:] + ".", formatter_class=_HelpFormatter)
+    p.add_argument("--threads", type=opt.whole(1, 1024), default=None,
+                   help="CPU threads for the network (default: the cores this process may use, by affinity and cgroup "
+                        "quota; long loops then drop to fewer while another job shares the cores)")
+    return p
 
 
 def _body(module: str, function: str, *options: str):
@@ -259,21 +266,30 @@ def _export(sub: argparse._SubParsersAction) -> None:
 
 
 def _vis(sub: argparse._SubParsersAction) -> None:
-    p = _add(sub, "vis", "feature visualisation of a unit (PNG)")
-    p.add_argument("unit", help="e.g. mixed3b:379")
+    p = _add(sub, "vis", "feature visualisations of units or objectives, optimised together (PNG)")
+    p.add_argument("objectives", nargs="+", metavar="OBJECTIVE",
+                   help="a unit (mixed3b:379) or algebra over units, quoted: \"mixed3b:379 - 0.5*mixed3b:385\", channel(U), "
+                        "neuron(U), diversity(LAYER), interpolate(A, B), caricature(LAYER, IMAGE), direction(LAYER, FILE.npy); "
+                        "one row of the picture each")
     p.add_argument("--weights", type=opt.input_path, default=None, help="a weights file (or give --spec)")
     p.add_argument("--spec", type=opt.input_path, default=None, help="a circuit spec, compiled now (or give --weights)")
     p.add_argument("-o", "--output", type=opt.output_file, required=True, help="output PNG")
     p.add_argument("--steps", type=opt.STEPS, default=256, help="optimisation steps, 1 to 100000")
     p.add_argument("--size", type=opt.VIS_SIZE, default=128, help="image side in px, 16 to 4096")
+    p.add_argument("--batch", type=opt.whole(1, 256), default=1,
+                   help="images per objective, image j from seed SEED+j (add diversity(LAYER) to push them apart)")
+    p.add_argument("--canvas", default="full", choices=["full", "receptive"],
+                   help="full: --size px; receptive: a single unit's receptive field plus a margin (what `report` draws; "
+                        "much faster for early layers)")
     p.add_argument("--objective", default="neuron", choices=["neuron", "channel"],
-                   help="neuron: the unit at the centre position; channel: its mean over positions")
+                   help="what a bare unit means: neuron, the unit at the centre position; channel, its mean over positions")
     p.add_argument("--seed", type=opt.SEED, default=0, help="random seed of the starting image and the jitter")
     p.add_argument("--thresholds", type=opt.listed(opt.whole(0, 100_000)), default=None,
                    help="also show the image at these steps, e.g. 0,4,48 (each at most --steps)")
     _device(p)
     _arch(p)
-    p.set_defaults(handler=_body("draw", "run_vis", "unit", "weights", "spec", "output", "steps", "size", "objective", "seed", "thresholds", "device", "arch"))
+    p.set_defaults(handler=_body("draw", "run_vis", "objectives", "weights", "spec", "output", "steps", "size", "objective", "seed",
+                                 "thresholds", "device", "arch", "batch", "canvas"))
 
 
 def _report(sub: argparse._SubParsersAction) -> None:
@@ -282,7 +298,11 @@ def _report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output-dir", type=opt.output_folder, required=True, help="folder for index.html, the unit pages and assets/")
     p.add_argument("--units", type=opt.non_empty, default=None, help="comma-separated addresses (default for a spec: its units past conv2d0)")
     p.add_argument("--steps", type=opt.STEPS, default=128, help="feature visualisation steps")
-    p.add_argument("--size", type=opt.VIS_SIZE, default=96, help="feature visualisation size in px")
+    p.add_argument("--size", type=opt.VIS_SIZE, default=96, help="feature visualisation size in px (full canvases; "
+                   "receptive ones are a unit's receptive field, optimised as part of an image this big)")
+    p.add_argument("--canvas", default="receptive", choices=["receptive", "full"],
+                   help="receptive: each unit's picture is its receptive field plus a margin, and the network runs only on what "
+                        "the unit sees; full: --size px pictures, as `vis` draws by default")
     p.add_argument("--edits", type=opt.input_path, default=None, help="also report this edit's effect (needs --images)")
     p.add_argument("--images", type=opt.input_path, default=None, help="image folder the edit's effect is measured on")
     p.add_argument("--dataset-examples", type=opt.input_path, default=None,
@@ -290,7 +310,7 @@ def _report(sub: argparse._SubParsersAction) -> None:
     _device(p)
     _arch(p)
     p.set_defaults(handler=_body("draw", "run_report", "source", "output_dir", "units", "steps", "size", "edits", "images", "device", "arch",
-                                 "dataset_examples"))
+                                 "dataset_examples", "canvas"))
 
 
 def _tuning(sub: argparse._SubParsersAction) -> None:

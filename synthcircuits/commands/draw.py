@@ -9,6 +9,8 @@ import html
 from pathlib import Path
 
 import numpy as np
+import torch
+from torch import Tensor
 
 from ..dataset.results import read_dataset_examples
 from ..edit import apply_edits, edited_model, load_edit
@@ -18,30 +20,73 @@ from ..errors import UserError
 from ..limits import check_network_input
 from ..opened import SPEC_SUFFIXES, OpenedModel
 from ..probe.tuning import ProbeUnit, RadialSweep, radial_tuning
-from ..viz import draw_weight_diagram, incoming_kernels, plot_orientation_radius, plot_tuning, save_images, strongest
-from ..viz.featurevis import Objective, visualise
+from ..viz import draw_weight_diagram, incoming_kernels, plot_orientation_radius, plot_tuning, strongest
+from ..images import load_image, npy_header
+from ..models.capture import check_names
+from ..viz.featurevis import Request, Settings, visualise_many
+from ..viz.images import save_grid
+from ..viz.objectives import Channel, Neuron, Objective, parse_objective
 from ..viz.report import Report, ReportUnit, family_texts, write_report
 from .common import model_options, open_model
 
+MAX_DIRECTION = 100_000  # entries of a direction vector: wider than any layer of the supported networks
 
-def run_vis(unit_text: str, weights: Path | None, spec: Path | None, output: Path, steps: int, size: int, kind: str,
-            seed: int, thresholds: list[int] | None, device: str, architecture: str | None = None) -> int:
-    check_network_input(1, size, size, f"a {size} px feature visualisation", backward=True)
+
+def run_vis(objective_texts: list[str], weights: Path | None, spec: Path | None, output: Path, steps: int, size: int,
+            kind: str, seed: int, thresholds: list[int] | None, device: str, architecture: str | None = None,
+            batch: int = 1, canvas: str = "full") -> int:
+    """Feature visualisations of one or more objectives, optimised together: one row per
+    objective, its `batch` images (and their earlier steps) side by side."""
+    check_network_input(batch * len(objective_texts), size, size, f"{batch * len(objective_texts)} feature visualisations of {size} px",
+                        backward=True)
     marks = sorted(set(thresholds or []))
     if marks and marks[-1] > steps:
         raise UserError(f"--thresholds {marks[-1]} is past the last step ({steps})", hint="give steps from 0 to --steps")
     source = model_options(weights, spec, device, architecture)
-    unit = source.parse_unit(unit_text)
-    objective = Objective(unit.layer, source.channel_of(unit), kind)
-    snapshots = visualise(source.model, objective, steps=steps, size=size, seed=seed, thresholds=marks)
-    shown = [snapshots[t][0] for t in sorted(snapshots) if t in marks or t == steps]
-    save_images(shown, output)
-    print(f"saved {output} ({unit}, {kind}, steps {', '.join(str(t) for t in sorted(snapshots))})")
+    objectives = [_objective(source, text, kind) for text in objective_texts]
+    check_names(source.model, sorted(set().union(*(o.layers() for o in objectives))))
+    settings = Settings(steps=steps, size=size, thresholds=tuple(marks), canvas=canvas)
+    pictures = visualise_many(source.model, [Request(o, batch, seed) for o in objectives], settings)
+    rows = [[image for t in sorted(p.snapshots) if t in marks or t == steps for image in p.snapshots[t]] for p in pictures]
+    save_grid(rows, output)
+    kept = ", ".join(str(t) for t in sorted(pictures[0].snapshots))
+    for p in pictures:
+        print(f"{p.request.objective}: {p.canvas.describe()}")
+    print(f"saved {output} ({len(pictures)} objective(s) x {batch} image(s), steps {kept})")
     return 0
 
 
+def _objective(source: OpenedModel, text: str, kind: str) -> Objective:
+    """An objective from the command line: algebra over unit addresses; with --objective
+    channel, a bare unit means its channel's mean."""
+    def unit(address_text: str) -> tuple[str, int]:
+        address = source.parse_unit(address_text)
+        return address.layer, source.channel_of(address)
+
+    objective = parse_objective(text, unit, _objective_file)
+    if kind == "channel" and isinstance(objective, Neuron):
+        return Channel(objective.layer, objective.channel)
+    return objective
+
+
+def _objective_file(kind: str, path: str) -> Tensor:
+    """caricature(LAYER, IMAGE): an image file; direction(LAYER, FILE.npy): a 1-D float vector."""
+    if kind == "caricature":
+        return load_image(path)
+    file = Path(path)
+    shape, dtype = npy_header(file)
+    if len(shape) != 1 or not np.issubdtype(dtype, np.floating) or not 0 < shape[0] <= MAX_DIRECTION:
+        raise UserError(f"{file}: a direction is a 1-D float array of at most {MAX_DIRECTION:,} values, not {dtype} {list(shape)}",
+                        hint="np.save('direction.npy', vector.astype('float32'))")
+    vector = torch.from_numpy(np.load(file, allow_pickle=False).astype(np.float32))
+    if not torch.isfinite(vector).all():
+        raise UserError(f"{file}: the direction holds NaN or infinite values")
+    return vector
+
+
 def run_report(source_path: Path, output: Path, units_text: str | None, steps: int, size: int, edits: Path | None,
-               images: Path | None, device: str, architecture: str | None = None, dataset_examples: Path | None = None) -> int:
+               images: Path | None, device: str, architecture: str | None = None, dataset_examples: Path | None = None,
+               canvas: str = "receptive") -> int:
     check_network_input(1, size, size, f"a {size} px feature visualisation", backward=True)
     dataset = read_dataset_examples(dataset_examples) if dataset_examples is not None else None
     source = open_model(source_path, device, architecture)
@@ -63,7 +108,7 @@ def run_report(source_path: Path, output: Path, units_text: str | None, steps: i
     sections = []
     if edits is not None:
         sections.append(("edit.html", _edit_section(source, edits, images)))
-    cache = write_report(Report(title, source, units, sections, dataset), output, steps=steps, size=size)
+    cache = write_report(Report(title, source, units, sections, dataset), output, steps=steps, size=size, canvas=canvas)
     print(f"saved {output / 'index.html'} ({len(units)} unit pages; {cache.drawn} pictures drawn, the rest cached)")
     return 0
 

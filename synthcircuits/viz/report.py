@@ -27,9 +27,10 @@ from ..outputs import atomic_target, make_folders, pending
 from ..spec.source import compose_limited
 from ..probe.tuning import ProbeUnit, RadialSweep, radial_tuning
 from ..opened import OpenedModel
-from .featurevis import Objective, visualise
+from .featurevis import Request, Settings, visualise_many
 from .images import save_images
-from .tuning_plot import plot_tuning
+from .objectives import Neuron
+from .tuning_plot import plot_tuning_each
 from .weight_diagram import draw_weight_diagram, incoming_kernels, strongest
 
 BROKEN_IMAGE_PROBE = (
@@ -86,48 +87,90 @@ class AssetCache:
         self.drawn = 0
         make_folders(folder)
 
-    def get(self, kind: str, key: object, draw: Callable[[Path], object]) -> str:
+    def path(self, kind: str, key: object) -> Path:
         digest = hashlib.sha256(json.dumps([self.model_hash, kind, key], default=str).encode()).hexdigest()[:20]
-        path = self.folder / f"{kind}_{digest}.png"
-        if not pending(path):
-            draw(path)
-            self.drawn += 1
+        return self.folder / f"{kind}_{digest}.png"
+
+    def has(self, path: Path) -> bool:
+        return pending(path)
+
+    def drew(self, path: Path) -> str:
+        self.drawn += 1
+        return self.href(path)
+
+    @staticmethod
+    def href(path: Path) -> str:
         return f"assets/{path.name}"
 
+    def get(self, kind: str, key: object, draw: Callable[[Path], object]) -> str:
+        path = self.path(kind, key)
+        if not self.has(path):
+            draw(path)
+            self.drawn += 1
+        return self.href(path)
 
-def write_report(report: Report, output: Path, steps: int = 128, size: int = 96, sweep: RadialSweep = RadialSweep(step=10)) -> AssetCache:
+
+def write_report(report: Report, output: Path, steps: int = 128, size: int = 96, sweep: RadialSweep = RadialSweep(step=10),
+                 canvas: str = "receptive") -> AssetCache:
+    """Every unit's page, then the index. Pictures are drawn in batches first: all feature
+    visualisations together (batched by layer and canvas), all tuning sweeps of a layer in one
+    run and one figure."""
     output = Path(output)
-    model = report.source.model
-    cache = AssetCache(output / "assets", content_hash(model.state_dict()))
+    cache = AssetCache(output / "assets", content_hash(report.source.model.state_dict()))
+    vis = draw_visualisations(report, cache, Settings(steps=steps, size=size, canvas=canvas))
+    tuning = draw_tuning(report, cache, sweep)
     pages = {u.address for u in report.units}
     index_rows = []
-    for unit in tqdm(report.units, desc="report units", unit="unit"):
-        channel = report.source.channel_of(unit.address)
-        vis = cache.get("vis", [str(unit.address), steps, size],
-                        lambda p: save_images([visualise(model, Objective(unit.address.layer, channel), steps=steps, size=size, progress=False)[steps][0]], p))
-        tuning = cache.get("tuning", [str(unit.address), sweep.__dict__], lambda p: _tuning_plot(report.source, unit, channel, sweep, p))
+    for unit in tqdm(report.units, desc="report pages", unit="page", leave=False):
         body = [f"<p><a href='index.html'>index</a></p><h1>{html.escape(str(unit.address))}</h1>"]
         if unit.family:
             designed = f", designed orientation {unit.orientation:g} deg" if unit.orientation is not None else ""
             body.append(f"<p>family <b>{html.escape(unit.family)}</b>{designed}</p>")
-        body.append(f"<h2>Feature visualisation</h2><img src='{vis}' alt='feature visualisation of {unit.address}' width='256'>")
-        body.append(f"<h2>Tuning</h2><img src='{tuning}' alt='radial tuning of {unit.address}'>")
+        body.append(f"<h2>Feature visualisation</h2><img src='{vis[unit.address]}' alt='feature visualisation of {unit.address}' "
+                    "width='256'>")
+        body.append(f"<h2>Tuning</h2><img src='{tuning[unit.address]}' alt='radial tuning of {unit.address}'>")
         body.append(_weights_section(report.source, unit, cache, pages))
         if report.dataset is not None:
             body.append(_dataset_section(report.dataset, str(unit.address), cache))
         if unit.spec_text:
             body.append(f"<h2>Spec</h2><pre>{html.escape(unit.spec_text)}</pre>")
         _write_page(output / page_name(unit.address), f"{unit.address}", "\n".join(body))
-        index_rows.append((unit, vis))
+        index_rows.append((unit, vis[unit.address]))
     _write_index(report, output, index_rows)
     for name, body in report.sections:
         _write_page(output / name, name, f"<p><a href='index.html'>index</a></p>{body}")
     return cache
 
 
-def _tuning_plot(source: OpenedModel, unit: ReportUnit, channel: int, sweep: RadialSweep, path: Path) -> None:
-    (curve,) = radial_tuning(source.model, [ProbeUnit(str(unit.address), unit.address.layer, channel)], sweep)
-    plot_tuning([(f"{unit.address} (radius {sweep.radius:g} px arcs)", [(source.label, curve)])], path, normalise=False)
+def draw_visualisations(report: Report, cache: AssetCache, settings: Settings) -> dict[UnitAddress, str]:
+    """Each unit's feature visualisation (seed 0, as `vis UNIT --canvas ...` draws it); the
+    ones not cached are optimised together."""
+    source = report.source
+    paths = {u.address: cache.path("vis", [str(u.address), settings.steps, settings.size, settings.canvas]) for u in report.units}
+    todo = [u.address for u in report.units if not cache.has(paths[u.address])]
+    requests = [Request(Neuron(a.layer, source.channel_of(a))) for a in todo]
+    for address, picture in zip(todo, visualise_many(source.model, requests, settings)):
+        save_images([picture.final[0]], paths[address])
+        cache.drew(paths[address])
+    return {address: cache.href(path) for address, path in paths.items()}
+
+
+def draw_tuning(report: Report, cache: AssetCache, sweep: RadialSweep) -> dict[UnitAddress, str]:
+    """Each unit's radial tuning plot: one sweep per layer for all its units, one figure cut into pictures."""
+    source = report.source
+    paths = {u.address: cache.path("tuning", [str(u.address), sweep.__dict__]) for u in report.units}
+    by_layer: dict[str, list[UnitAddress]] = {}
+    for unit in report.units:
+        if not cache.has(paths[unit.address]):
+            by_layer.setdefault(unit.address.layer, []).append(unit.address)
+    for layer, addresses in by_layer.items():
+        probes = [ProbeUnit(str(a), layer, source.channel_of(a)) for a in addresses]
+        curves = radial_tuning(source.model, probes, sweep)
+        panels = [(f"{a} (radius {sweep.radius:g} px arcs)", [(source.label, c)]) for a, c in zip(addresses, curves)]
+        plot_tuning_each(panels, [paths[a] for a in addresses], normalise=False)
+        for address in addresses:
+            cache.drew(paths[address])
+    return {address: cache.href(path) for address, path in paths.items()}
 
 
 def _weights_section(source: OpenedModel, unit: ReportUnit, cache: AssetCache, pages: set[UnitAddress]) -> str:

@@ -12,6 +12,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from PIL import Image  # noqa: E402
 
 from ..outputs import atomic_target  # noqa: E402
 from ..probe.tuning import TuningCurve  # noqa: E402
@@ -36,19 +37,49 @@ def _save(fig, path: str | Path) -> Path:
     return path
 
 
-def plot_tuning(panels: Sequence[tuple[str, Sequence[tuple[str, TuningCurve]]]], path: str | Path, normalise: bool = True) -> Path:
+Panels = Sequence[tuple[str, Sequence[tuple[str, TuningCurve]]]]
+
+
+def _draw_panel(ax, title: str, curves: Sequence[tuple[str, TuningCurve]], normalise: bool) -> None:
+    for label, curve in curves:
+        y = curve.responses / curve.peak if normalise and curve.peak > 0 else curve.responses
+        ax.plot(curve.angles, y, label=label, linewidth=1.4)
+    ax.set_title(title, fontsize=9)
+    ax.set_xticks([0, 90, 180, 270, 360])
+    ax.tick_params(labelsize=7)
+    ax.set_xlabel("orientation (deg)", fontsize=7)
+
+
+def plot_tuning(panels: Panels, path: str | Path, normalise: bool = True) -> Path:
     """One panel per unit, each with labelled curves (e.g. compiled vs trained), written atomically."""
     fig, axes = _grid(len(panels))
     for ax, (title, curves) in zip(axes.flat, panels):
-        for label, curve in curves:
-            y = curve.responses / curve.peak if normalise and curve.peak > 0 else curve.responses
-            ax.plot(curve.angles, y, label=label, linewidth=1.4)
-        ax.set_title(title, fontsize=9)
-        ax.set_xticks([0, 90, 180, 270, 360])
-        ax.tick_params(labelsize=7)
-        ax.set_xlabel("orientation (deg)", fontsize=7)
+        _draw_panel(ax, title, curves, normalise)
     axes.flat[0].legend(fontsize=6, loc="upper right")
     return _save(fig, path)
+
+
+def plot_tuning_each(panels: Panels, paths: Sequence[str | Path], normalise: bool = True) -> list[Path]:
+    """A picture per panel, as `plot_tuning` draws a single one, but rendered as one figure
+    and cut apart: a figure render costs about as much for one panel as for thirty."""
+    fig, axes = _grid(len(panels))
+    for ax, (title, curves) in zip(axes.flat, panels):
+        _draw_panel(ax, title, curves, normalise)
+        ax.legend(fontsize=6, loc="upper right")
+    fig.tight_layout()
+    fig.canvas.draw()
+    pixels = np.asarray(fig.canvas.buffer_rgba())
+    renderer = fig.canvas.get_renderer()
+    height, width = pixels.shape[:2]
+    written = []
+    for ax, path in zip(axes.flat, paths):
+        x0, y0, x1, y1 = ax.get_tightbbox(renderer).extents  # pixels, origin at the bottom left
+        box = pixels[max(0, int(height - y1) - 4) : min(height, int(height - y0) + 4), max(0, int(x0) - 4) : min(width, int(x1) + 4)]
+        with atomic_target(Path(path)) as tmp:
+            Image.fromarray(box[..., :3].copy()).save(tmp, format="PNG")
+        written.append(Path(path))
+    plt.close(fig)
+    return written
 
 
 def plot_orientation_radius(panels: Sequence[tuple[str, Sequence[float], Sequence[float], np.ndarray]], path: str | Path) -> Path:
