@@ -21,8 +21,8 @@ from synthcircuits.models.torchvision_googlenet import TorchvisionGoogLeNet
 from synthcircuits.threads import ThreadTuner, set_threads, usable_cores
 from synthcircuits.viz.canvas import plan_canvas, receptive_window
 from synthcircuits.viz.featurevis import Request, Settings, Transform, View, centre_window, robustness, score, visualise_many
-from synthcircuits.viz.objectives import (Activations, Caricature, Channel, Diversity, Interpolate, Neuron, ObjectiveSyntaxError,
-                                          Sum, parse_objective)
+from synthcircuits.viz.objective_text import ObjectiveSyntaxError, parse_objective
+from synthcircuits.viz.objectives import Activations, Caricature, Channel, Diversity, Interpolate, Neuron, Sum
 
 ROOT = Path(__file__).parent.parent
 SPEC = ROOT / "specs" / "curve_circuit.yaml"
@@ -132,6 +132,8 @@ def test_objectives_that_read_whole_layers_keep_the_full_canvas(curves):
     assert plan_canvas(Channel("mixed3a", 92), geometry, 80, "receptive").window is None
     assert plan_canvas(Neuron("mixed3a", 92) + Diversity("mixed3a"), geometry, 80, "receptive").window is None
     assert plan_canvas(Neuron("mixed3a", 92) - Neuron("mixed3a", 163), geometry, 80, "receptive").window == 62
+    # a unit that sees more than the whole canvas keeps the canvas (mixed4a: 171 px)
+    assert plan_canvas(Neuron("mixed4a", 0), geometry, 128, "receptive").window is None
 
 
 # -- the algebra ------------------------------------------------------------------------------
@@ -198,10 +200,10 @@ def test_a_caricature_takes_on_the_layers_view_of_its_image(curves):
 
 def test_vis_draws_several_objectives_as_rows(tmp_path, capsys):
     out = tmp_path / "v.png"
-    assert main(["vis", "mixed3a:92 - mixed3a:163", "conv2d2:20", "--spec", str(SPEC), "--batch", "2", "--steps", "4", "--size", "48",
+    assert main(["vis", "mixed3a:92 - mixed3a:163", "conv2d2:20", "--spec", str(SPEC), "--batch", "2", "--steps", "4", "--size", "64",
                  "--canvas", "receptive", "-o", str(out)]) == 0
     width, height = Image.open(out).size
-    conv2d2_side = plan_canvas(Neuron("conv2d2", 20), open_model(SPEC).model.geometry(), 48, "receptive").shown
+    conv2d2_side = plan_canvas(Neuron("conv2d2", 20), open_model(SPEC).model.geometry(), 64, "receptive").shown
     assert height == 78 + 2 + conv2d2_side and width == 2 * 78 + 2
     assert "2 objective(s) x 2 image(s)" in capsys.readouterr().out
 

@@ -25,7 +25,8 @@ from ..images import load_image, npy_header
 from ..models.capture import check_names
 from ..viz.featurevis import Request, Settings, visualise_many
 from ..viz.images import save_grid
-from ..viz.objectives import Channel, Neuron, Objective, parse_objective
+from ..viz.objective_text import parse_objective
+from ..viz.objectives import Channel, Neuron, Objective
 from ..viz.report import Report, ReportUnit, family_texts, write_report
 from .common import model_options, open_model
 

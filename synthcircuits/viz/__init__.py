@@ -2,7 +2,8 @@
 
 from .featurevis import Request, Settings, visualise, visualise_many
 from .images import save_grid, save_images
-from .objectives import Caricature, Channel, Direction, Diversity, Interpolate, Neuron, Objective, parse_objective
+from .objective_text import parse_objective
+from .objectives import Caricature, Channel, Direction, Diversity, Interpolate, Neuron, Objective
 from .tuning_plot import plot_orientation_radius, plot_tuning
 from .weight_diagram import draw_weight_diagram, incoming_kernels, strongest
 

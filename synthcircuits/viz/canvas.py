@@ -55,15 +55,18 @@ class Canvas:
         return f"{self.side} px" if self.window is None else f"{self.shown} px ({self.layer} receptive field {self.window} px)"
 
 
-def plan_canvas(objective: Objective, geometry: Geometry | None, size: int, mode: str) -> Canvas:
-    """The canvas for `objective`: its unit's receptive field where it has one and `mode` is
-    "receptive", otherwise `size` px."""
+def plan_canvas(objective: Objective, geometry: Geometry | None, size: int, mode: str, growth: int = 12) -> Canvas:
+    """The canvas for `objective`: its unit's receptive field where it has one, `mode` is
+    "receptive" and the field is smaller than what the network sees of a full canvas
+    (`size` + `growth`, the transforms' border); otherwise `size` px."""
     if mode not in CANVASES:
         raise UserError(f"unknown canvas {mode!r}", hint=f"one of: {', '.join(CANVASES)}")
     layer = objective.local_layer()
     if mode == "full" or layer is None or geometry is None or not geometry.knows(layer):
         return Canvas(size)
     window, position = receptive_window(geometry, layer)
+    if window >= size + growth:  # deep units see more than the whole canvas: nothing to save
+        return Canvas(size)
     # The image stays at least `size` px although the unit sees less: Adam moves each pixel
     # of a Fourier image by an amount that grows with the image's side, so a smaller image
     # would climb more slowly per step. Only the window's cone is run through the network.

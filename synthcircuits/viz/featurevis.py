@@ -176,7 +176,7 @@ def visualise_many(model: nn.Module, requests: Sequence[Request], settings: Sett
                    progress: bool = True) -> list[Picture]:
     """Optimise every request, batched by canvas; results in the order of `requests`."""
     geometry = _geometry(model) if settings.canvas == "receptive" else None
-    pictures = [Picture(r, plan_canvas(r.objective, geometry, settings.size, settings.canvas)) for r in requests]
+    pictures = [Picture(r, plan_canvas(r.objective, geometry, settings.size, settings.canvas, GROWTH)) for r in requests]
     groups: dict[Canvas, list[Picture]] = {}
     for picture in pictures:
         groups.setdefault(picture.canvas, []).append(picture)
