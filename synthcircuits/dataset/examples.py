@@ -92,8 +92,10 @@ def _summarise_layer(paths, layer: LayerUnits, top: int, bins: int, per_bin: int
     for shard in _shards_with(paths, key):
         values = shard[f"{key}.max"].astype(np.float64)
         count += len(values)
-        total += values.sum(0)
-        squares += (values * values).sum(0)
+        # Summed one image after another (cumsum is sequential): the same order, so the same
+        # float64 result, whatever the shard size a run used or resumed with.
+        total = np.cumsum(np.vstack([total[None], values]), axis=0)[-1]
+        squares = np.cumsum(np.vstack([squares[None], values * values]), axis=0)[-1]
         low, high = np.minimum(low, values.min(0)), np.maximum(high, values.max(0))
         best.offer(values, shard["index"], shard[f"{key}.argmax"], shard[f"{key}.width"])
     if count == 0:
