@@ -336,7 +336,11 @@ def _find(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--limit", type=opt.COUNT, default=40, help="rows to print (the JSON has every unit)")
     p.add_argument("-o", "--output-dir", type=opt.output_folder, default=Path("out/find"), help="where find.json and find.png go")
     _device(p)
-    p.set_defaults(handler=_body("find", "run_find", "layer", "weights", "spec", "arch", "family", "output_dir", "limit", "device"))
+    p.add_argument("--vis-steps", type=opt.whole(0, 100_000), default=0,
+                   help="also draw the members' feature visualisations as find_vis.png, optimised together on receptive-field "
+                        "canvases for this many steps (0: skip; 128 is the report's)")
+    p.set_defaults(handler=_body("find", "run_find", "layer", "weights", "spec", "arch", "family", "output_dir", "limit", "device",
+                                 "vis_steps"))
 
 
 def _dataset_examples(sub: argparse._SubParsersAction) -> None:

@@ -42,13 +42,14 @@ def _cgroup_quota() -> float | None:
 
 def set_threads(count: int | None) -> int:
     """Use `count` threads from now on (None: OMP_NUM_THREADS if set, else the usable cores,
-    tuned by long loops). Does not import torch: before torch loads, it sets OMP_NUM_THREADS."""
+    tuned by long loops). Does not import torch: before torch loads, a count other than
+    torch's own default goes into OMP_NUM_THREADS (which child processes then inherit)."""
     global _fixed
     _fixed = count or _environment_threads()
     threads = _fixed or usable_cores()
     if "torch" in sys.modules:
         sys.modules["torch"].set_num_threads(threads)
-    else:
+    elif count is not None or threads != (os.cpu_count() or threads):
         os.environ["OMP_NUM_THREADS"] = str(threads)
     return threads
 

@@ -1,6 +1,7 @@
 """Batched feature visualisation, receptive-field canvases and cones, the objective algebra,
 and thread counts that follow the free cores."""
 
+import json
 import os
 import subprocess
 import sys
@@ -270,3 +271,12 @@ def test_the_tuner_gives_cores_to_a_busy_neighbour_and_takes_them_back():
         tuner.tick()
     assert tuner.threads == tuner.most
     tuner.close()
+
+
+def test_find_draws_its_members_feature_visualisations_as_one_sheet(tmp_path):
+    assert main(["find", "mixed3b", "--spec", str(SPEC), "--vis-steps", "2", "-o", str(tmp_path)]) == 0
+    found = json.loads((tmp_path / "find.json").read_text())
+    shown = [u for u in found["units"] if u["member"]][:24] or found["units"][:24]
+    side = plan_canvas(Neuron("mixed3b", 0), open_model(SPEC).model.geometry(), 96, "receptive").shown
+    rows = -(-len(shown) // 6)
+    assert Image.open(tmp_path / "find_vis.png").size == (min(6, len(shown)) * (side + 2) - 2, rows * (side + 2) - 2)

@@ -1,5 +1,6 @@
 """`synthcircuits find LAYER`: classify every unit of a layer by synthetic stimuli, rank them,
-and write a table, JSON and a contact sheet of the members' tuning curves."""
+and write a table, JSON and a contact sheet of the members' tuning curves (and, with
+`--vis-steps`, of their feature visualisations, optimised as one batch)."""
 
 from __future__ import annotations
 
@@ -12,14 +13,15 @@ from ..outputs import atomic_target, make_folders
 from ..probe.classify import FAMILIES, UnitClass, classify_layer
 from ..probe.tuning import ProbeUnit, RadialSweep
 from ..tables import format_table
-from ..viz import plot_tuning
+from ..viz import Neuron, Request, Settings, plot_tuning, save_grid, visualise_many
 from .common import model_options
 
 SHEET_UNITS = 24
+SHEET_COLUMNS = 6
 
 
 def run_find(layer_name: str, weights: Path | None, spec: Path | None, architecture: str | None, family: str,
-             output: Path, limit: int, device: str) -> int:
+             output: Path, limit: int, device: str, vis_steps: int = 0) -> int:
     if family not in FAMILIES:
         raise UserError(f"unknown family {family!r}", hint="choose one of " + ", ".join(FAMILIES))
     source = model_options(weights, spec, device, architecture)
@@ -40,9 +42,20 @@ def run_find(layer_name: str, weights: Path | None, spec: Path | None, architect
     with atomic_target(output / "find.json") as tmp:
         tmp.write_text(json.dumps({"model": source.label, "architecture": arch.name, "layer": layer.name, "family": family,
                                    "sweep": sweep.__dict__, "units": [r.as_json() for r in rows]}, indent=1))
-    sheet = contact_sheet(members[:SHEET_UNITS] or rows[:SHEET_UNITS], output / "find.png")
+    shown = members[:SHEET_UNITS] or rows[:SHEET_UNITS]
+    sheet = contact_sheet(shown, output / "find.png")
     print(f"\nsaved {output / 'find.json'}" + (f" and {sheet}" if sheet else ""))
+    if vis_steps:
+        print(f"saved {vis_sheet(source.model, layer.name, shown, vis_steps, output / 'find_vis.png')}")
     return 0
+
+
+def vis_sheet(model, layer: str, rows: list[UnitClass], steps: int, path: Path) -> Path:
+    """The listed units' feature visualisations, six to a row, optimised as one batch."""
+    requests = [Request(Neuron(layer, r.channel)) for r in rows]
+    pictures = visualise_many(model, requests, Settings(steps=steps, size=96, canvas="receptive"))
+    images = [p.final[0] for p in pictures]
+    return save_grid([images[i : i + SHEET_COLUMNS] for i in range(0, len(images), SHEET_COLUMNS)], path)
 
 
 def find_table(rows: list[UnitClass], family: str) -> str:
