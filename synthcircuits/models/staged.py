@@ -68,9 +68,9 @@ def run_stages(model: StagedModel, x: Tensor, tap: Tap, last_stage: str | None =
 
 
 def relu_with_taps(name: str, pre: Tensor, tap: Tap) -> Tensor:
-    """ReLU that offers both the pre-activation (`NAME_pre_relu`) and the output to the tap."""
-    tap(f"{name}_pre_relu", pre)
-    return tap.relu(pre)
+    """ReLU that offers both the pre-activation (`NAME_pre_relu`) and the output to the tap
+    (an intervening tap may hand back a changed pre-activation, which the ReLU then reads)."""
+    return tap.relu(tap(f"{name}_pre_relu", pre))
 
 
 def inception_block(
