@@ -1,0 +1,126 @@
+"""Attribution: how much each unit of an earlier layer, at each position, contributed to a target.
+
+- gradient x activation: the first-order estimate, one forward and backward;
+- integrated gradients: the earlier layer's activations are moved from a baseline (zeros, or
+  the activations of baseline images) to their real values in `steps` equal steps, and the
+  target's gradient is averaged along the way. The attributions then sum to
+  f(input) - f(baseline) (completeness), up to the step count's discretisation.
+
+The steps run in chunks of `chunk` at a time, so memory depends on the chunk, not the steps.
+The earlier layer's values are swapped in through the run's tap: no hooks on the model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor, nn
+
+from ..errors import UserError
+from ..models.capture import capture, check_names, deepest_stage
+from ..models.staged import run_stages
+from .interventions import Intervention, InterveningTap
+
+
+@dataclass(frozen=True)
+class Target:
+    """A unit at a position (default: the layer's middle position), or the mean of its channel
+    over positions (`mean=True`); for a vector layer (logits, probabilities) one entry."""
+
+    layer: str
+    channel: int
+    position: tuple[int, int] | None = None
+    mean: bool = False
+
+    def __call__(self, acts: Tensor) -> Tensor:
+        if acts.dim() == 2:
+            return acts[:, self.channel]
+        values = acts[:, self.channel]
+        if self.mean:
+            return values.flatten(1).mean(1)
+        y, x = self.position if self.position is not None else (values.shape[-2] // 2, values.shape[-1] // 2)
+        if not (0 <= y < values.shape[-2] and 0 <= x < values.shape[-1]):
+            raise UserError(f"{self.layer} is {values.shape[-2]}x{values.shape[-1]}; no position ({y}, {x})")
+        return values[:, y, x]
+
+    def __str__(self) -> str:
+        where = "mean" if self.mean else ("centre" if self.position is None else f"({self.position[0]}, {self.position[1]})")
+        return f"{self.layer}:{self.channel} at {where}"
+
+
+@dataclass
+class Attribution:
+    """values: (N, C, H, W) at layer `layer`; `target_input` and `target_baseline`: (N,) target
+    values on the input and with the layer at its baseline (equal to zero for gradient x
+    activation, which has no baseline)."""
+
+    layer: str
+    values: Tensor
+    target_input: Tensor
+    target_baseline: Tensor
+
+    @property
+    def per_channel(self) -> Tensor:
+        return self.values.sum((-2, -1)) if self.values.dim() == 4 else self.values
+
+    @property
+    def completeness_gap(self) -> Tensor:
+        """(sum of attributions - (f(input) - f(baseline))) relative to |f(input) - f(baseline)|."""
+        total = self.values.flatten(1).sum(1)
+        change = self.target_input - self.target_baseline
+        return (total - change).abs() / change.abs().clamp_min(1e-12)
+
+
+def gradient_times_activation(model: nn.Module, images: Tensor, target: Target, layer: str) -> Attribution:
+    acts = _checked(model, images, target, layer)
+    grads = _gradient_sum(model, images, target, layer, acts, torch.ones(1), torch.zeros_like(acts), 1)
+    values = acts * grads
+    return Attribution(layer, values, target(capture(model, images, [target.layer])[target.layer]).detach(), torch.zeros(len(images)))
+
+
+def integrated_gradients(model: nn.Module, images: Tensor, target: Target, layer: str, *, baseline: Tensor | None = None,
+                         steps: int = 32, chunk: int = 8) -> Attribution:
+    """Integrated gradients at `layer`, midpoint rule over `steps` points, `chunk` points per
+    forward. `baseline`: images whose `layer` activations are the starting point (None: zeros)."""
+    if steps < 1 or chunk < 1:
+        raise UserError("steps and chunk must be at least 1")
+    acts = _checked(model, images, target, layer)
+    start = torch.zeros_like(acts) if baseline is None else capture(model, baseline.expand_as(images), [layer])[layer].detach()
+    alphas = (torch.arange(steps, dtype=acts.dtype) + 0.5) / steps
+    total = torch.zeros_like(acts)
+    for first in range(0, steps, chunk):
+        total += _gradient_sum(model, images, target, layer, acts, alphas[first : first + chunk], start, chunk)
+    values = (acts - start) * total / steps
+    return Attribution(layer, values, _target_with(model, images, target, layer, acts), _target_with(model, images, target, layer, start))
+
+
+def _checked(model: nn.Module, images: Tensor, target: Target, layer: str) -> Tensor:
+    if hasattr(model, "run_tapped"):
+        raise UserError("attribution through the tap needs a staged network (the GoogLeNet layouts)")
+    check_names(model, [layer, target.layer])
+    order = {name: i for i, (name, _) in enumerate(model.stages())}
+    if order[deepest_stage(model, [layer])] >= order[deepest_stage(model, [target.layer])] and layer != target.layer:
+        raise UserError(f"{layer} does not come before {target.layer}", hint="attribute to an earlier layer")
+    return capture(model, images, [layer])[layer].detach()
+
+
+def _gradient_sum(model, images, target, layer, acts, alphas, start, chunk) -> Tensor:
+    """Sum over `alphas` of d target / d layer at start + alpha * (acts - start)."""
+    k, n = len(alphas), len(images)
+    shape = (k, n) + tuple(acts.shape[1:])
+    points = (start[None] + alphas.view(-1, *([1] * acts.dim())).to(acts) * (acts - start)[None]).reshape(k * n, *acts.shape[1:])
+    points.requires_grad_(True)
+    tap = InterveningTap([target.layer], [Intervention.patch(layer, points)])
+    with torch.enable_grad():
+        run_stages(model, images.repeat(k, *([1] * (images.dim() - 1))), tap, deepest_stage(model, [target.layer, layer]))
+        value = target(tap.values[target.layer]).sum()
+        (grad,) = torch.autograd.grad(value, points)
+    return grad.reshape(shape).sum(0)
+
+
+def _target_with(model, images, target, layer, values) -> Tensor:
+    tap = InterveningTap([target.layer], [Intervention.patch(layer, values)])
+    with torch.no_grad():
+        run_stages(model, images, tap, deepest_stage(model, [target.layer, layer]))
+    return target(tap.values[target.layer])
