@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
+from ..errors import UserError
+
 
 
 @dataclass
@@ -83,15 +85,21 @@ class Objective:
         return Scaled(self, -1.0)
 
 
+class OneLayer(Objective):
+    """An objective that reads one layer, named by the subclass's `layer` field."""
+
+    layer: str
+
+    def layers(self) -> frozenset[str]:
+        return frozenset({self.layer})
+
+
 @dataclass(frozen=True, eq=False)
-class Neuron(Objective):
+class Neuron(OneLayer):
     """One unit at the centre position (or one entry of a vector layer, e.g. a class logit)."""
 
     layer: str
     channel: int
-
-    def layers(self) -> frozenset[str]:
-        return frozenset({self.layer})
 
     def local_layer(self) -> str | None:
         return self.layer
@@ -104,14 +112,11 @@ class Neuron(Objective):
 
 
 @dataclass(frozen=True, eq=False)
-class Channel(Objective):
+class Channel(OneLayer):
     """A channel's mean over every position."""
 
     layer: str
     channel: int
-
-    def layers(self) -> frozenset[str]:
-        return frozenset({self.layer})
 
     def __call__(self, acts: Activations) -> Tensor:
         values = acts.at(self.layer)[:, self.channel]
@@ -122,15 +127,12 @@ class Channel(Objective):
 
 
 @dataclass(frozen=True, eq=False)
-class Direction(Objective):
+class Direction(OneLayer):
     """The dot product of the centre position's channels with a direction vector."""
 
     layer: str
     vector: Tensor
     name: str = "direction"
-
-    def layers(self) -> frozenset[str]:
-        return frozenset({self.layer})
 
     def local_layer(self) -> str | None:
         return self.layer
@@ -138,7 +140,8 @@ class Direction(Objective):
     def __call__(self, acts: Activations) -> Tensor:
         centre = acts.centre(self.layer)
         if centre.shape[1] != self.vector.numel():
-            raise ValueError(f"{self.name} has {self.vector.numel()} entries but {self.layer} has {centre.shape[1]} channels")
+            raise UserError(f"{self.name} has {self.vector.numel()} entries but {self.layer} has {centre.shape[1]} channels",
+                            hint="save one value per channel of the layer")
         return centre @ self.vector.to(centre)
 
     def __str__(self) -> str:
@@ -146,18 +149,18 @@ class Direction(Objective):
 
 
 @dataclass(frozen=True, eq=False)
-class Diversity(Objective):
+class Diversity(OneLayer):
     """Pushes the images of one objective apart: each image scores minus its mean cosine
     similarity to the others' Gram matrices (channel co-activation over positions) at `layer`.
     Add it with a small weight to an objective given several images."""
 
     layer: str
 
-    def layers(self) -> frozenset[str]:
-        return frozenset({self.layer})
-
     def __call__(self, acts: Activations) -> Tensor:
         values = acts.at(self.layer)
+        if values.dim() != 4:
+            raise UserError(f"diversity({self.layer}): {self.layer} has no positions to compare images by",
+                            hint="name a conv or block layer")
         n = values.shape[0]
         if n < 2:
             return values.new_zeros(n)
@@ -171,7 +174,7 @@ class Diversity(Objective):
 
 
 @dataclass(frozen=True, eq=False)
-class Caricature(Objective):
+class Caricature(OneLayer):
     """Matches what `layer` sees in an image: the dot product with the image's activations,
     times their cosine similarity (Lucid's caricature), so the picture exaggerates what the
     layer finds in the image. `image` is (3, H, W) in [0, 1]; it is resized to the canvas."""
@@ -180,9 +183,6 @@ class Caricature(Objective):
     image: Tensor
     name: str = "image"
     _target: dict = field(default_factory=dict, repr=False)
-
-    def layers(self) -> frozenset[str]:
-        return frozenset({self.layer})
 
     def prepare(self, model, input_size: int) -> None:
         from ..models.capture import capture
@@ -199,7 +199,7 @@ class Caricature(Objective):
         flat = acts.at(self.layer).flatten(1)
         goal = target.flatten().to(flat)
         if flat.shape[1] != goal.numel():
-            raise ValueError(f"caricature target of {self.layer} has {goal.numel()} values, the run has {flat.shape[1]}")
+            raise UserError(f"caricature target of {self.layer} has {goal.numel()} values, the run has {flat.shape[1]}")
         dot = flat @ goal / goal.norm().clamp_min(1e-8)
         cosine = torch.nn.functional.cosine_similarity(flat, goal[None], dim=1)
         return dot * cosine.clamp_min(0.0)
