@@ -16,8 +16,11 @@ from ..errors import UserError
 from ..layout.geometry import Geometry
 from .objectives import Objective
 
-MARGIN = 8  # px on each side of the window: the jitter moves the image by up to 6 px
-JITTER_REACH = 6  # the two random crops of the transforms (8 and 4 px) move the window by up to 6 px
+PAD = 12  # grey border the transforms add before the jitter (Lucent's standard transforms)
+JITTERS = (8, 4)  # px of random crop before and after the scale and rotation
+GROWTH = 2 * PAD - sum(JITTERS)  # the transformed image is this much wider than the canvas
+JITTER_REACH = sum(JITTERS) // 2  # how far the two crops move the window from the centre
+MARGIN = 8  # px kept on each side of the window in the picture: the jitter's reach and a little more
 CANVASES = ("receptive", "full")
 
 
@@ -36,7 +39,7 @@ class Canvas:
     @property
     def reach(self) -> int:
         """The centre part of the image the window can ever sample: the jitter moves it by up to
-        6 px, a 10 degree turn and 0.9x zoom take its corners out to 0.644 of its side, and
+        JITTER_REACH px, a 10 degree turn and 0.9x zoom take its corners out to 0.644 of its side, and
         bilinear sampling reads one more pixel. Transforming only this part gives the window
         the same values, because rotation and zoom turn about the centre."""
         if self.window is None:
@@ -48,24 +51,26 @@ class Canvas:
     def shown(self) -> int:
         return self.side if self.window is None else min(self.side, self.window + 2 * MARGIN)
 
-    def network_side(self, growth: int) -> int:
-        return self.window if self.window is not None else self.side + growth
+    @property
+    def network_side(self) -> int:
+        """The side of the image the network sees."""
+        return self.window if self.window is not None else self.side + GROWTH
 
     def describe(self) -> str:
         return f"{self.side} px" if self.window is None else f"{self.shown} px ({self.layer} receptive field {self.window} px)"
 
 
-def plan_canvas(objective: Objective, geometry: Geometry | None, size: int, mode: str, growth: int = 12) -> Canvas:
+def plan_canvas(objective: Objective, geometry: Geometry | None, size: int, mode: str) -> Canvas:
     """The canvas for `objective`: its unit's receptive field where it has one, `mode` is
     "receptive" and the field is smaller than what the network sees of a full canvas
-    (`size` + `growth`, the transforms' border); otherwise `size` px."""
+    (`size` + GROWTH); otherwise `size` px."""
     if mode not in CANVASES:
         raise UserError(f"unknown canvas {mode!r}", hint=f"one of: {', '.join(CANVASES)}")
     layer = objective.local_layer()
     if mode == "full" or layer is None or geometry is None or not geometry.knows(layer):
         return Canvas(size)
     window, position = receptive_window(geometry, layer)
-    if window >= size + growth:  # deep units see more than the whole canvas: nothing to save
+    if window >= size + GROWTH:  # deep units see more than the whole canvas: nothing to save
         return Canvas(size)
     # The image stays at least `size` px although the unit sees less: Adam moves each pixel
     # of a Fourier image by an amount that grows with the image's side, so a smaller image

@@ -29,16 +29,13 @@ from ..limits import FORWARD_BYTES_PER_PIXEL, memory_budget
 from ..models.capture import capture
 from ..threads import ThreadTuner
 from ..layout.geometry import Cone
-from .canvas import Canvas, plan_canvas
+from .canvas import JITTERS, PAD, Canvas, plan_canvas
 from .objectives import Activations, Objective
 
 # Square root of ImageNet's colour correlation (Lucid's color_correlation_svd_sqrt).
 COLOR_CORRELATION_SQRT = torch.tensor([[0.26, 0.09, 0.02], [0.27, 0.00, -0.05], [0.27, -0.09, 0.03]])
 COLOR_CORRELATION_SQRT = COLOR_CORRELATION_SQRT / COLOR_CORRELATION_SQRT.norm(dim=0).max()
 
-PAD = 12  # grey border added before the jitter (Lucent's standard transforms)
-JITTERS = (8, 4)  # px of random crop before and after the scale and rotation
-GROWTH = 2 * PAD - sum(JITTERS)  # the transformed image is this much wider than the canvas
 MAX_BATCH = 32  # images per forward on a CPU; larger batches stop paying there
 
 
@@ -176,7 +173,7 @@ def visualise_many(model: nn.Module, requests: Sequence[Request], settings: Sett
                    progress: bool = True) -> list[Picture]:
     """Optimise every request, batched by canvas; results in the order of `requests`."""
     geometry = _geometry(model) if settings.canvas == "receptive" else None
-    pictures = [Picture(r, plan_canvas(r.objective, geometry, settings.size, settings.canvas, GROWTH)) for r in requests]
+    pictures = [Picture(r, plan_canvas(r.objective, geometry, settings.size, settings.canvas)) for r in requests]
     groups: dict[Canvas, list[Picture]] = {}
     for picture in pictures:
         groups.setdefault(picture.canvas, []).append(picture)
@@ -214,7 +211,7 @@ def _geometry(model: nn.Module):
 
 def batch_limit(canvas: Canvas, settings: Settings) -> int:
     """Images per batch: at most `max_batch`, and what a forward and backward at this size fit in memory."""
-    side = canvas.network_side(GROWTH)
+    side = canvas.network_side
     per_image = side * side * FORWARD_BYTES_PER_PIXEL * 3
     return max(1, min(settings.max_batch, memory_budget() // per_image))
 
@@ -236,7 +233,7 @@ def _optimise(model: nn.Module, chunk: list[Picture], canvas: Canvas, settings: 
     optimizer = torch.optim.Adam([spectrum], lr=settings.lr)
     layers = sorted(frozenset().union(*(p.request.objective.layers() for p in chunk)))
     for p in chunk:
-        p.request.objective.prepare(model, canvas.network_side(GROWTH))
+        p.request.objective.prepare(model, canvas.network_side)
     view = View.of(model, canvas)
     keep = {t for t in settings.thresholds if t <= settings.steps} | {settings.steps}
     if 0 in keep:
