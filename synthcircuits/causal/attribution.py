@@ -74,7 +74,7 @@ class Attribution:
 
 def gradient_times_activation(model: nn.Module, images: Tensor, target: Target, layer: str) -> Attribution:
     acts = _checked(model, images, target, layer)
-    grads = _gradient_sum(model, images, target, layer, acts, torch.ones(1), torch.zeros_like(acts), 1)
+    grads = _gradient_sum(model, images, target, layer, acts, torch.ones(1), torch.zeros_like(acts))
     values = acts * grads
     return Attribution(layer, values, target(capture(model, images, [target.layer])[target.layer]).detach(), torch.zeros(len(images)))
 
@@ -90,7 +90,7 @@ def integrated_gradients(model: nn.Module, images: Tensor, target: Target, layer
     alphas = (torch.arange(steps, dtype=acts.dtype) + 0.5) / steps
     total = torch.zeros_like(acts)
     for first in range(0, steps, chunk):
-        total += _gradient_sum(model, images, target, layer, acts, alphas[first : first + chunk], start, chunk)
+        total += _gradient_sum(model, images, target, layer, acts, alphas[first : first + chunk], start)
     values = (acts - start) * total / steps
     return Attribution(layer, values, _target_with(model, images, target, layer, acts), _target_with(model, images, target, layer, start))
 
@@ -105,7 +105,7 @@ def _checked(model: nn.Module, images: Tensor, target: Target, layer: str) -> Te
     return capture(model, images, [layer])[layer].detach()
 
 
-def _gradient_sum(model, images, target, layer, acts, alphas, start, chunk) -> Tensor:
+def _gradient_sum(model, images, target, layer, acts, alphas, start) -> Tensor:
     """Sum over `alphas` of d target / d layer at start + alpha * (acts - start)."""
     k, n = len(alphas), len(images)
     shape = (k, n) + tuple(acts.shape[1:])

@@ -102,12 +102,10 @@ class InterveningTap(Tap):
         self.interventions: dict[str, list[Intervention]] = {}
         for intervention in interventions:
             self.interventions.setdefault(intervention.point, []).append(intervention)
-        self.applied: set[str] = set()
 
     def __call__(self, name: str, value: Tensor) -> Tensor:
         for intervention in self.interventions.get(name, ()):
             value = intervention.apply(value)
-            self.applied.add(name)
         return super().__call__(name, value)
 
 

@@ -38,8 +38,8 @@ def run_vis(objective_texts: list[str], weights: Path | None, spec: Path | None,
             batch: int = 1, canvas: str = "full") -> int:
     """Feature visualisations of one or more objectives, optimised together: one row per
     objective, its `batch` images (and their earlier steps) side by side."""
-    check_network_input(batch * len(objective_texts), size, size, f"{batch * len(objective_texts)} feature visualisations of {size} px",
-                        backward=True)
+    # Objectives are batched to the memory budget, but one objective's images stay together.
+    check_network_input(batch, size, size, f"{batch} feature visualisation(s) of {size} px", backward=True)
     marks = sorted(set(thresholds or []))
     if marks and marks[-1] > steps:
         raise UserError(f"--thresholds {marks[-1]} is past the last step ({steps})", hint="give steps from 0 to --steps")
