@@ -66,6 +66,10 @@ def test_every_command_runs_on_every_architecture(arch, weights_files, tmp_path,
     assert np.load(tmp_path / "p.npz")[layer_of_unit].shape[:2] == (2, int(build_model(arch).architecture.layer(layer_of_unit).channels))
     assert run("vis", unit, "--weights", weights, "-o", tmp_path / "v.png", "--steps", 2, "--size", 64) == 0
     assert Image.open(tmp_path / "v.png").size == (64, 64)
+    # the batched path on this architecture: algebra, two objectives, receptive-field canvases
+    assert run("vis", f"{unit} - 0.5*{unit}", f"channel({unit})", "--weights", weights, "--canvas", "receptive",
+               "-o", tmp_path / "v2.png", "--steps", 2, "--size", 64) == 0
+    assert Image.open(tmp_path / "v2.png").size[1] > 64
     assert run("weights", "diagram", unit, "--weights", weights, "-o", tmp_path / "d.png") == 0
     assert Image.open(tmp_path / "d.png").size[0] > 100
     assert run("tuning", weights, "--units", unit, "--step", 60, "-o", tmp_path / "t.png") == 0
