@@ -18,9 +18,8 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import UserError
-from ..models.capture import capture, check_names, deepest_stage
-from ..models.staged import run_stages
-from .interventions import Intervention, InterveningTap
+from ..models.capture import capture, check_names
+from .interventions import Intervention, intervened
 
 
 @dataclass(frozen=True)
@@ -73,10 +72,11 @@ class Attribution:
 
 
 def gradient_times_activation(model: nn.Module, images: Tensor, target: Target, layer: str) -> Attribution:
+    images = images.to(next(model.parameters()).device)
     acts = _checked(model, images, target, layer)
-    grads = _gradient_sum(model, images, target, layer, acts, torch.ones(1), torch.zeros_like(acts))
+    grads = _gradient_sum(model, images, target, layer, acts, torch.ones(1, device=acts.device), torch.zeros_like(acts))
     values = acts * grads
-    return Attribution(layer, values, target(capture(model, images, [target.layer])[target.layer]).detach(), torch.zeros(len(images)))
+    return Attribution(layer, values, target(capture(model, images, [target.layer])[target.layer]).detach(), torch.zeros(len(images), device=acts.device))
 
 
 def integrated_gradients(model: nn.Module, images: Tensor, target: Target, layer: str, *, baseline: Tensor | None = None,
@@ -85,9 +85,10 @@ def integrated_gradients(model: nn.Module, images: Tensor, target: Target, layer
     forward. `baseline`: images whose `layer` activations are the starting point (None: zeros)."""
     if steps < 1 or chunk < 1:
         raise UserError("steps and chunk must be at least 1")
+    images = images.to(next(model.parameters()).device)
     acts = _checked(model, images, target, layer)
-    start = torch.zeros_like(acts) if baseline is None else capture(model, baseline.expand_as(images), [layer])[layer].detach()
-    alphas = (torch.arange(steps, dtype=acts.dtype) + 0.5) / steps
+    start = torch.zeros_like(acts) if baseline is None else capture(model, baseline.to(images).expand_as(images), [layer])[layer].detach()
+    alphas = (torch.arange(steps, dtype=acts.dtype, device=acts.device) + 0.5) / steps
     total = torch.zeros_like(acts)
     for first in range(0, steps, chunk):
         total += _gradient_sum(model, images, target, layer, acts, alphas[first : first + chunk], start)
@@ -96,13 +97,21 @@ def integrated_gradients(model: nn.Module, images: Tensor, target: Target, layer
 
 
 def _checked(model: nn.Module, images: Tensor, target: Target, layer: str) -> Tensor:
-    if hasattr(model, "run_tapped"):
-        raise UserError("attribution through the tap needs a staged network (the GoogLeNet layouts)")
     check_names(model, [layer, target.layer])
-    order = {name: i for i, (name, _) in enumerate(model.stages())}
-    if order[deepest_stage(model, [layer])] >= order[deepest_stage(model, [target.layer])] and layer != target.layer:
+    if layer != target.layer and not comes_before(model, layer, target.layer):
         raise UserError(f"{layer} does not come before {target.layer}", hint="attribute to an earlier layer")
     return capture(model, images, [layer])[layer].detach()
+
+
+def comes_before(model: nn.Module, earlier: str, later: str) -> bool:
+    """Whether `earlier` is computed before `later` in the forward (stage order for staged
+    networks, layer-table order for traced ones)."""
+    if hasattr(model, "run_tapped"):
+        arch = model.architecture
+        return arch.index(earlier) < arch.index(later)
+    order = {name: i for i, (name, _) in enumerate(model.stages())}
+    points = model.hook_points()
+    return order[points[earlier]] < order[points[later]]
 
 
 def _gradient_sum(model, images, target, layer, acts, alphas, start) -> Tensor:
@@ -111,16 +120,12 @@ def _gradient_sum(model, images, target, layer, acts, alphas, start) -> Tensor:
     shape = (k, n) + tuple(acts.shape[1:])
     points = (start[None] + alphas.view(-1, *([1] * acts.dim())).to(acts) * (acts - start)[None]).reshape(k * n, *acts.shape[1:])
     points.requires_grad_(True)
-    tap = InterveningTap([target.layer], [Intervention.patch(layer, points)])
     with torch.enable_grad():
-        run_stages(model, images.repeat(k, *([1] * (images.dim() - 1))), tap, deepest_stage(model, [target.layer, layer]))
-        value = target(tap.values[target.layer]).sum()
-        (grad,) = torch.autograd.grad(value, points)
+        out = intervened(model, images.repeat(k, *([1] * (images.dim() - 1))), [Intervention.patch(layer, points)], [target.layer])
+        (grad,) = torch.autograd.grad(target(out[target.layer]).sum(), points)
     return grad.reshape(shape).sum(0)
 
 
 def _target_with(model, images, target, layer, values) -> Tensor:
-    tap = InterveningTap([target.layer], [Intervention.patch(layer, values)])
     with torch.no_grad():
-        run_stages(model, images, tap, deepest_stage(model, [target.layer, layer]))
-    return target(tap.values[target.layer])
+        return target(intervened(model, images, [Intervention.patch(layer, values)], [target.layer])[target.layer])

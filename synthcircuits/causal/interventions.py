@@ -2,6 +2,7 @@
 
 Staged networks pass a per-run `Tap` through every stage; an `InterveningTap` rewrites the
 value at a hook point as it passes, and everything downstream reads the rewritten value.
+Traced networks (ResNets, VGG, ...) do the same through an interpreter of their graph.
 Nothing is registered on the model, so the next run is untouched.
 
     from synthcircuits.causal import Intervention, run_with_interventions
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import torch
 import torch.nn.functional as F
@@ -112,23 +114,43 @@ class InterveningTap(Tap):
 def run_with_interventions(model: nn.Module, images: Tensor, interventions: Sequence[Intervention],
                            capture: Sequence[str]) -> dict[str, Tensor]:
     """The `capture` points of `images` with `interventions` applied on the way (no gradients)."""
+    check_points(model, [i.point for i in interventions] + list(capture))
+    device = next(model.parameters()).device
+    with torch.no_grad():
+        return intervened(model, images.to(device), interventions, capture)
+
+
+def check_points(model: nn.Module, points: Sequence[str]) -> None:
+    """Every point is one of the model's hook points and something reads it."""
+    check_names(model, points)
     if hasattr(model, "run_tapped"):
-        raise UserError("run-time interventions need a staged network (the GoogLeNet layouts)",
-                        hint="traced networks take weight edits (`synthcircuits edit`) instead")
-    points = [i.point for i in interventions]
-    names = list(dict.fromkeys(capture))
-    check_names(model, points + names)
+        return
     points_of = model.hook_points()
     blocks = [p for p in points if p.endswith("_pre_relu") and p.replace("_pre_relu", "_1x1") in points_of]
     if blocks:
         raise UserError(f"{blocks[0]} is a concatenation made for reading; it feeds nothing",
                         hint="intervene on a branch instead, e.g. " + blocks[0].replace("_pre_relu", "_5x5_pre_relu"))
-    last = deepest_stage(model, names + points)
+
+
+def intervened(model: nn.Module, images: Tensor, interventions: Sequence[Intervention], wanted: Sequence[str]) -> dict[str, Tensor]:
+    """One forward of `images` (already on the model's device), as far as `wanted` and the
+    interventions need, with the interventions applied; gradients as the caller has them on.
+    Staged networks rewrite through their tap, traced ones through an interpreter of their graph."""
+    names = list(dict.fromkeys(wanted))
+    if hasattr(model, "run_tapped"):
+        by_point: dict[str, list[Intervention]] = {}
+        for intervention in interventions:
+            by_point.setdefault(intervention.point, []).append(intervention)
+        return model.run_tapped(images, names, rewrite={point: partial(_apply_all, changes) for point, changes in by_point.items()})
     tap = InterveningTap(names, interventions)
-    device = next(model.parameters()).device
-    with torch.no_grad():
-        run_stages(model, images.to(device), tap, last)
+    run_stages(model, images, tap, deepest_stage(model, names + [i.point for i in interventions]))
     return {name: tap.values[name] for name in names}
+
+
+def _apply_all(interventions: Sequence[Intervention], value: Tensor) -> Tensor:
+    for intervention in interventions:
+        value = intervention.apply(value)
+    return value
 
 
 def _tuple(channels) -> tuple[int, ...] | None:

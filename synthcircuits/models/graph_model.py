@@ -11,11 +11,11 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Collection
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor, fx, nn
 from torchvision.models.feature_extraction import create_feature_extractor
 
 from ..layout.architectures import Architecture, Layer
@@ -86,14 +86,42 @@ class GraphModel(nn.Module):
     def geometry(self) -> Geometry:
         return self._geometry
 
-    def run_tapped(self, images: Tensor, names: Collection[str]) -> dict[str, Tensor]:
-        """The named nodes' outputs, running only what they depend on."""
-        key = frozenset(names)
+    def run_tapped(self, images: Tensor, names: Collection[str],
+                   rewrite: Mapping[str, Callable[[Tensor], Tensor]] | None = None) -> dict[str, Tensor]:
+        """The named nodes' outputs, running only what they (and `rewrite`'s nodes) depend on.
+
+        `rewrite` maps node names to functions applied to that node's output as it is computed;
+        every later node reads the rewritten value (run-time interventions). Nothing is left on
+        the network: the rewrite lives in this call's interpreter only."""
+        rewrite = dict(rewrite or {})
+        extractor = self._extractor(frozenset(names) | frozenset(rewrite))
+        extractor.train(self.training)
+        x = self.preprocess(images)
+        out = _RewritingInterpreter(extractor, rewrite).run(x) if rewrite else extractor(x)
+        return {name: out[name] for name in names}
+
+    def _extractor(self, key: frozenset[str]) -> fx.GraphModule:
         if key not in self._extractors:
             self._extractors[key] = create_feature_extractor(self.net, return_nodes={n: n for n in key})
-        extractor = self._extractors[key]
-        extractor.train(self.training)
-        return extractor(self.preprocess(images))
+        return self._extractors[key]
+
+
+class _RewritingInterpreter(fx.Interpreter):
+    """Runs an extractor's graph node by node, passing the named nodes' outputs through their
+    rewrite functions before anything reads them."""
+
+    def __init__(self, module: fx.GraphModule, rewrite: Mapping[str, Callable[[Tensor], Tensor]]):
+        super().__init__(module)
+        (returned,) = [n for n in module.graph.nodes if n.op == "output"][0].args
+        self.rewrites: dict[fx.Node, list[Callable[[Tensor], Tensor]]] = {}
+        for name, function in rewrite.items():
+            self.rewrites.setdefault(returned[name], []).append(function)
+
+    def run_node(self, node: fx.Node):
+        value = super().run_node(node)
+        for function in self.rewrites.get(node, ()):
+            value = function(value)
+        return value
 
 
 def traced_architecture(name: str, trace: Trace, preprocessing: Preprocessing, input_size: int) -> Architecture:
