@@ -368,7 +368,59 @@ def _dataset_examples(sub: argparse._SubParsersAction) -> None:
                                  "limit", "batch_size", "workers", "shard_size", "size", "device", "arch", "class_map", "crops", "ray"))
 
 
-_COMMANDS = [_demo, _dataset_examples, _find, _vis, _report, _tuning, _layers, _weights, _probe, _build, _check_spec, _schema, _verify, _compare, _edit, _export]
+def _images(p: argparse.ArgumentParser, required: bool = True) -> None:
+    p.add_argument("--images", type=opt.input_path, nargs="+", required=required,
+                   help="an image folder (flat, or one subfolder per class), a text file listing images, a .npy batch, "
+                        "or several image files")
+    p.add_argument("--size", type=opt.IMAGE_SIZE, default=224, help="images are resized and centre-cropped to SIZE x SIZE px")
+
+
+def _patch(sub: argparse._SubParsersAction) -> None:
+    p = _add(sub, "patch", "run an intervention spec (zero, mean, scale, clamp, set, patch, path) over images: "
+                           "the target's activation and the top-5 before and after")
+    p.add_argument("spec", type=opt.input_path, help="an intervention spec (.yaml, synthcircuits_patch: 1)")
+    p.add_argument("--weights", type=opt.input_path, default=None, help="weights or a circuit spec (default: the spec's base:)")
+    _arch(p)
+    _images(p)
+    p.add_argument("-o", "--output-dir", type=opt.output_folder, default=Path("out/patch"), help="where patch.json goes")
+    p.add_argument("--batch-size", type=opt.whole(1, 4096), default=16, help="images per forward")
+    p.add_argument("--workers", type=opt.whole(0, 64), default=2, help="processes decoding images beside the network's")
+    p.add_argument("--shards", type=opt.output_folder, default=None,
+                   help="keep the per-image results here, so a killed run resumes (default: a temporary folder)")
+    p.add_argument("--class-map", type=opt.input_path, default=None, help="lines `FOLDER_NAME label` naming class subfolders")
+    _ray(p)
+    _device(p)
+    p.set_defaults(handler=_body("causal", "run_patch_command", "spec", "weights", "arch", "images", "size", "output_dir",
+                                 "batch_size", "workers", "shards", "ray", "device", "class_map"))
+
+
+def _attribute(sub: argparse._SubParsersAction) -> None:
+    p = _add(sub, "attribute", "which units of an earlier layer made a target fire on each image: tables, heatmap PNGs, JSON")
+    p.add_argument("target", help="a unit (mixed3b:379, at --position) or a class logit (class:281 or class:tabby)")
+    p.add_argument("--to", type=opt.non_empty, default=None,
+                   help="the earlier layer (or hook point) to attribute to, e.g. mixed3a (edges: the target's direct inputs)")
+    p.add_argument("--weights", type=opt.input_path, default=None, help="a weights file (or give --spec)")
+    p.add_argument("--spec", type=opt.input_path, default=None, help="a circuit spec, compiled now (or give --weights)")
+    _arch(p)
+    _images(p)
+    p.add_argument("--method", default="ig", choices=["ig", "gradient", "edges"],
+                   help="ig: integrated gradients from a baseline; gradient: gradient x activation; edges: the articles' "
+                        "edge attribution, expanded weight x input activation (GoogLeNet layouts)")
+    p.add_argument("--steps", type=opt.whole(1, 4096), default=32, help="integrated-gradients steps (memory does not grow with them)")
+    p.add_argument("--baseline", type=opt.input_path, default=None, help="an image whose activations IG starts from (default: zeros)")
+    p.add_argument("--position", default="centre", help="where on the target unit's map: centre, mean, or Y,X")
+    p.add_argument("--top", type=opt.whole(1, 10_000), default=15, help="units listed per table and per image")
+    p.add_argument("--limit", type=opt.whole(1, 100_000), default=64, help="use only the first N images")
+    p.add_argument("--batch-size", type=opt.whole(1, 256), default=4, help="images per attribution batch")
+    p.add_argument("-o", "--output-dir", type=opt.output_folder, default=Path("out/attribute"),
+                   help="where attribution.json and the heatmap PNGs go")
+    _device(p)
+    p.set_defaults(handler=_body("causal", "run_attribute", "target", "to", "weights", "spec", "arch", "images", "size", "method",
+                                 "steps", "baseline", "position", "top", "limit", "batch_size", "output_dir", "device"))
+
+
+_COMMANDS = [_demo, _dataset_examples, _find, _vis, _report, _tuning, _layers, _weights, _probe, _build, _check_spec, _schema, _verify,
+             _compare, _edit, _patch, _attribute, _export]
 
 
 if __name__ == "__main__":

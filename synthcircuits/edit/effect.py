@@ -33,6 +33,8 @@ class ImageEffect:
     p_after: float
     flipped: bool
     p_before_class_after: float = 0.0  # the edited model's probability of the original top-1
+    top5_before: list[tuple[str, float]] = field(default_factory=list)  # (class, p), when asked for
+    top5_after: list[tuple[str, float]] = field(default_factory=list)
 
 
 @dataclass
@@ -129,11 +131,12 @@ def measure_effect(base: nn.Module, edited: nn.Module, images: Sequence[Item], b
     job = EffectJob(base, edited, valid)
     if folder is None:
         with tempfile.TemporaryDirectory(prefix="synthcircuits-effect.") as tmp:
-            return _effect_from_shards(run_job(job, images, Path(tmp), options, ray=ray), images, arch)
-    return _effect_from_shards(run_job(job, images, folder, options, ray=ray), images, arch)
+            return effect_from_shards(run_job(job, images, Path(tmp), options, ray=ray), images, arch)
+    return effect_from_shards(run_job(job, images, folder, options, ray=ray), images, arch)
 
 
-def _effect_from_shards(paths: Sequence[Path], images: Sequence[Item], arch: str) -> EffectReport:
+def effect_from_shards(paths: Sequence[Path], images: Sequence[Item], arch: str, top5: bool = False) -> EffectReport:
+    """The report from a run's shards; with `top5`, each image also lists both top-5s with probabilities."""
     effects, labels, top_before, top_after = [], [], [], []
     sum_before = sum_after = None
     for shard in read_shards(paths):
@@ -145,9 +148,11 @@ def _effect_from_shards(paths: Sequence[Path], images: Sequence[Item], arch: str
         for k, index in enumerate(shard["index"]):
             item = images[int(index)]
             a, b = int(shard["before.top5"][k, 0]), int(shard["after.top5"][k, 0])
-            effects.append(ImageEffect(item.path.name if item.label is None else f"{item.path.parent.name}/{item.path.name}",
+            effects.append(ImageEffect(short_name(item),
                                        label_of(item.label, arch) if item.label is not None else None,
-                                       label_of(a, arch), float(p0[k, a]), label_of(b, arch), float(p1[k, b]), a != b, float(p1[k, a])))
+                                       label_of(a, arch), float(p0[k, a]), label_of(b, arch), float(p1[k, b]), a != b, float(p1[k, a]),
+                                       *(_top5(shard[f"{when}.top5"][k], p, arch) for when, p in (("before", p0[k]), ("after", p1[k])))
+                                       if top5 else ()))
             labels.append(item.label)
         top_before.append(shard["before.top5"])
         top_after.append(shard["after.top5"])
@@ -169,6 +174,17 @@ def _effect_from_shards(paths: Sequence[Path], images: Sequence[Item], arch: str
             per_class.append({"class": label_of(c, arch), "images": int(mask.sum()),
                               **{f"{k}_{when}": float(v[mask].mean()) for (k, when), v in hits.items()}})
     return EffectReport(effects, class_changes, accuracy, per_class, skipped)
+
+
+def short_name(item: Item) -> str:
+    """How reports name an image: its file name, with its class folder or its row in a .npy batch."""
+    if item.row is not None:
+        return f"{item.path.name}[{item.row}]"
+    return item.path.name if item.label is None else f"{item.path.parent.name}/{item.path.name}"
+
+
+def _top5(classes: np.ndarray, p: np.ndarray, arch: str) -> list[tuple[str, float]]:
+    return [(label_of(int(c), arch), float(p[int(c)])) for c in classes]
 
 
 def bootstrap_accuracy(hits: dict[tuple[str, str], np.ndarray], draws: int = 2000, seed: int = 0) -> dict[str, float]:

@@ -1,0 +1,216 @@
+"""`synthcircuits patch`, `attribute` and `extract`: run-time interventions, attribution and
+circuit extraction from the command line (the library does the work: `synthcircuits.causal`)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from tqdm import tqdm
+
+from ..causal.attribution import Target, gradient_times_activation, integrated_gradients
+from ..causal.edges import edge_attribution
+from ..causal.patch_run import plan, run_patch
+from ..causal.patch_spec import load_patch
+from ..dataset.items import Item, list_items, read_class_map
+from ..dataset.runner import RunOptions
+from ..errors import UserError
+from ..images import load_image
+from ..labels import labels_for, normalise
+from ..layout.address import unit_at
+from ..layout.topology import feeding_layer
+from ..models.capture import capture
+from ..models.weights import content_hash
+from ..opened import OpenedModel
+from ..outputs import atomic_target
+from ..spec.source import SpecError
+from ..tables import format_table
+from ..viz.attribution_maps import save_heatmaps
+from .common import model_options, open_model
+
+
+def image_items(paths: list[Path], architecture: str, class_map: Path | None = None, limit: int | None = None) -> list[Item]:
+    """One folder, list file or .npy batch, or several image files."""
+    if len(paths) == 1:
+        items = list_items(paths[0], read_class_map(class_map) if class_map else None, architecture, limit)
+    else:
+        not_files = [p for p in paths if not Path(p).is_file()]
+        if not_files:
+            raise UserError(f"{not_files[0]} is not an image file", hint="give one folder, or several image files")
+        items = [Item(Path(p)) for p in paths][:limit]
+    if not items:
+        raise UserError(f"no images in {paths[0]}", hint="give a folder of PNG/JPEG images, a list file or a .npy batch")
+    return items
+
+
+def weights_for(spec_base: Path | None, base_location, weights: Path | None, what: str) -> Path:
+    if weights is not None:
+        return weights
+    if spec_base is None:
+        raise UserError(f"{what}: no weights to run", hint="pass --weights FILE (or a circuit spec), or set base: in the spec")
+    if not spec_base.is_file():
+        raise SpecError(f"base: {spec_base} is not a weights file", location=base_location,
+                        hint="give a path relative to the spec, or pass --weights FILE")
+    return spec_base
+
+
+def run_patch_command(spec_path: Path, weights: Path | None, architecture: str | None, images: list[Path], size: int,
+                      output_dir: Path, batch_size: int, workers: int, shards: Path | None, ray: str | None, device: str,
+                      class_map: Path | None) -> int:
+    spec = load_patch(spec_path)
+    source = open_model(weights_for(spec.base, spec.base_location, weights, str(spec_path)), device, architecture or spec.architecture)
+    items = image_items(images, source.architecture.name, class_map)
+    concrete = plan(spec, source.model, size)
+    describe = {"kind": "patch", "weights_sha256": content_hash(source.model.state_dict()), "spec_sha256": spec.content_hash,
+                "size": size}
+    options = RunOptions(batch_size=batch_size, workers=workers, size=size, device=device)
+    report = run_patch(source.model, concrete, items, options, describe, shards, ray)
+    print(f"{spec.name} on {source.label}: {len(report.effect.images)} images")
+    print(report.tables())
+    target = output_dir / "patch.json"
+    with atomic_target(target) as tmp:
+        tmp.write_text(json.dumps({"spec": spec.name, "spec_sha256": spec.content_hash, "weights": source.label, "size": size,
+                                   **report.as_json()}, indent=1))
+    print(f"\nsaved {target}")
+    return 0
+
+
+METHODS = ("ig", "gradient", "edges")
+
+
+def parse_target(source: OpenedModel, text: str, position: str) -> Target:
+    """A unit address (any layer, the classifier's included) or `class:LABEL` / `class:INDEX`."""
+    arch = source.architecture
+    where = parse_position(position)
+    if text.startswith("class:"):
+        wanted = text[len("class:"):].strip()
+        labels, valid = labels_for(arch.name)
+        if wanted.isdigit():
+            index = int(wanted)
+            if index not in valid:
+                raise UserError(f"{text}: class indices of {arch.name} run {valid.start}-{valid.stop - 1}")
+        else:
+            matches = [i for i in valid if normalise(labels[i]) == normalise(wanted)]
+            if not matches:
+                raise UserError(f"{text}: no class of {arch.name} is called {wanted!r}", hint="give its index, e.g. class:281")
+            index = matches[0]
+        return Target(arch.classifier, index)
+    unit = source.parse_unit(text)
+    if where == "mean":
+        return Target(unit.layer, unit.channel, mean=True)
+    return Target(unit.layer, unit.channel, where)
+
+
+def parse_position(text: str) -> tuple[int, int] | str | None:
+    if text in ("centre", "center"):
+        return None
+    if text == "mean":
+        return "mean"
+    parts = text.split(",")
+    if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+        raise UserError(f"--position {text!r}: give centre, mean or Y,X (e.g. 14,14)")
+    return int(parts[0]), int(parts[1])
+
+
+def run_attribute(target_text: str, to: str | None, weights: Path | None, spec: Path | None, architecture: str | None,
+                  images: list[Path], size: int, method: str, steps: int, baseline: Path | None, position: str, top: int,
+                  limit: int, batch_size: int, output_dir: Path, device: str) -> int:
+    source = model_options(weights, spec, device, architecture)
+    model, arch = source.model, source.architecture
+    target = parse_target(source, target_text, position)
+    if method == "edges":
+        return _edge_attribution(source, target, to, images, size, limit, top, output_dir)
+    if to is None:
+        raise UserError("--to LAYER is needed for ig and gradient", hint="e.g. --to mixed3a (an earlier layer)")
+    items = image_items(images, arch.name, limit=limit)
+    start = load_image(baseline, size)[None] if baseline is not None else None
+    rows, per_unit, total_images = [], None, 0
+    for first in tqdm(range(0, len(items), batch_size), desc="attribution", unit="batch", disable=len(items) <= batch_size):
+        batch_items = items[first : first + batch_size]
+        batch = torch.stack([load_image(item.path, size) for item in batch_items])
+        if method == "ig":
+            result = integrated_gradients(model, batch, target, to, baseline=start, steps=steps)
+        else:
+            result = gradient_times_activation(model, batch, target, to)
+        values = result.values.detach().cpu()
+        channels = result.per_channel.detach().cpu()
+        names = unit_names(arch, to, channels.shape[1])
+        per_unit = channels.double().sum(0) if per_unit is None else per_unit + channels.double().sum(0)
+        total_images += len(batch_items)
+        for k, item in enumerate(batch_items):
+            ranked = channels[k].abs().argsort(descending=True)[:top].tolist()
+            row = {"image": item.name, "target": float(result.target_input[k]), "units": [
+                {"unit": names[c], "value": float(channels[k, c])} for c in ranked]}
+            if method == "ig":
+                row["baseline_target"] = float(result.target_baseline[k])
+                row["completeness_gap"] = float(result.completeness_gap[k])
+            if values.dim() == 4:
+                picture = output_dir / f"heatmap_{first + k:03d}_{Path(item.name).stem}.png"
+                save_heatmaps(batch[k], values[k].sum(0), [values[k, c] for c in ranked[:3]], picture)
+                row["heatmap"] = picture.name
+            rows.append(row)
+    mean = per_unit / total_images
+    order = mean.abs().argsort(descending=True).tolist()
+    names = unit_names(arch, to, len(mean))
+    print(f"{method} attribution of {target} to {to} over {total_images} images ({source.label})")
+    print(format_table(["unit", "mean attribution", "share of |total|"],
+                       [[names[c], float(mean[c]), float(mean[c].abs() / mean.abs().sum().clamp_min(1e-12))] for c in order[:top]]))
+    if method == "ig":
+        gaps = [r["completeness_gap"] for r in rows]
+        print(f"\ncompleteness: attributions sum to f(image) - f(baseline) within {max(gaps):.2%} (worst image, {steps} steps)")
+    _write_json(output_dir / "attribution.json", {
+        "target": str(target), "layer": to, "method": method, "steps": steps if method == "ig" else None,
+        "baseline": str(baseline) if baseline else "zeros", "weights": source.label, "size": size, "images": rows,
+        "mean_per_unit": [{"unit": names[c], "value": float(mean[c])} for c in order]})
+    if rows and "heatmap" in rows[0]:
+        print(f"heatmaps (image, all units, then the image's top 3 units): {output_dir}/heatmap_*.png")
+    return 0
+
+
+def _edge_attribution(source: OpenedModel, target: Target, to: str | None, images: list[Path], size: int, limit: int, top: int,
+                      output_dir: Path) -> int:
+    arch = source.architecture
+    if target.layer == arch.classifier:
+        raise UserError("edge attribution is for a unit, not a class logit", hint="use --method ig for classes")
+    unit = unit_at(target.layer, target.channel, arch)
+    feeder = feeding_layer(arch, unit.layer)
+    if to is not None and (feeder is None or to != feeder.name):
+        raise UserError(f"edge attribution reads {unit}'s direct inputs ({feeder.name if feeder else 'the pixels'}), not {to}",
+                        hint="leave out --to, or use --method ig for a layer further back")
+    items = image_items(images, arch.name, limit=limit)
+    batch = torch.stack([load_image(item.path, size) for item in items])
+    result = edge_attribution(source.model, batch, unit, None if target.mean else (target.position or _centre(source.model, batch, unit)))
+    values = result.values.double().cpu()
+    mean = values.mean(0)
+    order = mean.abs().argsort(descending=True).tolist()
+    print(f"edge attribution of {unit} ({'mean over positions' if target.mean else 'at ' + str(result.position)}) over "
+          f"{len(items)} images: expanded weight x input activation")
+    print(format_table(["input unit", "mean contribution", "share of |total|"],
+                       [[str(result.inputs[c]), float(mean[c]), float(mean[c].abs() / mean.abs().sum().clamp_min(1e-12))] for c in order[:top]]))
+    print(f"\nbias {result.bias:.4g}; contributions + bias miss the pre-activation by {float(result.linear_gap.max()):.2%} at worst "
+          "(0 for 1x1, pool and plain conv units; through a bottleneck the ReLU is treated as identity)")
+    _write_json(output_dir / "attribution.json", {
+        "target": str(unit), "method": "edges", "position": result.position, "weights": source.label, "size": size, "bias": result.bias,
+        "images": [{"image": item.name, "pre_activation": float(result.pre_activation[k]), "linear_gap": float(result.linear_gap[k]),
+                    "units": [{"unit": str(result.inputs[c]), "value": float(values[k, c])}
+                              for c in values[k].abs().argsort(descending=True)[:top].tolist()]} for k, item in enumerate(items)],
+        "mean_per_unit": [{"unit": str(result.inputs[c]), "value": float(mean[c])} for c in order]})
+    return 0
+
+
+def _centre(model, batch, unit) -> tuple[int, int]:
+    shape = capture(model, batch[:1], [unit.layer])[unit.layer].shape
+    return shape[-2] // 2, shape[-1] // 2
+
+
+def unit_names(arch, layer: str, channels: int) -> list[str]:
+    if arch.has_layer(layer):
+        return [str(unit_at(layer, c, arch)) for c in range(channels)]
+    return [f"{layer}:{c}" for c in range(channels)]
+
+
+def _write_json(path: Path, data: dict) -> None:
+    with atomic_target(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=1))
+    print(f"saved {path}")
