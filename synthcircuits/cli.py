@@ -369,7 +369,7 @@ def _dataset_examples(sub: argparse._SubParsersAction) -> None:
 
 
 def _images(p: argparse.ArgumentParser, required: bool = True) -> None:
-    p.add_argument("--images", type=opt.input_path, nargs="+", required=required,
+    p.add_argument("--images", type=opt.input_path, nargs="+", required=required, default=None,
                    help="an image folder (flat, or one subfolder per class), a text file listing images, a .npy batch, "
                         "or several image files")
     p.add_argument("--size", type=opt.IMAGE_SIZE, default=224, help="images are resized and centre-cropped to SIZE x SIZE px")
@@ -419,8 +419,24 @@ def _attribute(sub: argparse._SubParsersAction) -> None:
                                  "steps", "baseline", "position", "top", "limit", "batch_size", "output_dir", "device"))
 
 
+def _extract(sub: argparse._SubParsersAction) -> None:
+    p = _add(sub, "extract", "the smallest set of a unit's incoming edges that explains its activation, as a draft circuit spec")
+    p.add_argument("unit", help="e.g. mixed3b:379")
+    p.add_argument("--weights", type=opt.input_path, default=None, help="InceptionV1 weights (or give --spec)")
+    p.add_argument("--spec", type=opt.input_path, default=None, help="a circuit spec, compiled now (its weights are saved beside the draft)")
+    _images(p, required=False)
+    p.add_argument("--fraction", type=opt.FRACTION, default=0.9,
+                   help="how much of the unit's activation the kept edges must keep, the rest patched to their means")
+    p.add_argument("--stimuli", type=opt.whole(1, 360), default=8,
+                   help="without --images: this many radial arcs, those of a 5-degree sweep that drive the unit most")
+    p.add_argument("-o", "--output", type=opt.output_file, required=True, help="the draft circuit spec (.yaml)")
+    _device(p)
+    p.set_defaults(handler=_body("causal", "run_extract", "unit", "weights", "spec", "images", "size", "fraction", "stimuli", "output",
+                                 "device"))
+
+
 _COMMANDS = [_demo, _dataset_examples, _find, _vis, _report, _tuning, _layers, _weights, _probe, _build, _check_spec, _schema, _verify,
-             _compare, _edit, _patch, _attribute, _export]
+             _compare, _edit, _patch, _attribute, _extract, _export]
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from ..causal.attribution import Target, gradient_times_activation, integrated_gradients
 from ..causal.edges import edge_attribution
+from ..causal.extraction import draft_spec, extract_circuit, preferred_arcs
 from ..causal.patch_run import plan, run_patch
 from ..causal.patch_spec import load_patch
 from ..dataset.items import Item, list_items, read_class_map
@@ -21,7 +22,8 @@ from ..labels import labels_for, normalise
 from ..layout.address import unit_at
 from ..layout.topology import feeding_layer
 from ..models.capture import capture
-from ..models.weights import content_hash
+from ..models.weights import content_hash, save_safetensors
+from ..models.zoo import weights_metadata
 from ..opened import OpenedModel
 from ..outputs import atomic_target
 from ..spec.source import SpecError
@@ -214,3 +216,34 @@ def _write_json(path: Path, data: dict) -> None:
     with atomic_target(path) as tmp:
         tmp.write_text(json.dumps(data, indent=1))
     print(f"saved {path}")
+
+
+def run_extract(unit_text: str, weights: Path | None, spec: Path | None, images: list[Path] | None, size: int, fraction: float,
+                count: int, output: Path, device: str) -> int:
+    source = model_options(weights, spec, device)
+    arch = source.architecture
+    if arch.name != "inceptionv1" or source.compact:
+        raise UserError(f"circuit specs are written on InceptionV1's layout; {source.label} is {arch.name}",
+                        hint="extract from InceptionV1 weights or a circuit spec (attribute --method edges ranks edges on any GoogLeNet)")
+    unit = source.parse_unit(unit_text)
+    arcs, tuning = preferred_arcs(source.model, unit, count)
+    if images:
+        items = image_items(images, arch.name, limit=256)
+        batch, stimuli = torch.stack([load_image(item.path, size) for item in items]), f"{len(items)} images"
+    else:
+        batch, stimuli = arcs, f"the {count} radial arcs that drive it most"
+    extraction = extract_circuit(source.model, batch, unit, fraction, stimuli=stimuli)
+    base = output.with_name(output.stem + ".base.safetensors") if weights is None else Path(weights).resolve()
+    text = draft_spec(extraction, source.model, base if weights is not None else Path(base.name), source.label, tuning)
+    print(f"{unit} on {stimuli} ({source.label}), at position {list(extraction.position)}:")
+    print(format_table(["edges kept", "activation kept (fidelity)"], [[k, f] for k, f in extraction.tried]))
+    attribution = dict(extraction.ranked)
+    print("\n" + format_table(["kept input", "edge attribution"], [[str(u), attribution[u]] for u in extraction.kept]))
+    print(f"\n{len(extraction.kept)} of {len(extraction.ranked)} edges keep {extraction.fidelity:.1%} of {unit}'s activation "
+          f"(asked {fraction:.0%}); the rest patched to their means")
+    if weights is None:
+        save_safetensors(source.model.state_dict(), base, weights_metadata(source.model))
+    with atomic_target(output) as tmp:
+        tmp.write_text(text)
+    print(f"saved {output}" + (f" and its base {base}" if weights is None else "") + f"; rebuild it with `synthcircuits build {output}`")
+    return 0
