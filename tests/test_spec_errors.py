@@ -40,6 +40,7 @@ CASES = {
     "pool layer": (GOOD_HEADER + "  - name: a\n    layer: maxpool1\n", "5:5", "maxpool1 is a pool layer", None),
     "duplicate yaml key": (LINES.replace("name: t-lines\n", "name: t-lines\nname: again\n"), "3:1", "appears twice", "line 2"),
     "yaml syntax": (LINES.replace("[0, 180]", "[0, 180"), "8:11", "not valid YAML", None),
+    "recursive yaml alias": ("x: &a [1, *a]\n" + LINES, "1:11", "would contain itself", "write the values out"),
     "pinned count": (
         GOOD_HEADER + "  - name: a\n    layer: mixed3b\n    orientations: 2\n    units: [3b:379]\n", "7:5", "has 2 units", None),
     "table beyond half period": (

@@ -24,8 +24,9 @@ from .interventions import Intervention, intervened
 
 @dataclass(frozen=True)
 class Target:
-    """A unit at a position (default: the layer's middle position), or the mean of its channel
-    over positions (`mean=True`); for a vector layer (logits, probabilities) one entry."""
+    """A unit at a position (default: the centre, the position whose receptive field is centred
+    on the image; see `centred`), or the mean of its channel over positions (`mean=True`); for a
+    vector layer (logits, probabilities) one entry."""
 
     layer: str
     channel: int
@@ -42,6 +43,20 @@ class Target:
         if not (0 <= y < values.shape[-2] and 0 <= x < values.shape[-1]):
             raise UserError(f"{self.layer} is {values.shape[-2]}x{values.shape[-1]}; no position ({y}, {x})")
         return values[:, y, x]
+
+    def centred(self, model: nn.Module, image_size: int) -> Target:
+        """This target with the centre made explicit: the position whose receptive field is
+        centred on an `image_size` image (the middle of the map where the geometry is unknown)."""
+        if self.position is not None or self.mean:
+            return self
+        geometry = model.geometry() if hasattr(model, "geometry") else None
+        if geometry is None or not geometry.knows(self.layer):
+            return self
+        try:
+            p = geometry.centre_position(self.layer, image_size)
+        except ValueError:
+            return self
+        return Target(self.layer, self.channel, (p, p))
 
     def __str__(self) -> str:
         where = "mean" if self.mean else ("centre" if self.position is None else f"({self.position[0]}, {self.position[1]})")
@@ -73,6 +88,7 @@ class Attribution:
 
 def gradient_times_activation(model: nn.Module, images: Tensor, target: Target, layer: str) -> Attribution:
     images = images.to(next(model.parameters()).device)
+    target = target.centred(model, images.shape[-1])
     acts = _checked(model, images, target, layer)
     grads = _gradient_sum(model, images, target, layer, acts, torch.ones(1, device=acts.device), torch.zeros_like(acts))
     values = acts * grads
@@ -86,6 +102,7 @@ def integrated_gradients(model: nn.Module, images: Tensor, target: Target, layer
     if steps < 1 or chunk < 1:
         raise UserError("steps and chunk must be at least 1")
     images = images.to(next(model.parameters()).device)
+    target = target.centred(model, images.shape[-1])
     acts = _checked(model, images, target, layer)
     start = torch.zeros_like(acts) if baseline is None else capture(model, baseline.to(images).expand_as(images), [layer])[layer].detach()
     alphas = (torch.arange(steps, dtype=acts.dtype, device=acts.device) + 0.5) / steps

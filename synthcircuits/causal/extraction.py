@@ -61,8 +61,7 @@ def extract_circuit(model: nn.Module, images: Tensor, target: UnitAddress, fract
         raise UserError(f"fraction {fraction} must be in (0, 1]")
     arch = model.architecture
     if position is None:
-        side = capture(model, images[:1], [target.layer])[target.layer].shape[-1]
-        position = (side // 2, side // 2)
+        position = Target(target.layer, target.channel).centred(model, images.shape[-1]).position
     edges = edge_attribution(model, images, target, position)
     mean = edges.values.double().mean(0)
     order = mean.abs().argsort(descending=True).tolist()

@@ -118,17 +118,19 @@ class PatchJob:
     def process(self, images: Tensor) -> dict[str, np.ndarray]:
         images = images.to(next(self.model.parameters()).device)
         classifier = self.model.architecture.classifier
-        names = [classifier] + ([self.plan.target.layer] if self.plan.target else [])
+        target = self.plan.target.centred(self.model, images.shape[-1]) if self.plan.target else None
+        names = [classifier] + ([target.layer] if target else [])
         with torch.no_grad():
-            interventions = self.plan.interventions + path_patch(self.model, images, self.plan.edges)
+            others = self.plan.interventions
+            interventions = others + path_patch(self.model, images, self.plan.edges, others)
             runs = {"before": intervened(self.model, images, [], names), "after": intervened(self.model, images, interventions, names)}
         out = {}
         for when, values in runs.items():
             p = torch.softmax(values[classifier].flatten(1), 1)
             out[f"{when}.top5"] = predictions(p, 5, self.valid).cpu().numpy()
             out[f"{when}.p"] = p.cpu().numpy().astype(np.float16)
-            if self.plan.target:
-                out[f"target.{when}"] = self.plan.target(values[self.plan.target.layer]).cpu().numpy().astype(np.float64)
+            if target:
+                out[f"target.{when}"] = target(values[target.layer]).cpu().numpy().astype(np.float64)
         return out
 
 

@@ -65,11 +65,13 @@ def check_edge(model: nn.Module, source: UnitAddress, target: UnitAddress) -> No
                         hint="an edge joins a unit to one in the next conv layer or inception block")
 
 
-def path_patch(model: nn.Module, images: Tensor, edges: Sequence[Edge]) -> list[Intervention]:
-    """Interventions that, applied to a run of `images`, change each edge and nothing else.
+def path_patch(model: nn.Module, images: Tensor, edges: Sequence[Edge], others: Sequence[Intervention] = ()) -> list[Intervention]:
+    """Interventions that, applied to a run of `images` (with `others`), change each edge and
+    nothing else: the target reads its input as the run with `others` has it, with the source
+    changed on top.
 
     Each edge costs one forward as far as its target (no gradients). The result patches the
-    targets' pre-activations; pass it to `run_with_interventions` with any other interventions."""
+    targets' pre-activations; pass it to `run_with_interventions` after `others`."""
     arch = model.architecture
     images = images.to(next(model.parameters()).device)
     patches = []
@@ -78,6 +80,6 @@ def path_patch(model: nn.Module, images: Tensor, edges: Sequence[Edge]) -> list[
         point, channel = pre_activation_point(edge.target)
         change = replace(edge.change, point=input_point(arch, edge.target), channels=(edge.source.channel,), positions=edge.positions)
         with torch.no_grad():
-            counterfactual = intervened(model, images, [change], [point])[point]
+            counterfactual = intervened(model, images, [*others, change], [point])[point]
         patches.append(Intervention.patch(point, counterfactual, channels=(channel,)))
     return patches

@@ -15,13 +15,14 @@ from ..causal.extraction import draft_spec, extract_circuit, preferred_arcs
 from ..causal.patch_run import plan, run_patch
 from ..causal.patch_spec import load_patch
 from ..dataset.items import Item, list_items, read_class_map
+from ..dataset.loading import load_item
 from ..dataset.runner import RunOptions
+from ..edit.effect import short_name
 from ..errors import UserError
-from ..images import load_image
+from ..images import IMAGE_SUFFIXES, load_image
 from ..labels import labels_for, normalise
 from ..layout.address import unit_at
 from ..layout.topology import feeding_layer
-from ..models.capture import capture
 from ..models.weights import content_hash, save_safetensors
 from ..models.zoo import weights_metadata
 from ..opened import OpenedModel
@@ -33,8 +34,8 @@ from .common import model_options, open_model
 
 
 def image_items(paths: list[Path], architecture: str, class_map: Path | None = None, limit: int | None = None) -> list[Item]:
-    """One folder, list file or .npy batch, or several image files."""
-    if len(paths) == 1:
+    """One folder, list file or .npy batch, or one or more image files."""
+    if len(paths) == 1 and Path(paths[0]).suffix.lower() not in IMAGE_SUFFIXES:
         items = list_items(paths[0], read_class_map(class_map) if class_map else None, architecture, limit)
     else:
         not_files = [p for p in paths if not Path(p).is_file()]
@@ -130,7 +131,7 @@ def run_attribute(target_text: str, to: str | None, weights: Path | None, spec: 
     rows, per_unit, total_images = [], None, 0
     for first in tqdm(range(0, len(items), batch_size), desc="attribution", unit="batch", disable=len(items) <= batch_size):
         batch_items = items[first : first + batch_size]
-        batch = torch.stack([load_image(item.path, size) for item in batch_items])
+        batch = torch.stack([load_item(item, size) for item in batch_items])
         if method == "ig":
             result = integrated_gradients(model, batch, target, to, baseline=start, steps=steps)
         else:
@@ -142,13 +143,13 @@ def run_attribute(target_text: str, to: str | None, weights: Path | None, spec: 
         total_images += len(batch_items)
         for k, item in enumerate(batch_items):
             ranked = channels[k].abs().argsort(descending=True)[:top].tolist()
-            row = {"image": item.name, "target": float(result.target_input[k]), "units": [
+            row = {"image": short_name(item), "target": float(result.target_input[k]), "units": [
                 {"unit": names[c], "value": float(channels[k, c])} for c in ranked]}
             if method == "ig":
                 row["baseline_target"] = float(result.target_baseline[k])
                 row["completeness_gap"] = float(result.completeness_gap[k])
             if values.dim() == 4:
-                picture = output_dir / f"heatmap_{first + k:03d}_{Path(item.name).stem}.png"
+                picture = output_dir / f"heatmap_{first + k:03d}.png"
                 save_heatmaps(batch[k], values[k].sum(0), [values[k, c] for c in ranked[:3]], picture)
                 row["heatmap"] = picture.name
             rows.append(row)
@@ -181,8 +182,8 @@ def _edge_attribution(source: OpenedModel, target: Target, to: str | None, image
         raise UserError(f"edge attribution reads {unit}'s direct inputs ({feeder.name if feeder else 'the pixels'}), not {to}",
                         hint="leave out --to, or use --method ig for a layer further back")
     items = image_items(images, arch.name, limit=limit)
-    batch = torch.stack([load_image(item.path, size) for item in items])
-    result = edge_attribution(source.model, batch, unit, None if target.mean else (target.position or _centre(source.model, batch, unit)))
+    batch = torch.stack([load_item(item, size) for item in items])
+    result = edge_attribution(source.model, batch, unit, None if target.mean else target.centred(source.model, size).position)
     values = result.values.double().cpu()
     mean = values.mean(0)
     order = mean.abs().argsort(descending=True).tolist()
@@ -194,16 +195,11 @@ def _edge_attribution(source: OpenedModel, target: Target, to: str | None, image
           "(0 for 1x1, pool and plain conv units; through a bottleneck the ReLU is treated as identity)")
     _write_json(output_dir / "attribution.json", {
         "target": str(unit), "method": "edges", "position": result.position, "weights": source.label, "size": size, "bias": result.bias,
-        "images": [{"image": item.name, "pre_activation": float(result.pre_activation[k]), "linear_gap": float(result.linear_gap[k]),
+        "images": [{"image": short_name(item), "pre_activation": float(result.pre_activation[k]), "linear_gap": float(result.linear_gap[k]),
                     "units": [{"unit": str(result.inputs[c]), "value": float(values[k, c])}
                               for c in values[k].abs().argsort(descending=True)[:top].tolist()]} for k, item in enumerate(items)],
         "mean_per_unit": [{"unit": str(result.inputs[c]), "value": float(mean[c])} for c in order]})
     return 0
-
-
-def _centre(model, batch, unit) -> tuple[int, int]:
-    shape = capture(model, batch[:1], [unit.layer])[unit.layer].shape
-    return shape[-2] // 2, shape[-1] // 2
 
 
 def unit_names(arch, layer: str, channels: int) -> list[str]:
@@ -229,7 +225,7 @@ def run_extract(unit_text: str, weights: Path | None, spec: Path | None, images:
     arcs, tuning = preferred_arcs(source.model, unit, count)
     if images:
         items = image_items(images, arch.name, limit=256)
-        batch, stimuli = torch.stack([load_image(item.path, size) for item in items]), f"{len(items)} images"
+        batch, stimuli = torch.stack([load_item(item, size) for item in items]), f"{len(items)} images"
     else:
         batch, stimuli = arcs, f"the {count} radial arcs that drive it most"
     extraction = extract_circuit(source.model, batch, unit, fraction, stimuli=stimuli)

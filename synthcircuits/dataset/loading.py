@@ -29,19 +29,24 @@ class ItemImages(Dataset):
         try:
             return index, self._load(item), ""
         except UserError as exc:
-            return index, torch.zeros(3, self.size, self.size), exc.message.removeprefix(f"{item.path}: ")
+            return index, torch.zeros(3, self.size, self.size), exc.message.removeprefix(f"{item.name}: ").removeprefix(f"{item.path}: ")
 
     def _load(self, item: Item) -> Tensor:
-        if item.row is None:
-            return load_image(item.path, self.size)
-        array = np.load(item.path, mmap_mode="r", allow_pickle=False)  # the header was checked when listed
-        row = np.asarray(array[item.row] if array.ndim == 4 else array, dtype=np.float32)
-        if row.shape[0] != 3:
-            row = row.transpose(2, 0, 1)
-        if not np.isfinite(row).all() or row.min() < 0 or row.max() > 1:
-            raise UserError("values are not finite numbers in [0, 1]")
-        image = torch.from_numpy(np.ascontiguousarray(row))
-        if image.shape[-2:] != (self.size, self.size):
-            image = torch.nn.functional.interpolate(image[None], size=(self.size, self.size), mode="bilinear",
-                                                    align_corners=False, antialias=True)[0]
-        return image
+        return load_item(item, self.size)
+
+
+def load_item(item: Item, size: int) -> Tensor:
+    """One item as a [3, size, size] image in [0, 1]; an unreadable one is a UserError."""
+    if item.row is None:
+        return load_image(item.path, size)
+    array = np.load(item.path, mmap_mode="r", allow_pickle=False)  # the header was checked when listed
+    row = np.asarray(array[item.row] if array.ndim == 4 else array, dtype=np.float32)
+    if row.shape[0] != 3:
+        row = row.transpose(2, 0, 1)
+    if not np.isfinite(row).all() or row.min() < 0 or row.max() > 1:
+        raise UserError(f"{item.name}: values are not finite numbers in [0, 1]")
+    image = torch.from_numpy(np.ascontiguousarray(row))
+    if image.shape[-2:] != (size, size):
+        image = torch.nn.functional.interpolate(image[None], size=(size, size), mode="bilinear",
+                                                align_corners=False, antialias=True)[0]
+    return image

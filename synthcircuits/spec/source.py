@@ -132,6 +132,9 @@ def _check_shape(events, file: str) -> None:
         elif isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent)):
             if isinstance(event, yaml.AliasEvent):
                 aliases += 1
+                if any(anchor == event.anchor for anchor, _ in stack):
+                    raise fail(event, f"alias *{event.anchor} sits inside the collection &{event.anchor} names: the value would contain "
+                               "itself", "write the values out")
                 size = sizes.get(event.anchor, 1)
                 if aliases > MAX_YAML_ALIASES:
                     raise fail(event, f"more than {MAX_YAML_ALIASES} aliases (*name) in one document", "write the values out")
