@@ -180,3 +180,19 @@ def test_extraction_refuses_what_it_cannot_draft(folder, tmp_path, capsys):
         err = capsys.readouterr().err
         assert code == 2 and message in err and "Traceback" not in err, err
         assert not out.exists()
+
+
+def test_patch_on_a_local_ray_instance_gives_the_local_numbers(folder, tmp_path):
+    pytest.importorskip("ray", reason="Ray is the optional extra; the test extra installs it, so CI runs this")
+    spec = write(folder, "ray.yaml", "target: mixed3b:10\ninterventions:\n  - zero: {units: [mixed3a:8, mixed3a:7]}\n"
+                                     "  - path: {from: mixed3a:9, to: mixed3b:10, do: set, value: 5}\n")
+    reports = []
+    for extra in ([], ["--ray"]):
+        out = tmp_path / ("ray" if extra else "local")
+        assert main(["patch", str(spec), "--weights", str(folder / "w.safetensors"), "--images", str(folder / "images"),
+                     "-o", str(out), "--workers", "0", *extra]) == 0
+        reports.append(json.loads((out / "patch.json").read_text()))
+    here, there = reports  # the same numbers, up to the rounding of another thread count
+    for a, b in zip(here["target_values"], there["target_values"]):
+        assert a["image"] == b["image"] and a["before"] == pytest.approx(b["before"], rel=1e-5) and a["after"] == pytest.approx(b["after"], rel=1e-5)
+    assert [e["image"] for e in here["images"]] == [e["image"] for e in there["images"]]
