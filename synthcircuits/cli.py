@@ -198,7 +198,7 @@ def _build(sub: argparse._SubParsersAction) -> None:
 
 
 def _check_spec(sub: argparse._SubParsersAction) -> None:
-    p = _add(sub, "check-spec", "validate a circuit spec or an edit spec without building or applying it")
+    p = _add(sub, "check-spec", "validate a circuit, edit or intervention spec without building, applying or running it")
     p.add_argument("spec", type=opt.input_path, help="a circuit spec or an edit spec (.yaml)")
     p.set_defaults(handler=_body("spec", "run_check_spec", "spec"))
 
@@ -402,7 +402,10 @@ def _attribute(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", type=opt.input_path, default=None, help="a weights file (or give --spec)")
     p.add_argument("--spec", type=opt.input_path, default=None, help="a circuit spec, compiled now (or give --weights)")
     _arch(p)
-    _images(p)
+    _images(p, required=False)
+    p.add_argument("--stimuli", type=opt.whole(1, 360), default=8,
+                   help="without --images: the target unit's this many preferred radial arcs (of a 5-degree sweep, centred on "
+                        "its receptive field), saved under OUTPUT_DIR/stimuli/")
     p.add_argument("--method", default="ig", choices=["ig", "gradient", "edges"],
                    help="ig: integrated gradients from a baseline; gradient: gradient x activation; edges: the articles' "
                         "edge attribution, expanded weight x input activation (GoogLeNet layouts)")
@@ -416,7 +419,7 @@ def _attribute(sub: argparse._SubParsersAction) -> None:
                    help="where attribution.json and the heatmap PNGs go")
     _device(p)
     p.set_defaults(handler=_body("causal", "run_attribute", "target", "to", "weights", "spec", "arch", "images", "size", "method",
-                                 "steps", "baseline", "position", "top", "limit", "batch_size", "output_dir", "device"))
+                                 "steps", "baseline", "position", "top", "limit", "batch_size", "output_dir", "device", "stimuli"))
 
 
 def _extract(sub: argparse._SubParsersAction) -> None:

@@ -47,12 +47,13 @@ class Extraction:
     stimuli: str = ""
 
 
-def preferred_arcs(model: nn.Module, target: UnitAddress, count: int = 8, sweep: RadialSweep = RadialSweep()) -> tuple[Tensor, TuningCurve]:
+def preferred_arcs(model: nn.Module, target: UnitAddress, count: int = 8,
+                   sweep: RadialSweep = RadialSweep()) -> tuple[Tensor, list[float], TuningCurve]:
     """The `count` arcs of a 360-degree radial sweep (centred on the unit) that drive it hardest,
-    and the unit's tuning over the whole sweep."""
+    their orientations, and the unit's tuning over the whole sweep."""
     curve = radial_tuning(model, [ProbeUnit(str(target), target.layer, target.channel)], sweep)[0]
-    best = torch.tensor(curve.angles[np.argsort(-curve.responses, kind="stable")[:count]], dtype=torch.float32)
-    return sweep.render(target.layer, model.geometry())(best), curve
+    best = curve.angles[np.argsort(-curve.responses, kind="stable")[:count]]
+    return sweep.render(target.layer, model.geometry())(torch.tensor(best, dtype=torch.float32)), best.tolist(), curve
 
 
 def extract_circuit(model: nn.Module, images: Tensor, target: UnitAddress, fraction: float = 0.9,

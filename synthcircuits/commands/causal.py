@@ -30,6 +30,7 @@ from ..outputs import atomic_target
 from ..spec.source import SpecError
 from ..tables import format_table
 from ..viz.attribution_maps import save_heatmaps
+from ..viz.images import save_images
 from .common import model_options, open_model
 
 
@@ -117,21 +118,21 @@ def parse_position(text: str) -> tuple[int, int] | str | None:
 
 
 def run_attribute(target_text: str, to: str | None, weights: Path | None, spec: Path | None, architecture: str | None,
-                  images: list[Path], size: int, method: str, steps: int, baseline: Path | None, position: str, top: int,
-                  limit: int, batch_size: int, output_dir: Path, device: str) -> int:
+                  images: list[Path] | None, size: int, method: str, steps: int, baseline: Path | None, position: str, top: int,
+                  limit: int, batch_size: int, output_dir: Path, device: str, count: int = 8) -> int:
     source = model_options(weights, spec, device, architecture)
     model, arch = source.model, source.architecture
     target = parse_target(source, target_text, position)
     if method == "edges":
-        return _edge_attribution(source, target, to, images, size, limit, top, output_dir)
+        return _edge_attribution(source, target, to, images, size, limit, top, output_dir, count)
     if to is None:
         raise UserError("--to LAYER is needed for ig and gradient", hint="e.g. --to mixed3a (an earlier layer)")
-    items = image_items(images, arch.name, limit=limit)
+    items, made = (image_items(images, arch.name, limit=limit), {}) if images else arc_items(source, target, count, output_dir)
     start = load_image(baseline, size)[None] if baseline is not None else None
     rows, per_unit, total_images = [], None, 0
     for first in tqdm(range(0, len(items), batch_size), desc="attribution", unit="batch", disable=len(items) <= batch_size):
         batch_items = items[first : first + batch_size]
-        batch = torch.stack([load_item(item, size) for item in batch_items])
+        batch = torch.stack([made[item] if item in made else load_item(item, size) for item in batch_items])
         if method == "ig":
             result = integrated_gradients(model, batch, target, to, baseline=start, steps=steps)
         else:
@@ -171,8 +172,22 @@ def run_attribute(target_text: str, to: str | None, weights: Path | None, spec: 
     return 0
 
 
-def _edge_attribution(source: OpenedModel, target: Target, to: str | None, images: list[Path], size: int, limit: int, top: int,
-                      output_dir: Path) -> int:
+def arc_items(source: OpenedModel, target: Target, count: int, output_dir: Path) -> tuple[list[Item], dict[Item, torch.Tensor]]:
+    """Without --images: the target unit's `count` preferred radial arcs (items and their images),
+    saved under OUTPUT/stimuli/ (so `patch --images` can reuse them)."""
+    if target.layer == source.architecture.classifier:
+        raise UserError("a class target needs --images", hint="radial arcs are made for a unit's receptive field")
+    unit = unit_at(target.layer, target.channel, source.architecture)
+    arcs, angles, _ = preferred_arcs(source.model, unit, count)
+    paths = [output_dir / "stimuli" / f"arc_{angle:05.1f}.png" for angle in angles]
+    for image, path in zip(arcs, paths):
+        save_images([image], path)
+    items = [Item(path) for path in paths]
+    return items, dict(zip(items, arcs))
+
+
+def _edge_attribution(source: OpenedModel, target: Target, to: str | None, images: list[Path] | None, size: int, limit: int, top: int,
+                      output_dir: Path, count: int) -> int:
     arch = source.architecture
     if target.layer == arch.classifier:
         raise UserError("edge attribution is for a unit, not a class logit", hint="use --method ig for classes")
@@ -181,8 +196,8 @@ def _edge_attribution(source: OpenedModel, target: Target, to: str | None, image
     if to is not None and (feeder is None or to != feeder.name):
         raise UserError(f"edge attribution reads {unit}'s direct inputs ({feeder.name if feeder else 'the pixels'}), not {to}",
                         hint="leave out --to, or use --method ig for a layer further back")
-    items = image_items(images, arch.name, limit=limit)
-    batch = torch.stack([load_item(item, size) for item in items])
+    items, made = (image_items(images, arch.name, limit=limit), {}) if images else arc_items(source, target, count, output_dir)
+    batch = torch.stack([made[item] if item in made else load_item(item, size) for item in items])
     result = edge_attribution(source.model, batch, unit, None if target.mean else target.centred(source.model, size).position)
     values = result.values.double().cpu()
     mean = values.mean(0)
@@ -222,7 +237,7 @@ def run_extract(unit_text: str, weights: Path | None, spec: Path | None, images:
         raise UserError(f"circuit specs are written on InceptionV1's layout; {source.label} is {arch.name}",
                         hint="extract from InceptionV1 weights or a circuit spec (attribute --method edges ranks edges on any GoogLeNet)")
     unit = source.parse_unit(unit_text)
-    arcs, tuning = preferred_arcs(source.model, unit, count)
+    arcs, _, tuning = preferred_arcs(source.model, unit, count)
     if images:
         items = image_items(images, arch.name, limit=256)
         batch, stimuli = torch.stack([load_item(item, size) for item in items]), f"{len(items)} images"

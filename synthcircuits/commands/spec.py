@@ -34,6 +34,13 @@ def run_check_spec(spec_path: Path) -> int:
     source = read_source(spec_path)
     if isinstance(source.data, dict) and "synthcircuits_edit" in source.data:
         return _check_edit(source)
+    if isinstance(source.data, dict) and "synthcircuits_patch" in source.data:
+        from ..causal.patch_spec import patch_from_source
+
+        patch = patch_from_source(source)
+        print(f"{source.file}: ok (intervention spec, {len(patch.ops)} intervention{"s" if len(patch.ops) != 1 else ""} on {patch.architecture}; "
+              "run it with `synthcircuits patch`)")
+        return 0
     spec = spec_from_source(source)
     from ..compile.graph import build_graph
 
