@@ -2,6 +2,7 @@
 `attribute` and `extract`, on weights saved in the real formats and images made here."""
 
 import json
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -196,3 +197,15 @@ def test_patch_on_a_local_ray_instance_gives_the_local_numbers(folder, tmp_path)
     for a, b in zip(here["target_values"], there["target_values"]):
         assert a["image"] == b["image"] and a["before"] == pytest.approx(b["before"], rel=1e-5) and a["after"] == pytest.approx(b["after"], rel=1e-5)
     assert [e["image"] for e in here["images"]] == [e["image"] for e in there["images"]]
+
+
+def test_resumed_shards_are_not_reused_when_the_source_image_changed(folder, tmp_path, capsys):
+    source = tmp_path / "source.png"
+    spec = write(tmp_path, "s.yaml", f"target: mixed3b:10\ninterventions:\n  - patch: {{layer: mixed3a, source: {source}}}\n")
+    codes = []
+    for picture in ("0.png", "0.png", "1.png"):
+        shutil.copy(folder / "images" / picture, source)
+        codes.append(main(["patch", str(spec), "--weights", str(folder / "w.safetensors"), "--images", str(folder / "images"),
+                           "-o", str(tmp_path / "out"), "--workers", "0", "--shards", str(tmp_path / "shards")]))
+    assert codes == [0, 0, 2]  # the same interventions resume; other source values are another job
+    assert "shards of another job" in capsys.readouterr().err

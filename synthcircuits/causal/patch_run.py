@@ -4,6 +4,7 @@ dataset runner (local or Ray, resumable shards), reporting the target and the pr
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -36,6 +37,17 @@ class Plan:
     edges: list[Edge]
     target: Target | None
     labels: list[str]  # one per operation, for the report
+
+    def fingerprint(self) -> str:
+        """A hash of every value the plan uses (means, source activations, numbers), so resumed
+        shards are only reused for the same interventions, whatever the files now hold."""
+        digest = hashlib.sha256()
+        changes = [("", i) for i in self.interventions] + [(f"{e}|{e.positions}", e.change) for e in self.edges]
+        for edge, change in changes:
+            digest.update(f"{edge}|{change.point}|{change.operation}|{change.channels}|{change.positions}".encode())
+            value = change.value
+            digest.update(value.detach().cpu().contiguous().numpy().tobytes() if isinstance(value, Tensor) else repr(value).encode())
+        return digest.hexdigest()
 
 
 def plan(spec: PatchSpec, model: nn.Module, size: int) -> Plan:

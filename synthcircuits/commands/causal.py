@@ -67,7 +67,7 @@ def run_patch_command(spec_path: Path, weights: Path | None, architecture: str |
     items = image_items(images, source.architecture.name, class_map)
     concrete = plan(spec, source.model, size)
     describe = {"kind": "patch", "weights_sha256": content_hash(source.model.state_dict()), "spec_sha256": spec.content_hash,
-                "size": size}
+                "plan_sha256": concrete.fingerprint(), "size": size}
     options = RunOptions(batch_size=batch_size, workers=workers, size=size, device=device)
     report = run_patch(source.model, concrete, items, options, describe, shards, ray)
     print(f"{spec.name} on {source.label}: {len(report.effect.images)} images")

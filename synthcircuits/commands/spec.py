@@ -38,7 +38,7 @@ def run_check_spec(spec_path: Path) -> int:
         from ..causal.patch_spec import patch_from_source
 
         patch = patch_from_source(source)
-        print(f"{source.file}: ok (intervention spec, {len(patch.ops)} intervention{"s" if len(patch.ops) != 1 else ""} on {patch.architecture}; "
+        print(f"{source.file}: ok (intervention spec, {len(patch.ops)} intervention{'s' if len(patch.ops) != 1 else ''} on {patch.architecture}; "
               "run it with `synthcircuits patch`)")
         return 0
     spec = spec_from_source(source)
