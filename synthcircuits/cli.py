@@ -438,8 +438,24 @@ def _extract(sub: argparse._SubParsersAction) -> None:
                                  "device"))
 
 
+def _decompile(sub: argparse._SubParsersAction) -> None:
+    p = _add(sub, "decompile", "a trained network's units as a draft circuit spec: fitted rules, checks and the round trip")
+    p.add_argument("--weights", type=opt.input_path, required=True, help="the trained weights (InceptionV1 or BVLC GoogLeNet)")
+    _arch(p)
+    p.add_argument("--units", type=opt.non_empty, required=True,
+                   help="addresses (mixed3b:379,mixed3b:385) or a layer (its ten strongest curve detectors by `find`)")
+    p.add_argument("--inputs", type=opt.non_empty, default=None, help="the layer feeding the units (default: that layer)")
+    p.add_argument("-o", "--output", type=opt.output_file, required=True, help="the draft circuit spec (.yaml); the fits go beside it as .json")
+    p.add_argument("--report", type=opt.output_folder, default=None,
+                   help="also write a round-trip report here: fitted profiles, tuning and feature visualisations, trained beside rebuilt")
+    p.add_argument("--vis-steps", type=opt.whole(0, 100_000), default=128, help="feature visualisation steps in the report (0: none)")
+    _device(p)
+    p.set_defaults(handler=_body("decompile", "run_decompile", "weights", "arch", "units", "inputs", "output", "report", "vis_steps",
+                                 "device"))
+
+
 _COMMANDS = [_demo, _dataset_examples, _find, _vis, _report, _tuning, _layers, _weights, _probe, _build, _check_spec, _schema, _verify,
-             _compare, _edit, _patch, _attribute, _extract, _export]
+             _compare, _edit, _patch, _attribute, _extract, _decompile, _export]
 
 
 if __name__ == "__main__":

@@ -23,7 +23,8 @@ from torch import Tensor, nn
 
 from ..errors import UserError
 from ..layout.address import UnitAddress
-from ..layout.keys import conv_key, conv_row
+from ..compile.claims import least_read_bottleneck_channels
+from ..layout.keys import conv_row
 from ..models.capture import capture
 from ..models.expanded import expanded_layer_weights
 from ..probe.tuning import ProbeUnit, RadialSweep, TuningCurve, radial_tuning
@@ -100,17 +101,6 @@ def extract_circuit(model: nn.Module, images: Tensor, target: UnitAddress, fract
                       kernels, sorted(tried.items()), stimuli)
 
 
-def free_bottleneck_channels(state, target: UnitAddress, count: int) -> list[int]:
-    """The `count` channels of the target branch's bottleneck that its other units lean on least."""
-    w = state[f"{conv_key(target)}.weight"]
-    others = torch.cat([w[: conv_row(target)], w[conv_row(target) + 1 :]])
-    use = others.abs().sum((0, 2, 3))
-    if count > len(use):
-        raise UserError(f"{count} kept edges do not fit {target.layer}'s {target.branch} bottleneck of {len(use)} channels",
-                        hint="ask for a smaller --fraction")
-    return sorted(use.argsort()[:count].tolist())
-
-
 def draft_spec(extraction: Extraction, model: nn.Module, base: Path, weights_label: str, tuning: TuningCurve | None = None) -> str:
     """The extraction as circuit-spec YAML (see the module's doc). With the trained unit's arc
     `tuning`, the unit takes its measured preferred orientation and `checks:` hold the rebuilt
@@ -131,7 +121,7 @@ def draft_spec(extraction: Extraction, model: nn.Module, base: Path, weights_lab
         f"base: {base}",
     ]
     if t.branch in ("3x3", "5x5"):
-        channels = free_bottleneck_channels(model.state_dict(), t, len(kept))
+        channels = least_read_bottleneck_channels(model.state_dict(), t.layer, t.branch, [conv_row(t)], len(kept))
         lines += [f"# The kept edges reach {t} through these bottleneck channels, the ones the branch's other units read least;",
                   "# those units lose what the channels carried for them.",
                   f"bottleneck_channels: {{{t.layer}_{t.branch}: [{', '.join(map(str, channels))}]}}"]

@@ -60,7 +60,7 @@ class Build:
             model = CompactNet(self.compact_layers)
             model.load_state_dict(self.state, strict=True)
             return model.eval()
-        return model_from_state_dict(self.state, "inceptionv1", f"build of {self.spec.file}")
+        return model_from_state_dict(self.state, self.spec.architecture, f"build of {self.spec.file}")
 
     def metadata(self) -> dict[str, str]:
         meta = {
@@ -109,6 +109,9 @@ def compile_spec(spec: Spec, target: str = "inceptionv1", base: str | Path | Map
     graph = build_graph(spec)
     base_state = dict(base) if isinstance(base, Mapping) else None
     base_path = None if base_state is not None else (Path(base) if base else spec.base)
+    if spec.architecture != "inceptionv1" and (target == "compact" or (base_path is None and base_state is None)):
+        raise UserError(f"{spec.file}: a {spec.architecture} spec patches trained weights: it needs base: (and the full-network target)",
+                        hint="set base: to the weights file the spec's kept units come from")
     if target == "compact":
         if base_path or base_state is not None:
             raise UserError("a compact build holds only the spec's units; it cannot patch base weights", hint="use --target inceptionv1 with --base")
@@ -124,8 +127,9 @@ def compile_spec(spec: Spec, target: str = "inceptionv1", base: str | Path | Map
     base_hash = content_hash(base_state) if base_state is not None else None
     if base_path:
         weights = read_weights(base_path)
-        if weights_architecture(weights) != "inceptionv1":
-            raise UserError(f"{base_path}: base weights must be an InceptionV1 state dict")
+        if weights_architecture(weights) != spec.architecture:
+            raise UserError(f"{base_path}: base weights must be {spec.architecture} weights (the spec's architecture:), "
+                            f"not {weights_architecture(weights)}")
         base_state, base_hash = weights.tensors, content_hash(weights.tensors)
     state, uses = lower_inceptionv1(graph, placement, base_state)
     channels = {key: address.channel for key, address in placement.items()}

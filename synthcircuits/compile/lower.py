@@ -36,8 +36,9 @@ def lower_inceptionv1(
     placement: Mapping[tuple[str, int], UnitAddress],
     base: Mapping[str, Tensor] | None = None,
 ) -> tuple[dict[str, Tensor], list[BottleneckUse]]:
-    """Write the graph into InceptionV1's tensors; units not in the spec stay zero (or as in `base`)."""
-    shapes = expected_shapes("inceptionv1")
+    """Write the graph into the spec architecture's tensors (InceptionV1's, or BVLC GoogLeNet's
+    for a base patch); units not in the spec stay zero (or as in `base`)."""
+    shapes = expected_shapes(graph.architecture.name)
     state = {k: (base[k].detach().double().numpy().copy() if base is not None else np.zeros(s)) for k, s in shapes.items()}
     spec = graph.spec
 

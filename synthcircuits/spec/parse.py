@@ -101,6 +101,9 @@ class _Builder:
                 "give one address per unit, orientation by orientation, phases within each",
             )
         if layer.name == first_layer(self.arch).name:
+            if self.arch.name != "inceptionv1":
+                raise self.src.error(path + ("layer",), f"pixel kernels are compiled for InceptionV1's conv2d0; {self.arch.name}'s "
+                                     f"{layer.name} reads its input another way", "keep it as trained: start the circuit a layer later")
             if family.kernel is None:
                 raise self.src.error(path, f"family {family.name!r} is in {layer.name}, which reads pixels: give it a kernel", "e.g. kernel: {gabor: {size: 7, wavelength: 4, sigma: 1.5}}")
             if family.inputs:

@@ -94,3 +94,15 @@ def plot_orientation_radius(panels: Sequence[tuple[str, Sequence[float], Sequenc
         ax.set_ylabel("radius (px)", fontsize=7)
         ax.tick_params(labelsize=7)
     return _save(fig, path)
+
+
+def plot_profiles(profiles: Sequence[tuple[str, Sequence[float], Sequence[float]]], path: str | Path) -> Path:
+    """Weight against orientation difference, one panel per (title, degrees, weights)."""
+    fig, axes = _grid(len(profiles))
+    for ax, (title, degrees, weights) in zip(axes.flat, profiles):
+        ax.plot(degrees, weights, marker="o", linewidth=1.4)
+        ax.axhline(0, color="grey", linewidth=0.6)
+        ax.set_title(title, fontsize=9)
+        ax.tick_params(labelsize=7)
+        ax.set_xlabel("orientation difference (deg)", fontsize=7)
+    return _save(fig, path)

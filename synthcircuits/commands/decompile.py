@@ -1,0 +1,83 @@
+"""`synthcircuits decompile`: a trained network's units as a draft circuit spec that
+reproduces them, with the fits and the round trip."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from ..decompile import decompile
+from ..decompile.draft import draft_spec
+from ..decompile.roundtrip import calibrated, round_trip, write_report
+from ..errors import UserError
+from ..outputs import atomic_target
+from ..probe.classify import classify_layer
+from ..probe.tuning import ProbeUnit, RadialSweep
+from ..spec import parse_spec
+from ..tables import format_table
+from .common import open_model
+
+DEFAULT_TARGETS = 10
+CALIBRATIONS = 1  # orientation corrections after the first round trip
+
+
+def run_decompile(weights: Path, architecture: str | None, units_text: str, inputs: str | None, output: Path, report: Path | None,
+                  vis_steps: int, device: str) -> int:
+    source = open_model(weights, device, architecture)
+    if source.compact or source.file is None:
+        raise UserError(f"{weights}: decompile reads a weights file of a GoogLeNet layout (a compiled spec: build it first)")
+    targets = target_units(source, units_text)
+    result = decompile(source.model, targets, inputs)
+    base = Path(weights).resolve()
+    measured = result
+    text = draft_spec(result, source.model, base, source.label)
+    spec = parse_spec(text, str(output))  # the draft must be a spec the tools accept
+    trip = round_trip(result, source.model, spec)
+    for _ in range(CALIBRATIONS):
+        result = calibrated(result, trip)
+        text = draft_spec(result, source.model, base, source.label, measured.targets)
+        spec = parse_spec(text, str(output))
+        trip = round_trip(result, source.model, spec)
+    print(f"{len(targets)} units of {targets[0].layer} from {result.input_layer} ({source.label}):\n")
+    print(format_table(["input family", "units", "rule", "r", "explained", "weight energy"],
+                       [[f"{r.source.kind}s", len(r.source.units), f"{r.spatial} {r.params or ''}", r.r, r.explained, r.energy]
+                        for r in result.rules]))
+    for r in result.rules:
+        print(f"\n{r.source.kind}s -> units, weight by orientation difference: " + ", ".join(f"{a:g}: {w:.3g}" for a, w in r.table))
+    print("\nround trip (the draft compiled, against the trained units):\n")
+    print(trip.table())
+    with atomic_target(output) as tmp:
+        tmp.write_text(text)
+    summary = output.with_suffix(".json")
+    with atomic_target(summary) as tmp:
+        tmp.write_text(json.dumps({"weights": source.label, "layer": targets[0].layer, "inputs": result.input_layer,
+                                   "rules": [{"family": r.source.kind, "units": [str(u.address) for u in r.source.units],
+                                              "spatial": r.spatial, "params": r.params, "table": r.table, "r": r.r,
+                                              "explained": r.explained, "energy": r.energy} for r in result.rules],
+                                   "outside_energy": result.outside, "dropped": [str(u.address) for u in result.dropped],
+                                   "round_trip": trip.as_json()}, indent=1))
+    print(f"\nsaved {output} and {summary}")
+    if report is not None:
+        print(f"saved {write_report(trip, result, source.model, report, vis_steps)}")
+    return 0
+
+
+def target_units(source, text: str):
+    """Addresses, or a layer name: its strongest curve detectors (by `find`'s classification)."""
+    parts = [p.strip() for p in text.split(",") if p.strip()]
+    if len(parts) == 1 and ":" not in parts[0]:
+        arch = source.architecture
+        if not arch.has_layer(parts[0]):
+            raise UserError(f"{source.label} ({arch.name}) has no layer {parts[0]!r}",
+                            hint=f"`synthcircuits layers --arch {arch.name}` lists them")
+        layer = arch.layer(parts[0])
+        units = [ProbeUnit(f"{layer.name}:{c}", layer.name, c) for c in range(layer.channels)]
+        rows = classify_layer(source.model, units, [None] * len(units), "curves", RadialSweep(step=10.0))
+        members = [r for r in rows if r.member][:DEFAULT_TARGETS]
+        if not members:
+            raise UserError(f"{layer.name} has no curve detectors by `find`'s test", hint="name the units: --units LAYER:C,...")
+        return [source.parse_unit(r.unit) for r in members]
+    units = [source.parse_unit(p) for p in parts]
+    if not units:
+        raise UserError("--units names no units", hint="e.g. --units mixed3b:379,mixed3b:385 or --units mixed3b")
+    return units

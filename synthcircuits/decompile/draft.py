@@ -1,0 +1,132 @@
+"""A decompilation as circuit-spec YAML: the input families kept as trained (`keep: true` on a
+`base:` of the same weights), the target units on their own channels with the fitted rules,
+and `checks:` holding the rebuilt units to the trained units' measured tuning."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+
+from ..compile.claims import least_read_bottleneck_channels
+from ..layout.keys import conv_row
+from . import Decompilation
+from .families import MeasuredFamily
+
+POOR_FIT = 0.5  # below this explained variance the draft says the language does not capture the pair
+CHECK_WITHIN_DEG = 15.0
+
+
+def family_name(kind: str, branch: str | None, prefix: str = "") -> str:
+    return f"{prefix}{kind}_{branch}" if branch else f"{prefix}{kind}"
+
+
+def draft_spec(result: Decompilation, model: nn.Module, base: Path, label: str, measured: MeasuredFamily | None = None) -> str:
+    """`measured`: the trained units as first measured, where `result`'s orientations have been
+    calibrated (the draft then says by how much)."""
+    arch = model.architecture
+    targets = result.targets
+    layer = targets.units[0].address.layer
+    lines = [
+        "# Drafted by `synthcircuits decompile`: edit it, then `synthcircuits build` / `verify` it.",
+        f"# {len(targets.units)} units of {layer} in {label}, from the curve and line families of {result.input_layer}.",
+        "# Each input family's trained expanded weights onto the units were fitted with the spec language's rules:",
+    ]
+    for rule in result.rules:
+        lines.append(f"#   {rule.source.kind}s ({len(rule.source.units)} units): {rule.spatial} {rule.params or ''} "
+                     f"r {rule.r:.3f}, explained variance {rule.explained:.1%}, {rule.energy:.1%} of the weight energy")
+        if rule.explained < POOR_FIT:
+            lines += [f"#   The language does not capture the {rule.source.kind} -> target weights well: one orientation-difference",
+                      "#   profile along one arc or line explains less than half their variance. Missing: a tuning that varies",
+                      "#   with position along the pattern (a table per position), or per-unit explicit connections."]
+    lines.append(f"# Weight energy on {result.input_layer} units in no family (left out): {result.outside:.1%}.")
+    if measured is not None:
+        shifts = [abs((u.orientation - m.orientation + 180.0) % 360.0 - 180.0) for u, m in zip(targets.units, measured.units)]
+        lines.append(f"# Orientations: the trained units' preferred ones, each moved (by up to {max(shifts):.1f} deg) so that its rebuilt")
+        lines.append("# unit peaks where the trained one does.")
+    if result.dropped:
+        lines.append(f"# Left out to fit the bottleneck: {', '.join(str(u.address) for u in result.dropped)}.")
+    biases = np.array(list(result.biases.values()))
+    lines += [
+        "synthcircuits: 1",
+        f"name: decompiled-{layer}",
+        f"description: {len(targets.units)} {layer} units of {label}, decompiled from {result.input_layer}",
+        f"architecture: {arch.name}",
+        f"base: {base}",
+    ]
+    claims = _claims(result, model)
+    if claims:
+        lines.append("# The fitted inputs reach the units through these bottleneck channels, those the branch's other units read least.")
+        lines.append("bottleneck_channels: {" + ", ".join(f"{k}: [{', '.join(map(str, v))}]" for k, v in claims.items()) + "}")
+    lines.append("families:")
+    input_names = []
+    for family in result.inputs:
+        for branch, units in _by_branch(family).items():
+            name = family_name(family.kind, branch)
+            input_names.append((name, family))
+            lines += [
+                f"  - name: {name}",
+                f"    layer: {result.input_layer}",
+                *([f"    branch: {branch}"] if branch in ("1x1", "3x3", "5x5") else []),
+                "    keep: true",
+                f"    period: {family.period}",
+                f"    units: [{', '.join(str(u.address) for u in units)}]",
+                f"    orientations: [{', '.join(f'{u.orientation:.1f}' for u in units)}]",
+            ]
+    target_names = []
+    for branch, units in _by_branch(targets).items():
+        name = family_name("unit", branch, "decompiled_")
+        target_names.append(name)
+        bias = float(np.mean([result.biases[u.address] for u in units]))
+        lines += [
+            f"  - name: {name}",
+            f"    layer: {layer}",
+            *([f"    branch: {branch}"] if branch in ("1x1", "3x3", "5x5") else []),
+            "    period: 360",
+            f"    units: [{', '.join(str(u.address) for u in units)}]",
+            f"    orientations: [{', '.join(f'{u.orientation:.1f}' for u in units)}]",
+            f"    bias: {bias:.6g}",
+        ]
+        if biases.std() > 0.05 * max(abs(biases.mean()), 1e-9):
+            lines.append(f"    comment: trained biases {biases.min():.3g} to {biases.max():.3g}; one bias per family is what the language has")
+        lines.append("    inputs:")
+        for source_name, family in input_names:
+            rule = next(r for r in result.rules if r.source is family)
+            spatial = f"{rule.spatial}: {{{', '.join(f'{k}: {v:g}' for k, v in rule.params.items())}}}"
+            table = ", ".join(f"{a:g}: {w:.6g}" for a, w in rule.table)
+            lines += [
+                f"      - from: {source_name}",
+                f"        {spatial}",
+                f"        tuning: {{table: {{{table}}}}}",
+                f"        comment: fitted, r {rule.r:.3f}, explained variance {rule.explained:.1%}",
+            ]
+    peaks = [u.peak for u in targets.units]
+    lines += [
+        "# The trained units' measured tuning: the rebuilt units should prefer the same orientations.",
+        "checks:",
+        "  - name: rebuilt like the trained units",
+        f"    units: [{', '.join(target_names)}]",
+        "    stimulus: radial_tuning",
+        f"    expect: {{preferred_orientation_within_deg: {CHECK_WITHIN_DEG:g}, peak_at_least: {0.1 * min(peaks):.6g}}}",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _by_branch(family: MeasuredFamily) -> dict[str | None, list]:
+    groups: dict[str | None, list] = {}
+    for unit in family.units:
+        groups.setdefault(unit.address.branch, []).append(unit)
+    return groups
+
+
+def _claims(result: Decompilation, model: nn.Module) -> dict[str, list[int]]:
+    """Per bottleneck branch holding targets: one channel per input unit."""
+    count = sum(len(f.units) for f in result.inputs)
+    claims = {}
+    for branch, units in _by_branch(result.targets).items():
+        if branch in ("3x3", "5x5"):
+            layer = units[0].address.layer
+            rows = [conv_row(u.address) for u in units]
+            claims[f"{layer}_{branch}"] = least_read_bottleneck_channels(model.state_dict(), layer, branch, rows, count)
+    return claims

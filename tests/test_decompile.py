@@ -1,0 +1,102 @@
+"""Decompiling: the compiled curve circuit's mixed3b curves come back as the rules that built
+them, the draft rebuilds units that match, and bad requests are refused."""
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from synthcircuits.cli import main
+from synthcircuits.compile import compile_spec
+from synthcircuits.models import build_model, save_safetensors
+from synthcircuits.spec import load_spec
+
+ROOT = Path(__file__).parent.parent
+CURVES = ROOT / "specs" / "curve_circuit.yaml"
+TEN_CURVES = "3b:342,3b:388,3b:324,3b:340,3b:330,3b:349,3b:379,3b:406,3b:385,3b:343"
+
+
+@pytest.fixture(scope="module")
+def compiled(tmp_path_factory):
+    path = tmp_path_factory.mktemp("decompile") / "curves.safetensors"
+    compile_spec(load_spec(CURVES)).save(path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def decompiled(compiled, tmp_path_factory):
+    out = tmp_path_factory.mktemp("draft")
+    assert main(["decompile", "--weights", str(compiled), "--units", TEN_CURVES, "-o", str(out / "draft.yaml"),
+                 "--report", str(out / "report"), "--vis-steps", "2"]) == 0
+    return out
+
+
+def spec_table(spec_path, family, source):
+    rule = next(r for r in load_spec(spec_path).family(family).inputs if r.source == source)
+    return rule.tuning.table
+
+
+def test_the_curve_circuit_decompiles_to_the_rule_that_built_it(decompiled):
+    fits = json.loads((decompiled / "draft.json").read_text())
+    curves = next(r for r in fits["rules"] if r["family"] == "curve")
+    assert curves["spatial"] == "along_arc" and curves["params"]["radius"] == 2.5
+    assert len(curves["units"]) == 16 and curves["explained"] > 0.9
+    degrees, fitted = np.array([a for a, _ in curves["table"]]), np.array([w for _, w in curves["table"]])
+    angles, weights = zip(*spec_table(CURVES, "curve", "early_curve"))
+    designed = np.interp(degrees, angles, weights)
+    assert np.corrcoef(fitted, designed)[0, 1] >= 0.95
+    assert fitted[0] > 0.5 and fitted[-1] < -0.5  # aligned early curves excite, opposite ones inhibit
+
+
+def test_the_rebuilt_curves_match_the_originals(decompiled):
+    trip = json.loads((decompiled / "draft.json").read_text())["round_trip"]
+    assert len(trip) == 10
+    for row in trip:
+        assert row["tuning_r"] >= 0.95, row
+        assert row["preferred_difference"] <= 5.0, row
+
+
+def test_the_draft_is_a_spec_the_tools_accept(decompiled, capsys):
+    draft = decompiled / "draft.yaml"
+    assert main(["check-spec", str(draft)]) == 0
+    assert main(["verify", str(draft)]) == 0
+    assert main(["build", str(draft), "-o", str(decompiled / "rebuilt.safetensors")]) == 0
+    page = (decompiled / "report" / "index.html").read_text()
+    assert "Round trip" in page and page.count("<tr>") == 11
+    assert (decompiled / "report" / "assets" / "profiles.png").stat().st_size > 0
+    assert len(list((decompiled / "report" / "assets").glob("vis_*.png"))) == 10
+
+
+def test_bvlc_googlenet_curve_detectors_decompile_to_a_spec_that_builds_and_verifies(bvlc_weights, tmp_path):
+    draft = tmp_path / "bvlc.yaml"
+    assert main(["decompile", "--weights", str(bvlc_weights), "--units", "inception_3b", "-o", str(draft)]) == 0
+    fits = json.loads(draft.with_suffix(".json").read_text())
+    curves = next(r for r in fits["rules"] if r["family"] == "curve")
+    table = dict((a, w) for a, w in curves["table"])
+    assert table[0.0] > 0 and table[180.0] < 0  # as the articles' hand-built profile: positive near 0, negative near 180
+    assert all(row["preferred_difference"] <= 5 for row in fits["round_trip"])
+    assert main(["verify", str(draft)]) == 0
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--units", "3b:999"], "480 channels"),
+    (["--units", "3b:379,3a:92"], "one layer"),
+    (["--units", "3b:379", "--inputs", "conv2d2"], "does not feed"),
+    (["--units", "conv2d0:1"], "reads pixels"),
+    (["--units", "3b:430"], "pool branch"),
+    (["--units", "nowhere"], "no layer"),
+])
+def test_bad_requests_exit_2_without_a_draft(compiled, tmp_path, capsys, argv, message):
+    draft = tmp_path / "d.yaml"
+    code = main(["decompile", "--weights", str(compiled), *argv, "-o", str(draft)])
+    err = capsys.readouterr().err
+    assert code == 2 and message in err and "Traceback" not in err, err
+    assert not draft.exists() and not draft.with_suffix(".json").exists()
+
+
+def test_weights_of_another_architecture_are_refused(tmp_path, capsys):
+    weights = save_safetensors(build_model("torchvision:resnet18", seed=0).state_dict(), tmp_path / "r.safetensors")
+    code = main(["decompile", "--weights", str(weights), "--units", "layer2.0.conv1:1", "-o", str(tmp_path / "d.yaml")])
+    err = capsys.readouterr().err
+    assert code == 2 and "GoogLeNet layouts" in err and not (tmp_path / "d.yaml").exists(), err
