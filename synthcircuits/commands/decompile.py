@@ -38,7 +38,9 @@ def run_decompile(weights: Path, architecture: str | None, units_text: str, inpu
         text = draft_spec(result, source.model, base, source.label, measured.targets)
         spec = parse_spec(text, str(output))
         trip = round_trip(result, source.model, spec)
-    print(f"{len(targets)} units of {targets[0].layer} from {result.input_layer} ({source.label}):\n")
+    print(f"{len(result.targets.units)} units of {targets[0].layer} from {result.input_layer} ({source.label}):\n")
+    if result.silent:
+        print(f"left out, no preferred orientation (they do not answer arcs): {', '.join(map(str, result.silent))}\n")
     print(format_table(["input family", "units", "rule", "r", "explained", "weight energy"],
                        [[f"{r.source.kind}s", len(r.source.units), f"{r.spatial} {r.params or ''}", r.r, r.explained, r.energy]
                         for r in result.rules]))

@@ -35,6 +35,7 @@ class Decompilation:
     kernel_sizes: list[int]  # each target's own kernel
     dropped: list[MeasuredUnit] = field(default_factory=list)  # input units left out to fit the bottleneck
     outside: float = 0.0  # share of the targets' squared weights on units in no input family
+    silent: list[UnitAddress] = field(default_factory=list)  # asked-for units with no preferred orientation, left out
 
 
 def decompile(model: nn.Module, targets: Sequence[UnitAddress], input_layer: str | None = None) -> Decompilation:
@@ -55,6 +56,12 @@ def decompile(model: nn.Module, targets: Sequence[UnitAddress], input_layer: str
         raise UserError(f"{pooled[0]} is in the pool branch, which reads a max pool; circuit specs place no units there",
                         hint="decompile units of the 1x1, 3x3 or 5x5 branches")
     measured = measure_targets(model, arch, targets)
+    silent = [u.address for u in measured.units if not np.isfinite(u.orientation)]
+    if silent:
+        if len(silent) == len(targets):
+            raise UserError(f"none of the units answers arcs (no preferred orientation): {', '.join(map(str, silent[:5]))}")
+        measured = MeasuredFamily(measured.kind, measured.period, tuple(u for u in measured.units if np.isfinite(u.orientation)))
+        targets = [u.address for u in measured.units]
     families = measure_inputs(model, arch, feeder.name)
     if not families:
         raise UserError(f"no curve or line units found in {feeder.name} to decompile {layer} from")
@@ -67,7 +74,7 @@ def decompile(model: nn.Module, targets: Sequence[UnitAddress], input_layer: str
     sizes = [arch.layer(t.layer).unit_kernel(t.branch) for t in targets]
     rules = [fit_rule(weights[:, [u.address.channel for u in f.units]], measured, sizes, f, total) for f in families]
     biases = {t: float(state[f"{conv_key(t)}.bias"][conv_row(t)]) for t in targets}
-    return Decompilation(measured, feeder.name, families, rules, biases, sizes, dropped, outside)
+    return Decompilation(measured, feeder.name, families, rules, biases, sizes, dropped, outside, silent)
 
 
 def _fit_bottleneck(arch, targets, families: list[MeasuredFamily], weights: np.ndarray) -> tuple[list[MeasuredFamily], list[MeasuredUnit]]:
