@@ -216,7 +216,10 @@ def _verify(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--target", default="inceptionv1", choices=["inceptionv1", "compact"], help=TARGET_HELP)
     _device(p)
     p.add_argument("--json", type=opt.output_file, default=None, help="also write the rows as JSON")
-    p.set_defaults(handler=_body("verify", "run_verify", "spec", "weights", "target", "device", "json"))
+    p.add_argument("--geometry", action="store_true",
+                   help="also sweep stimulus geometry (radius 15-60 px, span 60-180 deg, stroke 1.5-5 px, up to 6 px off centre, "
+                        "both polarities) and report each unit's worst-case orientation error and spread")
+    p.set_defaults(handler=_body("verify", "run_verify", "spec", "weights", "target", "device", "json", "geometry"))
 
 
 def _compare(sub: argparse._SubParsersAction) -> None:
@@ -231,7 +234,10 @@ def _compare(sub: argparse._SubParsersAction) -> None:
     _arch(p, "B's file's")
     _device(p)
     p.add_argument("-o", "--output-dir", type=opt.output_folder, default=Path("out/compare"), help="where compare.json and compare.png go")
-    p.set_defaults(handler=_body("compare", "run_compare", "a", "b", "units", "radius", "step", "rotate_b", "device", "output_dir", "layer_b", "arch"))
+    p.add_argument("--geometry", action="store_true",
+                   help="also sweep stimulus geometry for A's units and their best matches in B: worst-case orientation error and spread")
+    p.set_defaults(handler=_body("compare", "run_compare", "a", "b", "units", "radius", "step", "rotate_b", "device", "output_dir", "layer_b",
+                                 "arch", "geometry"))
 
 
 def _edit(sub: argparse._SubParsersAction) -> None:

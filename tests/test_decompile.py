@@ -100,3 +100,39 @@ def test_weights_of_another_architecture_are_refused(tmp_path, capsys):
     code = main(["decompile", "--weights", str(weights), "--units", "layer2.0.conv1:1", "-o", str(tmp_path / "d.yaml")])
     err = capsys.readouterr().err
     assert code == 2 and "GoogLeNet layouts" in err and not (tmp_path / "d.yaml").exists(), err
+
+
+SMALL = ROOT / "specs" / "small_curves.yaml"
+
+
+def test_spread_is_the_smallest_arc_holding_every_answer():
+    from synthcircuits.probe.geometry_sweep import Robustness
+
+    r = Robustness("u", 0.0, {"standard": 355.0, "a": 10.0, "b": 2.0, "c": float("nan")})
+    assert r.spread == pytest.approx(15.0) and r.worst == pytest.approx(10.0) and r.worst_geometry == "a"
+
+
+def test_verify_sweeps_stimulus_geometry_and_checks_hold_it(tmp_path, capsys):
+    text = SMALL.read_text()
+    assert "checks:" not in text
+    checks = ("checks:\n  - name: robust\n    units: early_curve\n    stimulus: radial_tuning\n"
+              "    expect: {preferred_orientation_across_geometry_within_deg: LIMIT}\n")
+    for limit, code in ((180, 0), (1, 1)):
+        spec = tmp_path / f"small_{limit}.yaml"
+        spec.write_text(text + checks.replace("LIMIT", str(limit)))
+        out = tmp_path / f"v{limit}.json"
+        assert main(["verify", str(spec), "--geometry", "--json", str(out)]) == code
+        robust = json.loads(out.read_text())["geometry"]
+        assert len(robust) == 8 and all(len(r["preferred"]) == 16 for r in robust)
+        assert all(0 <= r["worst"] <= 180 and r["spread"] >= 0 for r in robust)
+    shown = capsys.readouterr().out
+    assert "worst error (16 geometries)" in shown and "up to 6 px off centre" in shown
+
+
+def test_compare_sweeps_geometry_for_both_models(compiled, tmp_path):
+    out = tmp_path / "cmp"
+    assert main(["compare", str(CURVES), str(compiled), "--units", "3b:379,3b:385", "--geometry", "-o", str(out)]) == 0
+    pairs = json.loads((out / "compare.json").read_text())["geometry"]
+    assert len(pairs) == 2
+    for pair in pairs:  # a model against its own build: the same numbers on both sides
+        assert pair["a"]["worst"] == pytest.approx(pair["b"]["worst"], abs=1e-6)

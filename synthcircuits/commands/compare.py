@@ -9,7 +9,8 @@ from ..errors import UserError
 from ..layout.address import UnitAddress
 from ..outputs import atomic_target, make_folders
 from ..probe.compare import UnitComparison, compare_models
-from ..probe.tuning import RadialSweep
+from ..probe.geometry_sweep import GEOMETRIES, robustness_json, sweep_geometries
+from ..probe.tuning import ProbeUnit, RadialSweep
 from ..opened import SPEC_SUFFIXES
 from .common import open_model
 from ..tables import format_table
@@ -31,8 +32,25 @@ def comparison_table(results: list[UnitComparison]) -> str:
     return format_table(["unit (A)", "r with same unit in B", "best match in B", "its r", "preferred A", "preferred B"], rows)
 
 
+def geometry_rows(source_a, source_b, results: list[UnitComparison]) -> list[tuple[dict, dict]]:
+    """A's units and their best matches in B under the robustness sweep's geometries, each against
+    its own standard-sweep preference; printed side by side."""
+    probes_a = [ProbeUnit(r.unit, *_layer_channel(source_a, r.unit)) for r in results]
+    probes_b = [ProbeUnit(r.best_match, *_layer_channel(source_b, r.best_match)) for r in results]
+    a, b = sweep_geometries(source_a.model, probes_a), sweep_geometries(source_b.model, probes_b)
+    print(f"\npreferred orientation under {len(GEOMETRIES)} stimulus geometries, against each unit's own standard sweep:\n")
+    print(format_table(["unit (A)", "worst error", "spread", "best match in B", "worst error", "spread"],
+                       [[x.unit, x.worst, x.spread, y.unit, y.worst, y.spread] for x, y in zip(a, b)]))
+    return list(zip(robustness_json(a), robustness_json(b)))
+
+
+def _layer_channel(source, name: str) -> tuple[str, int]:
+    unit = source.parse_unit(name)
+    return unit.layer, source.channel_of(unit)
+
+
 def run_compare(a: Path, b: Path, units: str | None, radius: float, step: float, rotate_b: float, device: str, output: Path,
-                layer_b: str | None = None, architecture_b: str | None = None) -> int:
+                layer_b: str | None = None, architecture_b: str | None = None, geometry: bool = False) -> int:
     sweep = RadialSweep(radius=radius, step=step)
     source_a, source_b = open_model(a, device), open_model(b, device, architecture_b)
     addresses = source_a.parse_units(units) if units else default_units(a)
@@ -43,10 +61,12 @@ def run_compare(a: Path, b: Path, units: str | None, radius: float, step: float,
     print(f"A: {source_a.label}\nB: {source_b.label}{f' (stimuli rotated by {rotate_b:g} deg)' if rotate_b else ''}")
     print(f"radial tuning: radius {sweep.radius:g} px, width {sweep.width:g} px, span {sweep.span:g} deg, step {sweep.step:g} deg\n")
     print(comparison_table(results))
+    robust = geometry_rows(source_a, source_b, results) if geometry else []
     make_folders(output)
     with atomic_target(output / "compare.json") as tmp:
         tmp.write_text(json.dumps({"a": source_a.label, "b": source_b.label, "rotate_b": rotate_b, "sweep": sweep.__dict__,
-                                   "units": [r.as_json() for r in results]}, indent=1))
+                                   "units": [r.as_json() for r in results],
+                                   "geometry": [{"a": ra, "b": rb} for ra, rb in robust]}, indent=1))
     panels = [(r.unit, [("A", r.curve_a), (f"{label_b} same unit", r.curve_b), (f"{label_b} best: {r.best_match}", r.best_curve)]) for r in results]
     plot_tuning(panels, output / "compare.png")
     print(f"\nsaved {output / 'compare.json'} and {output / 'compare.png'}")

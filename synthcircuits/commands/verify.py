@@ -11,6 +11,7 @@ from ..compile import Build, compile_spec
 from ..errors import UserError
 from ..outputs import atomic_target
 from ..models.zoo import load_model
+from ..probe.geometry_sweep import GEOMETRIES, robustness_json, robustness_table
 from ..probe.checks import CheckRow, DesignedUnit, Measurements, checks_table, run_checks, tuning_table
 from ..probe.tuning import ProbeUnit, RadialSweep
 from ..spec import Spec, load_spec
@@ -45,7 +46,7 @@ def verify_spec(spec: Spec, weights: Path | None = None, target: str = "inceptio
     return run_checks(measurements, spec.checks, units), build, measurements, units
 
 
-def run_verify(spec_path: Path, weights: Path | None, target: str, device: str, json_out: Path | None) -> int:
+def run_verify(spec_path: Path, weights: Path | None, target: str, device: str, json_out: Path | None, geometry: bool = False) -> int:
     spec = load_spec(spec_path)
     rows, build, measurements, units = verify_spec(spec, weights, target, device)
     checked = {(r.family, r.index) for c in spec.checks for r in c.units}
@@ -57,8 +58,13 @@ def run_verify(spec_path: Path, weights: Path | None, target: str, device: str, 
     print(checks_table(rows))
     failed = [r for r in rows if not r.passed]
     print(f"\n{len(rows) - len(failed)} of {len(rows)} expectations hold" + (f"; {len(failed)} FAILED" if failed else ""))
+    robust = measurements.geometry(shown) if geometry else []
+    if robust:
+        print(f"\npreferred orientation under {len(GEOMETRIES)} stimulus geometries (radius 15-60 px, span 60-180 deg, stroke 1.5-5 px, "
+              "up to 6 px off centre, both polarities):\n")
+        print(robustness_table(robust))
     if json_out:
         with atomic_target(json_out) as tmp:
             tmp.write_text(json.dumps({"spec": spec.name, "spec_hash": spec.content_hash, "source": str(source),
-                                       "rows": [asdict(r) for r in rows]}, indent=1))
+                                       "rows": [asdict(r) for r in rows], "geometry": robustness_json(robust)}, indent=1))
     return 1 if failed else 0

@@ -15,6 +15,7 @@ from torch import nn
 
 from ..spec.model import Check
 from ..tables import format_table
+from .geometry_sweep import GEOMETRIES, Robustness, sweep_geometries
 from .tuning import ProbeUnit, RadialSweep, TuningCurve, angle_difference, curve_line_selectivity, radial_tuning
 
 
@@ -47,6 +48,7 @@ class Measurements:
         self.model, self.progress = model, progress
         self._curves: dict[tuple[str, RadialSweep], TuningCurve] = {}
         self._ratios: dict[tuple[str, RadialSweep], float] = {}
+        self._robustness: dict[str, Robustness] = {}
 
     def curves(self, units: Sequence[DesignedUnit], sweep: RadialSweep) -> list[TuningCurve]:
         missing = [u for u in units if (u.name, sweep) not in self._curves]
@@ -54,6 +56,14 @@ class Measurements:
             for u, curve in zip(missing, radial_tuning(self.model, [u.probe for u in missing], sweep, progress=self.progress)):
                 self._curves[(u.name, sweep)] = curve
         return [self._curves[(u.name, sweep)] for u in units]
+
+    def geometry(self, units: Sequence[DesignedUnit]) -> list[Robustness]:
+        """Each unit's preferred orientation under the stimulus geometries of `geometry_sweep`."""
+        missing = [u for u in units if u.name not in self._robustness]
+        if missing:
+            found = sweep_geometries(self.model, [u.probe for u in missing], [u.orientation for u in missing], progress=self.progress)
+            self._robustness.update({u.name: r for u, r in zip(missing, found)})
+        return [self._robustness[u.name] for u in units]
 
     def ratios(self, units: Sequence[DesignedUnit], sweep: RadialSweep) -> list[float]:
         missing = [u for u in units if (u.name, sweep) not in self._ratios]
@@ -84,7 +94,7 @@ UNIT_EXPECTATIONS: dict[str, Expectation] = {
     "width_deg_at_least": Expectation("tuning width (deg)", lambda c, u, r: c.width(), True),
     "peak_at_least": Expectation("peak response", lambda c, u, r: c.peak, True),
 }
-GROUP_EXPECTATIONS = ("peak_follows_rotation",)
+GROUP_EXPECTATIONS = ("peak_follows_rotation", "preferred_orientation_across_geometry_within_deg")
 
 
 def run_checks(measurements: Measurements, checks: Sequence[Check], units: Sequence[DesignedUnit]) -> list[CheckRow]:
@@ -103,6 +113,11 @@ def run_checks(measurements: Measurements, checks: Sequence[Check], units: Seque
                     passed = value >= limit if e.at_least else value <= limit
                     rows.append(CheckRow(check.name, unit.name, e.measure, value, f"{'>=' if e.at_least else '<='} {limit:g}",
                                          bool(passed) and not math.isnan(value)))
+        if "preferred_orientation_across_geometry_within_deg" in expect:
+            limit = expect["preferred_orientation_across_geometry_within_deg"]
+            for unit, robust in zip(group, measurements.geometry(group)):
+                rows.append(CheckRow(check.name, unit.name, f"worst preferred - designed over {len(GEOMETRIES)} geometries (deg)",
+                                     robust.worst, f"<= {limit:g}", bool(robust.worst <= limit)))
         if expect.get("peak_follows_rotation"):
             responses = np.stack([[c.response_at(u.orientation) for c in curves] for u in group])  # stimulus x unit
             for k, unit in enumerate(group):

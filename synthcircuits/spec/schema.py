@@ -188,6 +188,9 @@ EXPECTATIONS = {
     "width_deg_at_least": {**_POSITIVE},
     "peak_follows_rotation": {"const": True, "description": "the stimulus at each unit's orientation drives that unit most among those checked"},
     "peak_at_least": {"type": "number", "description": "the strongest response over the sweep"},
+    "preferred_orientation_across_geometry_within_deg": {
+        **_POSITIVE, "description": "the preferred orientation stays this close to the designed one under every stimulus geometry "
+        "of the robustness sweep (radius 15-60 px, span 60-180 deg, stroke 1.5-5 px, up to 6 px off centre, both polarities)"},
 }
 
 CHECK = _object(
