@@ -315,8 +315,10 @@ def _report(sub: argparse._SubParsersAction) -> None:
                    help="a dataset-examples output folder: each unit page shows its strongest images and the sigma-binned strip")
     _device(p)
     _arch(p)
+    p.add_argument("--decompiled", type=opt.input_path, default=None,
+                   help="a `decompile --report` folder: copied into the report and linked from its index")
     p.set_defaults(handler=_body("draw", "run_report", "source", "output_dir", "units", "steps", "size", "edits", "images", "device", "arch",
-                                 "dataset_examples", "canvas"))
+                                 "dataset_examples", "canvas", "decompiled"))
 
 
 def _tuning(sub: argparse._SubParsersAction) -> None:

@@ -136,3 +136,15 @@ def test_compare_sweeps_geometry_for_both_models(compiled, tmp_path):
     assert len(pairs) == 2
     for pair in pairs:  # a model against its own build: the same numbers on both sides
         assert pair["a"]["worst"] == pytest.approx(pair["b"]["worst"], abs=1e-6)
+
+
+def test_report_links_the_round_trip(decompiled, compiled, tmp_path, capsys):
+    out = tmp_path / "report"
+    assert main(["report", str(compiled), "--units", "mixed3b:379", "--steps", "2", "-o", str(out),
+                 "--decompiled", str(decompiled / "report")]) == 0
+    assert "decompiled.html" in (out / "index.html").read_text()
+    assert "decompiled/index.html" in (out / "decompiled.html").read_text()
+    page = (out / "decompiled" / "index.html").read_text()
+    assert all((out / "decompiled" / src).is_file() for src in __import__("re").findall(r"src=['\"]([^'\"]+)['\"]", page))
+    assert main(["report", str(compiled), "--units", "mixed3b:379", "--steps", "2", "-o", str(tmp_path / "r2"),
+                 "--decompiled", str(tmp_path)]) == 2

@@ -87,7 +87,7 @@ def _objective_file(kind: str, path: str) -> Tensor:
 
 def run_report(source_path: Path, output: Path, units_text: str | None, steps: int, size: int, edits: Path | None,
                images: Path | None, device: str, architecture: str | None = None, dataset_examples: Path | None = None,
-               canvas: str = "receptive") -> int:
+               canvas: str = "receptive", decompiled: Path | None = None) -> int:
     check_network_input(1, size, size, f"a {size} px feature visualisation", backward=True)
     dataset = read_dataset_examples(dataset_examples) if dataset_examples is not None else None
     source = open_model(source_path, device, architecture)
@@ -109,6 +109,10 @@ def run_report(source_path: Path, output: Path, units_text: str | None, steps: i
     sections = []
     if edits is not None:
         sections.append(("edit.html", _edit_section(source, edits, images)))
+    if decompiled is not None:
+        from ..viz.report import decompiled_section
+
+        sections.append(decompiled_section(decompiled, output))
     cache = write_report(Report(title, source, units, sections, dataset), output, steps=steps, size=size, canvas=canvas)
     print(f"saved {output / 'index.html'} ({len(units)} unit pages; {cache.drawn} pictures drawn, the rest cached)")
     return 0

@@ -20,7 +20,7 @@ from tqdm import tqdm
 
 from .. import __version__
 from ..dataset.results import DatasetExamples
-from ..errors import AddressError
+from ..errors import AddressError, UserError
 from ..layout.address import UnitAddress
 from ..models.weights import content_hash
 from ..outputs import atomic_target, make_folders, pending
@@ -217,6 +217,20 @@ def _dataset_section(dataset: DatasetExamples, unit: str, cache: AssetCache) -> 
                f"max {stats['max']:.3g}")
     return (f"<h2>Dataset examples</h2><p>{html.escape(summary)}</p><h3>Strongest</h3>{''.join(top)}"
             f"<h3>By activation, in standard deviations above the mean</h3>{''.join(bins)}")
+
+
+def decompiled_section(folder: Path, output: Path) -> tuple[str, str]:
+    """A `decompile --report` folder copied under OUTPUT/decompiled/, and a page linking it."""
+    index = folder / "index.html"
+    if not index.is_file() or not (folder / "assets").is_dir():
+        raise UserError(f"{folder} is not a decompile report (no index.html and assets/)",
+                        hint="write one with `synthcircuits decompile ... --report DIR`")
+    files = [index, *sorted(p for p in (folder / "assets").iterdir() if p.suffix == ".png" and p.is_file())]
+    for path in files:
+        _copy(path, output / "decompiled" / path.relative_to(folder))
+    return ("decompiled.html", "<h1>Decompiled units</h1><p>The trained units, decompiled into a draft spec and rebuilt: "
+            "fitted rules, round-trip numbers, tuning and feature visualisations side by side.</p>"
+            "<p><a href='decompiled/index.html'>the round-trip report</a></p>")
 
 
 def _copy(source: Path, target: Path) -> None:
