@@ -1,6 +1,7 @@
-"""Decompile: time for ten units against a whole branch (every unit of inception_3b's 5x5 branch
-of the trained BVLC GoogLeNet that answers arcs), split into its stages: measuring the units
-(classification sweeps), fitting the rules, and the round trip (compile the draft, sweep both).
+"""Decompile: time for ten units against a whole branch (inception_3b's 5x5 branch of the trained
+BVLC GoogLeNet) and the whole layer (every unit outside the pool branch; those that answer no
+arc are left out), split into its stages: measuring the units (classification sweeps), fitting
+the rules, and the round trip (compile the draft, sweep both).
 Falls back to the compiled curve circuit's mixed3b 5x5 branch where the BVLC folder is absent.
 
     .venv/bin/python benchmarks/bench_decompile.py
@@ -63,11 +64,13 @@ def main() -> None:
         rows = classify_layer(model, units, [None] * len(units), "curves", RadialSweep(step=10.0))
         ten = [unit_at(layer, r.channel, arch) for r in rows if r.member][:10]
         whole = [unit_at(layer, c, arch) for c in range(branch.start, branch.stop)]
-        small, large = timed(model, path, ten), timed(model, path, whole)
+        everything = [u for u in (unit_at(layer, c, arch) for c in range(arch.layer(layer).channels)) if u.branch != "pool_reduce"]
+        small, large, all_units = timed(model, path, ten), timed(model, path, whole), timed(model, path, everything)
     print(f"decompile on {path.name} ({layer}, from its input layer; 2-core CPU)")
     print(format_table(["units", "decompiled", "measure + fit s", "round trip s", "total s", "mean tuning r", "total vs ten units"],
-                       [["ten curve detectors", *small, 1.0], [f"the whole 5x5 branch ({branch.stop - branch.start})", *large,
-                                                              large[3] / small[3]]]))
+                       [["ten curve detectors", *small, 1.0],
+                        [f"the whole 5x5 branch ({branch.stop - branch.start})", *large, large[3] / small[3]],
+                        [f"the whole layer outside the pool branch ({len(everything)})", *all_units, all_units[3] / small[3]]]))
 
 
 if __name__ == "__main__":
