@@ -47,7 +47,7 @@ def write(folder, name, body):
     ("interventions:\n  - zero: {units: [mixed3a:1, mixed3b:2]}\n", "4:", "2 layers"),
     ("interventions:\n  - scale: {units: [mixed3a:1]}\n", "4:", "factor"),
     ("interventions:\n  - zero: {units: [mixed3a:1], layer: mixed3a}\n", "4:", "one of them"),
-    ("interventions:\n  - path: {from: mixed3a:5, to: mixed4a:3, do: zero}\n", "4:", "no edge"),
+    ("interventions:\n  - path: {from: mixed3a:5, to: mixed4a:3, do: zero}\n", "4:", "no connection"),
     ("interventions:\n  - patch: {layer: mixed3a, source: nowhere.png}\n", "4:", "not an image file"),
     ("interventions:\n  - mean: {layer: mixed3a, images: nowhere}\n", "4:", "not a folder"),
     ("interventions:\n  - ablate: {units: [mixed3a:1]}\n", "4:", "ablate"),

@@ -59,7 +59,8 @@ def plan(spec: PatchSpec, model: nn.Module, size: int) -> Plan:
                           f"set `architecture: {arch.name}` in {spec.file}, or pass weights of {spec.architecture}")
     points = [input_point(arch, op.target) if op.kind == "path" else op.layer for op in spec.ops]
     check_points(model, points + ([spec.target.layer] if spec.target else []))
-    shapes = {p: v.shape[1:] for p, v in capture(model, torch.zeros(1, 3, size, size), points).items()}
+    blank = capture(model, torch.zeros(1, 3, size, size), points + ([spec.target.layer] if spec.target else []))
+    shapes = {p: v.shape[1:] for p, v in blank.items()}
     interventions, edges = [], []
     for op, point in zip(spec.ops, points):
         _check_where(op, point, shapes[point])
@@ -72,7 +73,7 @@ def plan(spec: PatchSpec, model: nn.Module, size: int) -> Plan:
     if spec.target is not None:
         position = None if spec.position in ("centre", "mean") else spec.position
         target = Target(spec.target.layer, spec.target.channel, position, spec.position == "mean")
-        Target(spec.target.layer, spec.target.channel, position)(capture(model, torch.zeros(1, 3, size, size), [spec.target.layer])[spec.target.layer])
+        Target(spec.target.layer, spec.target.channel, position)(blank[spec.target.layer])  # a position off the map is refused here
     return Plan(interventions, edges, target, [op.label for op in spec.ops])
 
 

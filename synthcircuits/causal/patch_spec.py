@@ -24,10 +24,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..errors import AddressError, Location, UserError
-from ..layout.address import UnitAddress, parse_unit
-from ..layout.topology import feeds
-from ..models.zoo import architecture_named
+from ..edit.spec import check_connection, relative_path, spec_architecture, unit_in
+from ..errors import Location
+from ..layout.address import UnitAddress
 from ..spec.schema import _COMMENT, _object, _one_of_keys, validate_structure
 from ..spec.source import Source, SpecError, parse_source, read_source
 
@@ -123,10 +122,6 @@ def parse_patch(text: str, file: str = "<patch>") -> PatchSpec:
     return patch_from_source(parse_source(text, file))
 
 
-def is_patch_spec(data: Any) -> bool:
-    return isinstance(data, dict) and "synthcircuits_patch" in data
-
-
 def patch_from_source(src: Source) -> PatchSpec:
     if not isinstance(src.data, dict):
         raise src.error((), "an intervention spec is a YAML mapping with synthcircuits_patch, name and interventions")
@@ -137,21 +132,13 @@ def patch_from_source(src: Source) -> PatchSpec:
                             "an intervention spec starts with `synthcircuits_patch: 1`; weight edits go to `synthcircuits edit`")
     validate_structure(src, PATCH_SCHEMA)
     data = src.data
-    try:
-        arch = architecture_named(data.get("architecture", "inceptionv1"))
-    except UserError as exc:
-        raise src.error(("architecture",), exc.message, exc.hint) from None
-    here = Path(src.file).parent
+    arch = spec_architecture(src)
 
     def unit(path, text) -> UnitAddress:
-        try:
-            return parse_unit(text, arch)
-        except AddressError as exc:
-            raise src.error(path, exc.message, exc.hint) from None
+        return unit_in(src, arch, path, text)
 
     def file_at(path, text: str, folder: bool) -> Path:
-        p = Path(text).expanduser()
-        p = p if p.is_absolute() else here / p
+        p = relative_path(src, text)
         if folder and not p.is_dir():
             raise src.error(path, f"{p} is not a folder of images", "give a folder, relative to this file")
         if not folder and not p.is_file():
@@ -175,9 +162,7 @@ def patch_from_source(src: Source) -> PatchSpec:
             if arch.key_scheme == "modules":
                 raise src.error(path, f"path patching is defined for GoogLeNet layouts, not {arch.name}",
                                 "intervene on the units themselves (zero, scale, patch, ...) on every architecture")
-            if not feeds(arch, source, target):
-                raise src.error(path + ("to",), f"there is no edge {source} -> {target}: {target.layer} does not read {source.layer}",
-                                "an edge joins a unit to one in the next conv layer or inception block")
+            check_connection(src, arch, path, source, target)
             ops.append(PatchOp(kind, operation, source.layer, source=source, target=target, **common))
             continue
         if ("units" in params) == ("layer" in params):
@@ -197,10 +182,7 @@ def patch_from_source(src: Source) -> PatchSpec:
     target = unit(("target",), data["target"]) if "target" in data else None
     position = data.get("position", "centre")
     position = "centre" if position == "center" else position if isinstance(position, str) else (int(position[0]), int(position[1]))
-    base = None
-    if "base" in data:
-        base = Path(data["base"]).expanduser()
-        base = base if base.is_absolute() else here / base
+    base = relative_path(src, data["base"]) if "base" in data else None
     return PatchSpec(data["name"], arch.name, tuple(ops), target, position, base, src.file,
                      hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest(),
                      src.where(("base",)) if "base" in data else None)

@@ -27,11 +27,11 @@ from ..models.weights import content_hash, save_safetensors
 from ..models.zoo import weights_metadata
 from ..opened import OpenedModel
 from ..outputs import atomic_target
-from ..spec.source import SpecError
 from ..tables import format_table
 from ..viz.attribution_maps import save_heatmaps
 from ..viz.images import save_images
 from .common import model_options, open_model
+from .edit import base_weights_path
 
 
 def image_items(paths: list[Path], architecture: str, class_map: Path | None = None, limit: int | None = None) -> list[Item]:
@@ -48,22 +48,11 @@ def image_items(paths: list[Path], architecture: str, class_map: Path | None = N
     return items
 
 
-def weights_for(spec_base: Path | None, base_location, weights: Path | None, what: str) -> Path:
-    if weights is not None:
-        return weights
-    if spec_base is None:
-        raise UserError(f"{what}: no weights to run", hint="pass --weights FILE (or a circuit spec), or set base: in the spec")
-    if not spec_base.is_file():
-        raise SpecError(f"base: {spec_base} is not a weights file", location=base_location,
-                        hint="give a path relative to the spec, or pass --weights FILE")
-    return spec_base
-
-
 def run_patch_command(spec_path: Path, weights: Path | None, architecture: str | None, images: list[Path], size: int,
                       output_dir: Path, batch_size: int, workers: int, shards: Path | None, ray: str | None, device: str,
                       class_map: Path | None) -> int:
     spec = load_patch(spec_path)
-    source = open_model(weights_for(spec.base, spec.base_location, weights, str(spec_path)), device, architecture or spec.architecture)
+    source = open_model(base_weights_path(spec, weights), device, architecture or spec.architecture)
     items = image_items(images, source.architecture.name, class_map)
     concrete = plan(spec, source.model, size)
     describe = {"kind": "patch", "weights_sha256": content_hash(source.model.state_dict()), "spec_sha256": spec.content_hash,
@@ -129,7 +118,7 @@ def run_attribute(target_text: str, to: str | None, weights: Path | None, spec: 
         raise UserError("--to LAYER is needed for ig and gradient", hint="e.g. --to mixed3a (an earlier layer)")
     items, made = (image_items(images, arch.name, limit=limit), {}) if images else arc_items(source, target, count, output_dir)
     start = load_image(baseline, size)[None] if baseline is not None else None
-    rows, per_unit, total_images = [], None, 0
+    rows, per_unit, total_images, names = [], None, 0, []
     for first in tqdm(range(0, len(items), batch_size), desc="attribution", unit="batch", disable=len(items) <= batch_size):
         batch_items = items[first : first + batch_size]
         batch = torch.stack([made[item] if item in made else load_item(item, size) for item in batch_items])
@@ -139,7 +128,7 @@ def run_attribute(target_text: str, to: str | None, weights: Path | None, spec: 
             result = gradient_times_activation(model, batch, target, to)
         values = result.values.detach().cpu()
         channels = result.per_channel.detach().cpu()
-        names = unit_names(arch, to, channels.shape[1])
+        names = names or unit_names(arch, to, channels.shape[1])
         per_unit = channels.double().sum(0) if per_unit is None else per_unit + channels.double().sum(0)
         total_images += len(batch_items)
         for k, item in enumerate(batch_items):
@@ -156,7 +145,6 @@ def run_attribute(target_text: str, to: str | None, weights: Path | None, spec: 
             rows.append(row)
     mean = per_unit / total_images
     order = mean.abs().argsort(descending=True).tolist()
-    names = unit_names(arch, to, len(mean))
     print(f"{method} attribution of {target} to {to} over {total_images} images ({source.label})")
     print(format_table(["unit", "mean attribution", "share of |total|"],
                        [[names[c], float(mean[c]), float(mean[c].abs() / mean.abs().sum().clamp_min(1e-12))] for c in order[:top]]))

@@ -17,19 +17,21 @@ from ..edit.apply import EditResult, apply_edits, edited_model, mean_image_loade
 from ..dataset.items import list_images, read_class_map
 from ..edit.effect import measure_effect
 from ..edit.spec import EditSpec, load_edit
+from ..causal.patch_spec import PatchSpec
 from ..spec.source import SpecError
 from ..edit.splice import SplicedModel
 
 
-def base_weights_path(spec: EditSpec, weights: Path | None) -> Path:
+def base_weights_path(spec: EditSpec | PatchSpec, weights: Path | None) -> Path:
+    """--weights, else the spec's base:, else the fetched InceptionV1 (edit and intervention specs)."""
     if weights is None and spec.base is not None and not spec.base.is_file():
         raise SpecError(f"base: {spec.base} is not a weights file", location=spec.base_location,
-                        hint="give a path relative to the edit file, or pass --weights FILE")
+                        hint="give a path relative to the spec file, or pass --weights FILE")
     path = weights or spec.base or default_weights_path()
     if not Path(path).is_file():
         raise UserError(
-            f"{spec.file}: no weights to edit ({path} does not exist)",
-            hint="pass --weights FILE (trained InceptionV1: `synthcircuits weights fetch`), or set base: in the edit",
+            f"{spec.file}: no weights to run it on ({path} does not exist)",
+            hint="pass --weights FILE (trained InceptionV1: `synthcircuits weights fetch`), or set base: in the spec",
         )
     return Path(path)
 

@@ -10,6 +10,7 @@ from typing import Any
 
 from ..errors import AddressError, Location, UserError
 from ..layout.address import UnitAddress, parse_unit
+from ..layout.architectures import Architecture
 from ..models.zoo import architecture_named
 from ..spec.schema import _COMMENT, _object, _one_of_keys, validate_structure
 from ..spec.source import Source, SpecError, parse_source, read_source
@@ -109,22 +110,14 @@ def edit_from_source(src: Source) -> EditSpec:
         raise src.error(("synthcircuits",), "this is a circuit spec, not an edit spec",
                         "build it with `synthcircuits build`; an edit spec starts with `synthcircuits_edit: 1`")
     validate_structure(src, EDIT_SCHEMA)
-    try:
-        arch = architecture_named(src.data.get("architecture", "inceptionv1"))
-    except UserError as exc:
-        raise src.error(("architecture",), exc.message, exc.hint) from None
+    arch = spec_architecture(src)
     traced = arch.key_scheme == "modules"
-    here = Path(src.file).parent
 
     def unit(path, text) -> UnitAddress:
-        try:
-            return parse_unit(text, arch)
-        except AddressError as exc:
-            raise src.error(path, exc.message, exc.hint) from None
+        return unit_in(src, arch, path, text)
 
     def relative(text: str) -> Path:
-        p = Path(text).expanduser()
-        return p if p.is_absolute() else here / p
+        return relative_path(src, text)
 
     ops = []
     for i, item in enumerate(src.data["edits"]):
@@ -138,9 +131,7 @@ def edit_from_source(src: Source) -> EditSpec:
                             "ablate, scale, clamp, mean_ablate and transplant work on every architecture")
         if kind in ("ablate_connection", "scale_connection"):
             source, target = unit(path + ("from",), params["from"]), unit(path + ("to",), params["to"])
-            if not feeds(arch, source, target):
-                raise src.error(path + ("to",), f"there is no connection {source} -> {target}: {target.layer} does not read {source.layer}",
-                                "a connection joins a unit to one in the next conv layer or inception block")
+            check_connection(src, arch, path, source, target)
             op = EditOp(kind, source=source, target=target, value=float(params.get("factor", 0.0)), location=location)
         elif kind == "clamp":
             op = EditOp(kind, units, value=float(params["value"]), location=location)
@@ -178,6 +169,39 @@ def edit_from_source(src: Source) -> EditSpec:
         hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest(), data,
         src.where(("base",)) if "base" in data else None,
     )
+
+
+# Reading any spec that names units of an architecture (edit specs here, intervention specs in
+# `causal.patch_spec`): errors land on the key that caused them.
+
+
+def spec_architecture(src: Source) -> Architecture:
+    """The architecture the spec's `architecture:` names (default inceptionv1)."""
+    try:
+        return architecture_named(src.data.get("architecture", "inceptionv1"))
+    except UserError as exc:
+        raise src.error(("architecture",), exc.message, exc.hint) from None
+
+
+def unit_in(src: Source, arch: Architecture, path: tuple, text: str) -> UnitAddress:
+    """The unit address at `path` of the spec, parsed against `arch`."""
+    try:
+        return parse_unit(text, arch)
+    except AddressError as exc:
+        raise src.error(path, exc.message, exc.hint) from None
+
+
+def relative_path(src: Source, text: str) -> Path:
+    """A path the spec gives, relative to the spec file unless absolute."""
+    p = Path(text).expanduser()
+    return p if p.is_absolute() else Path(src.file).parent / p
+
+
+def check_connection(src: Source, arch: Architecture, path: tuple, source: UnitAddress, target: UnitAddress) -> None:
+    """`target` reads `source` directly, or an error at `path`'s `to:`."""
+    if not feeds(arch, source, target):
+        raise src.error(path + ("to",), f"there is no connection {source} -> {target}: {target.layer} does not read {source.layer}",
+                        "a connection joins a unit to one in the next conv layer or inception block")
 
 
 def edit_error(op: EditOp, message: str, hint: str | None = None) -> SpecError:

@@ -26,7 +26,7 @@ SIZE = 224
 
 
 @dataclass(frozen=True)
-class Geometry:
+class StimulusGeometry:
     name: str
     radius: float = 32.0
     span: float = 120.0
@@ -36,18 +36,18 @@ class Geometry:
 
 
 # One factor at a time around the standard sweep, at the ends of each range, plus corners.
-GEOMETRIES: tuple[Geometry, ...] = (
-    Geometry("standard"),
-    Geometry("radius 15", radius=15.0), Geometry("radius 60", radius=60.0),
-    Geometry("span 60", span=60.0), Geometry("span 180", span=180.0),
-    Geometry("stroke 1.5", stroke=1.5), Geometry("stroke 5", stroke=5.0),
-    Geometry("right 6", offset=(6.0, 0.0)), Geometry("left 6", offset=(-6.0, 0.0)),
-    Geometry("down 6", offset=(0.0, 6.0)), Geometry("up 6", offset=(0.0, -6.0)),
-    Geometry("white on black", polarity=-1.0),
-    Geometry("radius 15, span 180", radius=15.0, span=180.0),
-    Geometry("radius 60, span 60, stroke 1.5", radius=60.0, span=60.0, stroke=1.5),
-    Geometry("radius 20, stroke 5, right 4 down 4", radius=20.0, stroke=5.0, offset=(4.0, 4.0)),
-    Geometry("radius 45, span 90, white on black, up 4", radius=45.0, span=90.0, offset=(0.0, -4.0), polarity=-1.0),
+GEOMETRIES: tuple[StimulusGeometry, ...] = (
+    StimulusGeometry("standard"),
+    StimulusGeometry("radius 15", radius=15.0), StimulusGeometry("radius 60", radius=60.0),
+    StimulusGeometry("span 60", span=60.0), StimulusGeometry("span 180", span=180.0),
+    StimulusGeometry("stroke 1.5", stroke=1.5), StimulusGeometry("stroke 5", stroke=5.0),
+    StimulusGeometry("right 6", offset=(6.0, 0.0)), StimulusGeometry("left 6", offset=(-6.0, 0.0)),
+    StimulusGeometry("down 6", offset=(0.0, 6.0)), StimulusGeometry("up 6", offset=(0.0, -6.0)),
+    StimulusGeometry("white on black", polarity=-1.0),
+    StimulusGeometry("radius 15, span 180", radius=15.0, span=180.0),
+    StimulusGeometry("radius 60, span 60, stroke 1.5", radius=60.0, span=60.0, stroke=1.5),
+    StimulusGeometry("radius 20, stroke 5, right 4 down 4", radius=20.0, stroke=5.0, offset=(4.0, 4.0)),
+    StimulusGeometry("radius 45, span 90, white on black, up 4", radius=45.0, span=90.0, offset=(0.0, -4.0), polarity=-1.0),
 )
 
 
@@ -82,7 +82,7 @@ class Robustness:
 
 
 def sweep_geometries(model: nn.Module, units: Sequence[ProbeUnit], designed: Sequence[float | None] | None = None,
-                     geometries: Sequence[Geometry] = GEOMETRIES, progress: bool = False) -> list[Robustness]:
+                     geometries: Sequence[StimulusGeometry] = GEOMETRIES, progress: bool = False) -> list[Robustness]:
     """Every unit's preferred orientation under every geometry (units of one layer or several)."""
     angles = np.arange(0.0, 360.0, STEP)
     preferred: list[dict[str, float]] = [{} for _ in units]
