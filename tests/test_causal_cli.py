@@ -209,3 +209,27 @@ def test_resumed_shards_are_not_reused_when_the_source_image_changed(folder, tmp
                            "-o", str(tmp_path / "out"), "--workers", "0", "--shards", str(tmp_path / "shards")]))
     assert codes == [0, 0, 2]  # the same interventions resume; other source values are another job
     assert "shards of another job" in capsys.readouterr().err
+
+
+def test_unreadable_images_are_skipped_and_listed_and_bad_mean_folders_named_at_their_line(folder, tmp_path, capsys):
+    images = tmp_path / "images"
+    images.mkdir()
+    shutil.copy(folder / "images" / "0.png", images / "0.png")
+    (images / "broken.png").write_bytes(b"not an image")
+    out = tmp_path / "ig"
+    assert main(["attribute", "mixed3b:10", "--to", "mixed3a", "--weights", str(folder / "w.safetensors"), "--images", str(images),
+                 "--steps", "4", "-o", str(out)]) == 0
+    data = json.loads((out / "attribution.json").read_text())
+    assert [r["image"] for r in data["images"]] == ["0.png"] and [s["image"] for s in data["skipped"]] == ["broken.png"]
+    assert "skipped" in capsys.readouterr().out
+    only_broken = tmp_path / "broken"
+    only_broken.mkdir()
+    (only_broken / "b.png").write_bytes(b"not an image")
+    assert main(["attribute", "mixed3b:10", "--method", "edges", "--weights", str(folder / "w.safetensors"), "--images", str(only_broken),
+                 "-o", str(tmp_path / "e")]) == 2
+    assert "none of the images could be read" in capsys.readouterr().err
+    spec = write(tmp_path, "m.yaml", f"interventions:\n  - mean: {{layer: mixed3a, images: {only_broken}}}\n")
+    assert main(["patch", str(spec), "--weights", str(folder / "w.safetensors"), "--images", str(images / "0.png"),
+                 "-o", str(tmp_path / "p"), "--workers", "0"]) == 2
+    err = capsys.readouterr().err
+    assert "m.yaml:4:" in err and "b.png" in err and not (tmp_path / "p").exists()

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from ..dataset.items import Item, list_images
 from ..dataset.runner import RunOptions, read_shards, run_job
 from ..edit.effect import EffectReport, effect_from_shards, predictions, short_name
+from ..errors import UserError
 from ..images import load_image
 from ..labels import labels_for
 from ..models.capture import capture
@@ -91,20 +92,24 @@ def _check_where(op: PatchOp, point: str, shape) -> None:
 
 
 def _intervention(op: PatchOp, point: str, model: nn.Module, size: int) -> Intervention:
+    """The concrete intervention; a file it reads that will not do is an error at the spec's line."""
     channels = None if op.kind == "path" else op.channels
-    if op.operation == "mean":
-        return Intervention(point, "mean", channels, op.positions, channel_means(model, point, op.path, size, op))
-    if op.operation == "patch":
-        source = capture(model, load_image(op.path, size)[None], [point])[point].detach()
-        return Intervention.patch(point, source, channels, op.positions)
+    try:
+        if op.operation == "mean":
+            return Intervention(point, "mean", channels, op.positions, channel_means(model, point, op.path, size))
+        if op.operation == "patch":
+            source = capture(model, load_image(op.path, size)[None], [point])[point].detach()
+            return Intervention.patch(point, source, channels, op.positions)
+    except UserError as exc:
+        raise patch_error(op, f"{op.operation}: {exc.message}", exc.hint) from None
     return Intervention(point, op.operation, channels, op.positions, op.value)
 
 
-def channel_means(model: nn.Module, point: str, folder: Path, size: int, op: PatchOp | None = None) -> Tensor:
+def channel_means(model: nn.Module, point: str, folder: Path, size: int) -> Tensor:
     """Per-channel mean of `point` over the images of `folder` and their positions (streamed)."""
-    items = list_images(folder)
+    items = list_images(folder, architecture=model.architecture.name)
     if not items:
-        raise patch_error(op, f"{folder} holds no images to average over") if op else ValueError(folder)
+        raise UserError(f"{folder} holds no images to average over")
     total, count = None, 0
     for first in range(0, len(items), MEAN_BATCH):
         batch = torch.stack([load_image(item.path, size) for item in items[first : first + MEAN_BATCH]])

@@ -48,6 +48,26 @@ def image_items(paths: list[Path], architecture: str, class_map: Path | None = N
     return items
 
 
+def readable(items: list[Item], size: int, made: dict | None = None) -> tuple[list[Item], torch.Tensor | None, list[dict]]:
+    """The items that load (made ones taken as they are), their images, and why the others did not."""
+    kept, images, skipped = [], [], []
+    for item in items:
+        try:
+            images.append(made[item] if made and item in made else load_item(item, size))
+            kept.append(item)
+        except UserError as exc:
+            skipped.append({"image": short_name(item), "reason": exc.message.removeprefix(f"{item.path}: ")})
+    return kept, torch.stack(images) if images else None, skipped
+
+
+def nothing_read(skipped: list[dict]) -> UserError:
+    return UserError("none of the images could be read: " + "; ".join(f"{s['image']}: {s['reason']}" for s in skipped[:3]))
+
+
+def _skipped_note(skipped: list[dict]) -> str:
+    return f"; {len(skipped)} images could not be read and were skipped (listed in the JSON)" if skipped else ""
+
+
 def run_patch_command(spec_path: Path, weights: Path | None, architecture: str | None, images: list[Path], size: int,
                       output_dir: Path, batch_size: int, workers: int, shards: Path | None, ray: str | None, device: str,
                       class_map: Path | None) -> int:
@@ -118,10 +138,12 @@ def run_attribute(target_text: str, to: str | None, weights: Path | None, spec: 
         raise UserError("--to LAYER is needed for ig and gradient", hint="e.g. --to mixed3a (an earlier layer)")
     items, made = (image_items(images, arch.name, limit=limit), {}) if images else arc_items(source, target, count, output_dir)
     start = load_image(baseline, size)[None] if baseline is not None else None
-    rows, per_unit, total_images, names = [], None, 0, []
+    rows, per_unit, total_images, names, skipped = [], None, 0, [], []
     for first in tqdm(range(0, len(items), batch_size), desc="attribution", unit="batch", disable=len(items) <= batch_size):
-        batch_items = items[first : first + batch_size]
-        batch = torch.stack([made[item] if item in made else load_item(item, size) for item in batch_items])
+        batch_items, batch, unread = readable(items[first : first + batch_size], size, made)
+        skipped += unread
+        if batch is None:
+            continue
         if method == "ig":
             result = integrated_gradients(model, batch, target, to, baseline=start, steps=steps)
         else:
@@ -139,13 +161,15 @@ def run_attribute(target_text: str, to: str | None, weights: Path | None, spec: 
                 row["baseline_target"] = float(result.target_baseline[k])
                 row["completeness_gap"] = float(result.completeness_gap[k])
             if values.dim() == 4:
-                picture = output_dir / f"heatmap_{first + k:03d}.png"
+                picture = output_dir / f"heatmap_{len(rows):03d}.png"
                 save_heatmaps(batch[k], values[k].sum(0), [values[k, c] for c in ranked[:3]], picture)
                 row["heatmap"] = picture.name
             rows.append(row)
+    if per_unit is None:
+        raise nothing_read(skipped)
     mean = per_unit / total_images
     order = mean.abs().argsort(descending=True).tolist()
-    print(f"{method} attribution of {target} to {to} over {total_images} images ({source.label})")
+    print(f"{method} attribution of {target} to {to} over {total_images} images ({source.label}){_skipped_note(skipped)}")
     print(format_table(["unit", "mean attribution", "share of |total|"],
                        [[names[c], float(mean[c]), float(mean[c].abs() / mean.abs().sum().clamp_min(1e-12))] for c in order[:top]]))
     if method == "ig":
@@ -153,7 +177,7 @@ def run_attribute(target_text: str, to: str | None, weights: Path | None, spec: 
         print(f"\ncompleteness: attributions sum to f(image) - f(baseline) within {max(gaps):.2%} (worst image, {steps} steps)")
     _write_json(output_dir / "attribution.json", {
         "target": str(target), "layer": to, "method": method, "steps": steps if method == "ig" else None,
-        "baseline": str(baseline) if baseline else "zeros", "weights": source.label, "size": size, "images": rows,
+        "baseline": str(baseline) if baseline else "zeros", "weights": source.label, "size": size, "images": rows, "skipped": skipped,
         "mean_per_unit": [{"unit": names[c], "value": float(mean[c])} for c in order]})
     if rows and "heatmap" in rows[0]:
         print(f"heatmaps (image, all units, then the image's top 3 units): {output_dir}/heatmap_*.png")
@@ -185,13 +209,15 @@ def _edge_attribution(source: OpenedModel, target: Target, to: str | None, image
         raise UserError(f"edge attribution reads {unit}'s direct inputs ({feeder.name if feeder else 'the pixels'}), not {to}",
                         hint="leave out --to, or use --method ig for a layer further back")
     items, made = (image_items(images, arch.name, limit=limit), {}) if images else arc_items(source, target, count, output_dir)
-    batch = torch.stack([made[item] if item in made else load_item(item, size) for item in items])
+    items, batch, skipped = readable(items, size, made)
+    if batch is None:
+        raise nothing_read(skipped)
     result = edge_attribution(source.model, batch, unit, None if target.mean else target.centred(source.model, size).position)
     values = result.values.double().cpu()
     mean = values.mean(0)
     order = mean.abs().argsort(descending=True).tolist()
     print(f"edge attribution of {unit} ({'mean over positions' if target.mean else 'at ' + str(result.position)}) over "
-          f"{len(items)} images: expanded weight x input activation")
+          f"{len(items)} images: expanded weight x input activation{_skipped_note(skipped)}")
     print(format_table(["input unit", "mean contribution", "share of |total|"],
                        [[str(result.inputs[c]), float(mean[c]), float(mean[c].abs() / mean.abs().sum().clamp_min(1e-12))] for c in order[:top]]))
     print(f"\nbias {result.bias:.4g}; contributions + bias miss the pre-activation by {float(result.linear_gap.max()):.2%} at worst "
@@ -201,7 +227,7 @@ def _edge_attribution(source: OpenedModel, target: Target, to: str | None, image
         "images": [{"image": short_name(item), "pre_activation": float(result.pre_activation[k]), "linear_gap": float(result.linear_gap[k]),
                     "units": [{"unit": str(result.inputs[c]), "value": float(values[k, c])}
                               for c in values[k].abs().argsort(descending=True)[:top].tolist()]} for k, item in enumerate(items)],
-        "mean_per_unit": [{"unit": str(result.inputs[c]), "value": float(mean[c])} for c in order]})
+        "mean_per_unit": [{"unit": str(result.inputs[c]), "value": float(mean[c])} for c in order], "skipped": skipped})
     return 0
 
 
@@ -228,7 +254,10 @@ def run_extract(unit_text: str, weights: Path | None, spec: Path | None, images:
     arcs, _, tuning = preferred_arcs(source.model, unit, count)
     if images:
         items = image_items(images, arch.name, limit=256)
-        batch, stimuli = torch.stack([load_item(item, size) for item in items]), f"{len(items)} images"
+        items, batch, skipped = readable(items, size)
+        if batch is None:
+            raise nothing_read(skipped)
+        stimuli = f"{len(items)} images{' (' + str(len(skipped)) + ' unreadable, skipped)' if skipped else ''}"
     else:
         batch, stimuli = arcs, f"the {count} radial arcs that drive it most"
     extraction = extract_circuit(source.model, batch, unit, fraction, stimuli=stimuli)
