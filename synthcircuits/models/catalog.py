@@ -11,8 +11,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import cache
 
+import importlib
+
 import torch
-import torchvision
 from torch import Tensor, nn
 
 from ..errors import WeightsError
@@ -29,7 +30,7 @@ class NetworkRecipe:
 
 
 def _torchvision(name: str, **kwargs) -> Callable[[], nn.Module]:
-    return lambda: getattr(torchvision.models, name)(weights=None, **kwargs)
+    return lambda: getattr(importlib.import_module("torchvision.models"), name)(weights=None, **kwargs)
 
 
 TORCHVISION_RECIPES: dict[str, NetworkRecipe] = {

@@ -16,7 +16,6 @@ from dataclasses import dataclass
 
 import torch
 from torch import Tensor, fx, nn
-from torchvision.models.feature_extraction import create_feature_extractor
 
 from ..layout.architectures import Architecture, Layer
 from ..layout.geometry import Geometry
@@ -102,6 +101,8 @@ class GraphModel(nn.Module):
 
     def _extractor(self, key: frozenset[str]) -> fx.GraphModule:
         if key not in self._extractors:
+            from torchvision.models.feature_extraction import create_feature_extractor  # 2 s to import: on first use
+
             self._extractors[key] = create_feature_extractor(self.net, return_nodes={n: n for n in key})
         return self._extractors[key]
 

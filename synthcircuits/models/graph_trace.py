@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 from torch import fx, nn
-from torchvision.models import feature_extraction
 
 from ..layout.architectures import Layer
 from ..layout.geometry import SizeStep, Span
@@ -60,6 +59,8 @@ class Trace:
 def trace_network(net: nn.Module, input_size: int) -> Trace:
     """Trace `net` (eval mode) and read its layers and spans; runs it once on a blank image."""
     # The same tracer settings as create_feature_extractor, so node names agree with capture's.
+    from torchvision.models import feature_extraction  # 2 s to import: only when a network is traced
+
     tracer = feature_extraction.NodePathTracer(**feature_extraction._set_default_tracer_kwargs(None))
     was_training = net.training
     net.eval()

@@ -29,9 +29,6 @@ _BLOCK_PARTS = {
     "pool_reduce": ("branch4", 1),
 }
 
-# Keys torchvision writes for its auxiliary classifiers; they play no part in inference.
-AUX_PREFIXES = ("aux1.", "aux2.")
-
 
 def _bn_conv(basic: nn.Module, x: Tensor) -> Tensor:
     """A torchvision BasicConv2d without its ReLU: conv then batch norm."""
@@ -104,8 +101,3 @@ class TorchvisionGoogLeNet(GoogLeNet):
             return _bn_conv(module, h)
 
         return inception_block(name, x, tap, conv, block.branch4[0])
-
-
-def strip_aux_heads(state: dict[str, Tensor]) -> dict[str, Tensor]:
-    """Drop torchvision's auxiliary-classifier tensors, which inference never uses."""
-    return {k: v for k, v in state.items() if not k.startswith(AUX_PREFIXES)}

@@ -26,12 +26,28 @@ from .catalog import (
 )
 from .graph_model import PREPROCESSING_KEY, Preprocessing
 from .inceptionv1 import InceptionV1
-from .torchvision_googlenet import AUX_PREFIXES, TorchvisionGoogLeNet, strip_aux_heads
 from .weights import WeightFile, check_shapes, read_weights
+
+# Keys torchvision writes for GoogLeNet's auxiliary classifiers; they play no part in inference.
+AUX_PREFIXES = ("aux1.", "aux2.")
+
+
+def strip_aux_heads(state: dict[str, Tensor]) -> dict[str, Tensor]:
+    """Drop torchvision's auxiliary-classifier tensors, which inference never uses."""
+    return {k: v for k, v in state.items() if not k.startswith(AUX_PREFIXES)}
+
+
+def _torchvision_googlenet() -> nn.Module:
+    """Imported on first use: torchvision takes about 2 s to import, which commands on the
+    other layouts should not pay."""
+    from .torchvision_googlenet import TorchvisionGoogLeNet
+
+    return TorchvisionGoogLeNet()
+
 
 MODEL_CLASSES: dict[str, Callable[[], nn.Module]] = {
     "inceptionv1": InceptionV1,
-    "torchvision_googlenet": TorchvisionGoogLeNet,
+    "torchvision_googlenet": _torchvision_googlenet,
     "bvlc_googlenet": BVLCGoogLeNet,
 }
 
@@ -114,7 +130,11 @@ def fits(tensors: Mapping[str, Tensor]) -> list[Fit]:
 
 
 def detect_architecture(tensors: Mapping[str, Tensor]) -> str | None:
-    """The architecture whose tensors these are (names and shapes), or None."""
+    """The architecture whose tensors these are (names and shapes), or None. The hand-written
+    layouts are tried first, on their own: building the others means importing torchvision."""
+    for name in ("inceptionv1", "bvlc_googlenet"):
+        if fit(tensors, name).exact:
+            return name
     best = fits(tensors)[0]
     return best.architecture if best.exact else None
 
@@ -175,9 +195,10 @@ def weights_architecture(weights: WeightFile) -> str:
     declared = weights.metadata.get(ARCHITECTURE_KEY)
     if declared in ("compact", "spliced") or (declared and (declared in MODEL_CLASSES or is_traced_name(declared))):
         return declared
+    found = detect_architecture(weights.tensors)
+    if found:
+        return found
     best = fits(weights.tensors)[0]
-    if best.exact:
-        return best.architecture
     described = f"{weights.path} ({weights.format}, {len(weights.tensors):,} tensors, {weights.parameter_count:,} parameters)"
     check_shapes(_cleaned(best.architecture, weights.tensors), expected_shapes(best.architecture),
                  f"{described} fits none of the known architectures; the closest is {best.architecture}")
