@@ -16,6 +16,7 @@ from pathlib import Path
 from . import __version__
 from . import options as opt
 from .errors import UserError
+from .invocation import running_command
 from .outputs import transaction
 from .threads import set_threads
 
@@ -56,11 +57,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         if "threads" in vars(args):
             set_threads(args.threads)
-        with transaction():  # every output appears together when the command succeeds, or none does
-            return args.handler(args)
+        with running_command(sys.argv[1:] if argv is None else argv), transaction():
+            return args.handler(args)  # every output appears together when the command succeeds, or none does
     except UserError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
+        print(f"{exc.kind}: {exc}", file=sys.stderr)
+        return exc.exit_status
     except KeyboardInterrupt:
         print("interrupted; nothing was written", file=sys.stderr)
         return 130
@@ -368,7 +369,9 @@ def _dataset_examples(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shard-size", type=opt.whole(1, 10**6), default=512, help="images per results shard (the unit a killed run resumes from)")
     p.add_argument("--size", type=opt.IMAGE_SIZE, default=224, help="images are resized and centre-cropped to SIZE x SIZE px")
     p.add_argument("--class-map", type=opt.input_path, default=None, help="lines `FOLDER_NAME label` naming class subfolders")
-    p.add_argument("--no-crops", dest="crops", action="store_false", help="skip the crop PNGs")
+    p.add_argument("--crops", action=argparse.BooleanOptionalAction, default=False,
+                   help="write every example's receptive-field crop as a PNG under crops/ now (default: record the boxes; "
+                   "the report cuts the crops it shows from the images)")
     _ray(p)
     _device(p)
     _arch(p)

@@ -26,6 +26,9 @@ class Location:
 class UserError(Exception):
     """Something in the user's input is wrong; the message says what and how to fix it."""
 
+    exit_status = 2
+    kind = "error"  # how the CLI's one line starts
+
     def __init__(self, message: str, *, location: Location | None = None, hint: str | None = None):
         super().__init__(message)
         self.message = message
@@ -37,6 +40,17 @@ class UserError(Exception):
         if self.hint:
             text += f"\n  hint: {self.hint}"
         return text
+
+
+class Stopped(UserError):
+    """A long run was stopped by a signal (Ctrl-C: 130, SIGTERM: 143); the message says what it
+    kept and how to resume."""
+
+    kind = "stopped"
+
+    def __init__(self, message: str, *, exit_status: int = 130, hint: str | None = None):
+        super().__init__(message, hint=hint)
+        self.exit_status = exit_status
 
 
 class AddressError(UserError, ValueError):

