@@ -106,7 +106,7 @@ def main() -> None:
     for count in (500, 5000):
         small = make_images(work / f"small_{count}", count, 64)
         _, peak = cli(["dataset-examples", str(weights), "--images", str(small), "--units", LAYER, "--size", "64",
-                       "--batch-size", str(args.batch_size), "--no-crops", "--device", args.device, "-o", str(work / f"mem_{count}")])
+                       "--batch-size", str(args.batch_size), "--device", args.device, "-o", str(work / f"mem_{count}")])
         peaks.append(peak)
     print()
     print(format_table(["images", "peak resident memory (MiB)", "vs 500"],

@@ -3,6 +3,7 @@ resumable shards, with unreadable files listed and skipped."""
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import subprocess
@@ -39,7 +40,7 @@ def arc_folder(tmp_path_factory):
 @pytest.fixture(scope="module")
 def examples(arc_folder, tmp_path_factory):
     out = tmp_path_factory.mktemp("examples") / "out"
-    assert main(["dataset-examples", str(SPEC), "--images", str(arc_folder), "--units", UNITS, "-o", str(out),
+    assert main(["dataset-examples", str(SPEC), "--images", str(arc_folder), "--units", UNITS, "-o", str(out), "--crops",
                  "--shard-size", "8", "--batch-size", "4", "--workers", "0", "--top", "3", "--bins", "3", "--per-bin", "3"]) == 0
     return out
 
@@ -90,6 +91,25 @@ def test_sigma_bins_are_monotone_and_statistics_match_the_examples(examples):
         assert top == pytest.approx(s["max"])
 
 
+def test_crops_are_cut_lazily_by_default_and_the_report_shows_the_same_pictures(examples, arc_folder, tmp_path):
+    from synthcircuits.dataset.results import read_dataset_examples
+
+    lazy = tmp_path / "lazy"
+    assert main(["dataset-examples", str(SPEC), "--images", str(arc_folder), "--units", UNITS, "-o", str(lazy),
+                 "--shard-size", "8", "--batch-size", "4", "--workers", "0", "--top", "3", "--bins", "3", "--per-bin", "3"]) == 0
+    assert not (lazy / "crops").exists()
+    eager_rows = pq.read_table(examples / "examples.parquet").to_pylist()
+    lazy_rows = pq.read_table(lazy / "examples.parquet").to_pylist()
+    assert [{k: v for k, v in r.items() if k != "crop"} for r in lazy_rows] == [{k: v for k, v in r.items() if k != "crop"} for r in eager_rows]
+    eager, cut_now = read_dataset_examples(examples), read_dataset_examples(lazy)
+    for a, b in zip(eager_rows, lazy_rows):
+        assert cut_now.crop_png(b) is not None
+        assert np.array_equal(np.asarray(Image.open(io.BytesIO(cut_now.crop_png(b)))), np.asarray(Image.open(examples / a["crop"])))
+    # Units peaking at the same place of the same image share one file.
+    assert len(set(r["crop"] for r in eager_rows)) == len(list((examples / "crops").rglob("*.png")))
+    assert eager.crop_png(eager_rows[0]) == (examples / eager_rows[0]["crop"]).read_bytes()
+
+
 def test_unreadable_files_are_listed_and_counted_not_fatal(examples):
     failed = pq.read_table(examples / "failures.parquet").to_pylist()
     assert [Path(f["image"]).name for f in failed] == ["zz_broken.png"]
@@ -106,7 +126,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(arc_folder, examples, 
     out = tmp_path / "resumed"
     command = [sys.executable, "-m", "synthcircuits.cli", "dataset-examples", str(SPEC), "--images", str(arc_folder),
                "--units", UNITS, "-o", str(out), "--shard-size", "2", "--batch-size", "1", "--workers", "0",
-               "--top", "3", "--bins", "3", "--per-bin", "3"]
+               "--top", "3", "--bins", "3", "--per-bin", "3", "--crops"]
     # The same results as the fixture's run, whose shards were 8 images: shard size changes nothing.
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     first = out / "shards" / "00000.npz"
@@ -128,7 +148,7 @@ def test_a_killed_run_resumes_to_the_uninterrupted_result(arc_folder, examples, 
 def test_a_run_on_a_local_ray_instance_writes_the_same_files(arc_folder, examples, tmp_path):
     pytest.importorskip("ray", reason="Ray is the optional extra; the test extra installs it, so CI runs this")
     out = tmp_path / "ray"
-    assert main(["dataset-examples", str(SPEC), "--images", str(arc_folder), "--units", UNITS, "-o", str(out), "--ray",
+    assert main(["dataset-examples", str(SPEC), "--images", str(arc_folder), "--units", UNITS, "-o", str(out), "--ray", "--crops",
                  "--shard-size", "8", "--batch-size", "4", "--workers", "0", "--top", "3", "--bins", "3", "--per-bin", "3"]) == 0
     for name in ("units.parquet", "examples.parquet", "failures.parquet"):
         assert (out / name).read_bytes() == (examples / name).read_bytes(), name
@@ -156,7 +176,7 @@ def test_list_files_npy_batches_and_limit_are_datasets_too(arc_folder, tmp_path)
     for source, extra, count in ((listed, [], 5), (tmp_path / "batch.npy", [], 3), (arc_folder, ["--limit", "4"], 4)):
         out = tmp_path / f"out_{source.name}_{count}"
         assert main(["dataset-examples", str(SPEC), "--images", str(source), "--units", "mixed3b:379", "-o", str(out),
-                     "--workers", "0", "--no-crops", *extra]) == 0
+                     "--workers", "0", *extra]) == 0
         assert pq.read_table(out / "units.parquet").to_pylist()[0]["images"] == count
 
 
@@ -167,7 +187,7 @@ def test_dataset_examples_run_on_a_traced_network_too(arc_folder, tmp_path):
     weights = save_safetensors(model.state_dict(), tmp_path / "r18.safetensors", weights_metadata(model))
     out = tmp_path / "out"
     assert main(["dataset-examples", str(weights), "--images", str(arc_folder), "--units", "layer2.0.conv1:3,layer2.0.conv1:7",
-                 "-o", str(out), "--workers", "0", "--top", "2", "--per-bin", "1"]) == 0
+                 "-o", str(out), "--workers", "0", "--top", "2", "--per-bin", "1", "--crops"]) == 0
     rows = pq.read_table(out / "examples.parquet").to_pylist()
     assert {r["unit"] for r in rows} == {"layer2.0.conv1:3", "layer2.0.conv1:7"}
     assert all((out / r["crop"]).is_file() for r in rows)

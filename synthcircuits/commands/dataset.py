@@ -3,19 +3,16 @@ activation statistics over a dataset, and sigma-binned examples, written as Parq
 
 from __future__ import annotations
 
-from itertools import groupby
 from pathlib import Path
 
-import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
-from PIL import Image
 
+from ..dataset.crops import add_boxes, write_crops
 from ..dataset.examples import QUANTILES, ExamplesJob, LayerUnits, UnitSummary, summarise
-from ..dataset.items import Item, list_items, read_class_map
+from ..dataset.items import list_items, read_class_map
 from ..dataset.runner import RunOptions, failures, run_job
 from ..errors import UserError
-from ..images import load_image
 from ..opened import OpenedModel
 from ..outputs import atomic_target
 from .common import open_model
@@ -32,14 +29,16 @@ def run_dataset_examples(source_path: Path, images: Path, units_text: str, outpu
     summaries = summarise(paths, layers, top=top, bins=bins, per_bin=per_bin)
     bad = failures(paths, items)
     rows = [dict(row, image=items[row["item"]].name) for s in summaries for row in s.examples]
+    add_boxes(rows, source.geometry(), size)
     if crops:
-        _add_crops(rows, items, source, size, output)
+        write_crops(rows, [item.path if item.row is None else None for item in items], size, output)
     _write_table(_unit_rows(summaries), output / "units.parquet")
     _write_table(rows, output / "examples.parquet", EXAMPLE_COLUMNS)
     _write_table([{"image": name, "reason": reason} for name, reason in bad], output / "failures.parquet", {"image": pa.string(), "reason": pa.string()})
     units = sum(len(layer.channels) for layer in layers)
     print(f"{len(items) - len(bad)} images read, {len(bad)} skipped (listed in failures.parquet); {units} units")
-    print(f"saved {output / 'units.parquet'}, {output / 'examples.parquet'}" + (f" and crops under {output / 'crops'}" if crops else ""))
+    print(f"saved {output / 'units.parquet'}, {output / 'examples.parquet'}" + (f" and crops under {output / 'crops'}" if crops else
+          " (each example's crop box; the report cuts crops from the images, --crops writes them all now)"))
     return 0
 
 
@@ -84,24 +83,6 @@ def _unit_rows(summaries: list[UnitSummary]) -> list[dict]:
             row.update({f"q{round(q * 100):02d}": float(s.quantiles[k, u]) for k, q in enumerate(QUANTILES)})
             rows.append(row)
     return rows
-
-
-def _add_crops(rows: list[dict], items: list[Item], source: OpenedModel, size: int, output: Path) -> None:
-    """Cut each example's receptive field at its strongest position out of the image (loaded once
-    per image however many units it serves), save it as a PNG, and record the box."""
-    geometry = source.geometry()
-    for item_index, group in groupby(sorted(rows, key=lambda r: r["item"]), key=lambda r: r["item"]):
-        pixels = (load_image(items[item_index].path, size).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8) \
-            if items[item_index].row is None else None
-        for row in group:
-            if pixels is None or not geometry.knows(row["layer"]):
-                continue
-            top, bottom = (min(max(v, 0), size - 1) for v in geometry.input_span(row["layer"], row["y"]))
-            left, right = (min(max(v, 0), size - 1) for v in geometry.input_span(row["layer"], row["x"]))
-            name = f"crops/{row['layer']}_{row['channel']}/{row['kind']}{'' if row['bin'] < 0 else row['bin']}_{row['rank']:02d}.png"
-            with atomic_target(output / name) as tmp:
-                Image.fromarray(pixels[top : bottom + 1, left : right + 1]).save(tmp, format="PNG")
-            row.update(crop_top=top, crop_left=left, crop_bottom=bottom, crop_right=right, crop=name)
 
 
 def _write_table(rows: list[dict], path: Path, schema: dict | None = None) -> None:

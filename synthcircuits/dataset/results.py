@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from ..errors import UserError
+from .crops import cut, image_pixels, png_bytes
+from .runner import read_job_record
 
 
 @dataclass
@@ -13,9 +17,22 @@ class DatasetExamples:
     folder: Path
     stats: dict[str, dict]  # unit -> its row of units.parquet
     examples: dict[str, list[dict]]  # unit -> its rows of examples.parquet (top first, then sigma bins)
+    size: int = 224  # the size the run read its images at (its job.json)
+    _pixels: dict[str, np.ndarray] = field(default_factory=dict, repr=False)  # the last image cut from
 
-    def crop_path(self, row: dict) -> Path | None:
-        return self.folder / row["crop"] if row.get("crop") else None
+    def crop_png(self, row: dict) -> bytes | None:
+        """The example's receptive-field crop as PNG bytes: the file `--crops` wrote, else cut from
+        the image now. None where neither can be had (an image moved away, a row of a .npy batch)."""
+        if row.get("crop") and (self.folder / row["crop"]).is_file():
+            return (self.folder / row["crop"]).read_bytes()
+        if row.get("crop_top") is None or not Path(row["image"]).is_file():
+            return None
+        if row["image"] not in self._pixels:
+            try:
+                self._pixels = {row["image"]: image_pixels(Path(row["image"]), self.size)}
+            except UserError:
+                return None
+        return png_bytes(cut(self._pixels[row["image"]], row))
 
 
 def read_dataset_examples(folder: str | Path) -> DatasetExamples:
@@ -31,4 +48,4 @@ def read_dataset_examples(folder: str | Path) -> DatasetExamples:
     examples: dict[str, list[dict]] = {}
     for row in sorted(rows, key=lambda r: (r["kind"] != "top", r["bin"], r["rank"])):
         examples.setdefault(row["unit"], []).append(row)
-    return DatasetExamples(folder, stats, examples)
+    return DatasetExamples(folder, stats, examples, int((read_job_record(folder) or {}).get("size", 224)))

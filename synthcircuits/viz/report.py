@@ -198,11 +198,10 @@ def _dataset_section(dataset: DatasetExamples, unit: str, cache: AssetCache) -> 
         return f"<h2>Dataset examples</h2><p>{html.escape(str(dataset.folder))} has no examples of {html.escape(unit)}</p>"
 
     def figure(row: dict, caption: str) -> str:
-        source = dataset.crop_path(row)
-        if source is None or not source.is_file():
+        png = dataset.crop_png(row)
+        if png is None:
             return f"<figure>{html.escape(Path(row['image']).name)}<figcaption>{caption}</figcaption></figure>"
-        digest = hashlib.sha256(source.read_bytes()).hexdigest()
-        asset = cache.get("crop", [digest], lambda p: _copy(source, p))
+        asset = cache.get("crop", [hashlib.sha256(png).hexdigest()], lambda p: _write_bytes(png, p))
         return (f"<figure style='display:inline-block;margin:4px'><img src='{asset}' width='96' alt='{html.escape(row['image'])}'>"
                 f"<figcaption>{caption}</figcaption></figure>")
 
@@ -236,6 +235,11 @@ def decompiled_section(folder: Path, output: Path) -> tuple[str, str]:
 def _copy(source: Path, target: Path) -> None:
     with atomic_target(target) as tmp:
         shutil.copyfile(source, tmp)
+
+
+def _write_bytes(data: bytes, target: Path) -> None:
+    with atomic_target(target) as tmp:
+        tmp.write_bytes(data)
 
 
 def _write_index(report: Report, output: Path, rows: Sequence[tuple[ReportUnit, str]]) -> None:
