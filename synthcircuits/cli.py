@@ -386,6 +386,13 @@ def _images(p: argparse.ArgumentParser, required: bool = True) -> None:
     p.add_argument("--size", type=opt.IMAGE_SIZE, default=224, help="images are resized and centre-cropped to SIZE x SIZE px")
 
 
+def _doctor(sub: argparse._SubParsersAction) -> None:
+    p = _add(sub, "doctor", "check a long run's output folder: its shards against their checksums, its images, its tables and "
+             "lock; print what is whole, what is missing or damaged, and the command that resumes it (changes nothing)")
+    p.add_argument("folder", type=opt.input_path, help="the -o folder of dataset-examples, or the --shards folder of edit or patch")
+    p.set_defaults(handler=_body("doctor", "run_doctor", "folder"))
+
+
 def _patch(sub: argparse._SubParsersAction) -> None:
     p = _add(sub, "patch", "run an intervention spec (zero, mean, scale, clamp, set, patch, path) over images: "
                            "the target's activation and the top-5 before and after")
@@ -465,7 +472,7 @@ def _decompile(sub: argparse._SubParsersAction) -> None:
                                  "device"))
 
 
-_COMMANDS = [_demo, _dataset_examples, _find, _vis, _report, _tuning, _layers, _weights, _probe, _build, _check_spec, _schema, _verify,
+_COMMANDS = [_demo, _dataset_examples, _doctor, _find, _vis, _report, _tuning, _layers, _weights, _probe, _build, _check_spec, _schema, _verify,
              _compare, _edit, _patch, _attribute, _extract, _decompile, _export]
 
 

@@ -27,6 +27,7 @@ from .invocation import command_argv
 from .outputs import make_folders
 
 LOCK_NAME = ".synthcircuits.lock"
+_HELD: dict[Path, int] = {}  # folders this process holds, and how deep: a command and its runner share one lock
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,17 @@ def locked_folder(folder: str | Path) -> Iterator[Holder | None]:
     """Hold `folder`'s lock for the block (the folder is made if missing). Yields the holder of a
     stale lock that was taken over, else None. Refuses, with one line, while another run holds it."""
     folder = make_folders(folder)
+    key = folder.resolve()
+    if key in _HELD:
+        _HELD[key] += 1
+        try:
+            yield None
+        finally:
+            _HELD[key] -= 1
+        return
     path = folder / LOCK_NAME
     fd = _acquire(path, folder)
+    _HELD[key] = 1
     try:
         stale = _parse(os.pread(fd, 4096, 0).decode("utf-8", "replace"))
         _write(fd, path, json.dumps(asdict(Holder.me())) + "\n")
@@ -82,6 +92,7 @@ def locked_folder(folder: str | Path) -> Iterator[Holder | None]:
             print(f"note: took over the lock on {folder} left by {stale.describe()}, which is no longer running", file=sys.stderr)
         yield stale
     finally:
+        del _HELD[key]
         try:
             path.unlink()  # before unlocking: a run waiting on this inode then finds it gone and retries
         except OSError:

@@ -13,6 +13,7 @@ from ..dataset.examples import QUANTILES, ExamplesJob, LayerUnits, UnitSummary, 
 from ..dataset.items import list_items, read_class_map
 from ..dataset.runner import RunOptions, failures, run_job
 from ..errors import UserError
+from ..folder_lock import locked_folder
 from ..opened import OpenedModel
 from ..outputs import atomic_target
 from .common import open_model
@@ -25,6 +26,12 @@ def run_dataset_examples(source_path: Path, images: Path, units_text: str, outpu
     layers = units_of(source, units_text)
     items = list_items(images, read_class_map(class_map) if class_map else None, source.architecture.name, limit)
     options = RunOptions(batch_size=batch_size, workers=workers, shard_size=shard_size, size=size, device=device)
+    with locked_folder(output):  # the shards, then the tables and crops: one writer from first to last
+        return _examples(source, layers, items, options, output, top, bins, per_bin, size, crops, ray)
+
+
+def _examples(source: OpenedModel, layers: list[LayerUnits], items: list, options: RunOptions, output: Path, top: int, bins: int,
+              per_bin: int, size: int, crops: bool, ray: str | None) -> int:
     paths = run_job(ExamplesJob(source.model, layers), items, output, options, ray=ray)
     summaries = summarise(paths, layers, top=top, bins=bins, per_bin=per_bin)
     bad = failures(paths, items)

@@ -83,17 +83,20 @@ def clear_shards(folder: Path, check: ShardCheck) -> None:
         path.unlink(missing_ok=True)
 
 
-def changed_items(folder: Path, shards: Sequence[Shard], items: Sequence[Item]) -> list[str]:
-    """Items of finished shards whose file is not what the shard was computed from (by name,
-    size and modification time), in item order."""
+def changed_items(folder: Path, shards: Sequence[Shard]) -> list[str]:
+    """Items of finished shards whose file is not what the shard was computed from (by size and
+    modification time, as the shard recorded them when it read each item), in item order."""
     changed = []
     for shard in shards:
-        recorded = read_identities(shard.path(folder))
-        for offset, item in enumerate(items[shard.start : shard.stop]):
-            then = recorded[offset] if offset < len(recorded) else None
-            if then is None or then != (item.name, *identity(item)):
-                changed.append(item.name)
+        for name, size, mtime in read_identities(shard.path(folder)):
+            if identity(Item(_path_of(name))) != (size, mtime):
+                changed.append(name)
     return changed
+
+
+def _path_of(name: str) -> Path:
+    """The file an item name refers to (`batch.npy[3]` is row 3 of batch.npy)."""
+    return Path(name[: name.rindex("[")] if name.endswith("]") and "[" in name else name)
 
 
 def read_identities(path: Path) -> list[tuple[str, int, int]]:

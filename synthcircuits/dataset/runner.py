@@ -57,7 +57,7 @@ def run_job(job: Job, items: Sequence[Item], folder: Path, options: RunOptions =
     with locked_folder(folder):
         _claim(folder, job, items, options)
         check = check_shards(folder, shards)
-        changed = changed_items(folder, check.whole, items)
+        changed = changed_items(folder, check.whole)
         if changed:
             raise UserError(f"{len(changed)} image(s) changed since {folder}'s shards were computed from them: "
                             f"{', '.join(changed[:5])}{' ...' if len(changed) > 5 else ''}",
