@@ -16,6 +16,7 @@ import math
 import os
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -92,22 +93,24 @@ class ThreadTuner:
     process's cores spent with how much this process used: the rest is other work, in cores.
     The loop then runs on the cores that are left (at least one), and back on all of them
     once the other work ends. Off where the count is fixed (`--threads`, OMP_NUM_THREADS) or
-    /proc cannot be read.
+    /proc cannot be read. `sample` and `clock` are what it reads (tests pass their own).
     """
 
-    def __init__(self, interval: float = 1.0):
+    def __init__(self, interval: float = 1.0, sample: Callable[[], CpuSample | None] = cpu_sample,
+                 clock: Callable[[], float] = time.monotonic):
         import torch
 
         self.torch = torch
         self.most = torch.get_num_threads()
         self.threads = self.most
         self.interval = interval
-        self.last = cpu_sample() if _fixed is None and self.most > 1 else None
+        self.sample, self.clock = sample, clock
+        self.last = sample() if _fixed is None and self.most > 1 else None
 
     def tick(self) -> None:
-        if self.last is None or time.monotonic() - self.last.time < self.interval:
+        if self.last is None or self.clock() - self.last.time < self.interval:
             return
-        now = cpu_sample()
+        now = self.sample()
         if now is None:
             self.last = None
             return

@@ -17,6 +17,7 @@ from torch import Tensor, nn
 from ..dataset.items import Item, list_images
 from ..dataset.runner import RunOptions, read_shards, run_job
 from ..edit.effect import EffectReport, effect_from_shards, predictions, short_name
+from ..edit.spec import check_weights_architecture
 from ..errors import UserError
 from ..images import load_image
 from ..labels import labels_for
@@ -55,9 +56,7 @@ def plan(spec: PatchSpec, model: nn.Module, size: int) -> Plan:
     """Capture what the operations need (means over folders, activations of source images) and
     check every layer, channel and position against the model at `size` px."""
     arch = model.architecture
-    if spec.architecture != arch.name:
-        raise patch_error(spec.ops[0], f"the spec's addresses are for {spec.architecture}, the weights are {arch.name}",
-                          f"set `architecture: {arch.name}` in {spec.file}, or pass weights of {spec.architecture}")
+    check_weights_architecture(arch.name, spec.architecture, spec.architecture_location, "the model")
     points = [input_point(arch, op.target) if op.kind == "path" else op.layer for op in spec.ops]
     check_points(model, points + ([spec.target.layer] if spec.target else []))
     blank = capture(model, torch.zeros(1, 3, size, size), points + ([spec.target.layer] if spec.target else []))

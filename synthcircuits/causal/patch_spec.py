@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..edit.spec import check_connection, relative_path, spec_architecture, unit_in
+from ..edit.spec import architecture_location, check_connection, relative_path, spec_architecture, unit_in
 from ..errors import Location
 from ..layout.address import UnitAddress
 from ..spec.schema import _COMMENT, _object, _one_of_keys, validate_structure
@@ -112,6 +112,7 @@ class PatchSpec:
     file: str = "<patch>"
     content_hash: str = ""
     base_location: Location | None = None
+    architecture_location: Location | None = None  # its architecture: key, or the document where it has none
 
 
 def load_patch(path: str | Path) -> PatchSpec:
@@ -185,7 +186,7 @@ def patch_from_source(src: Source) -> PatchSpec:
     base = relative_path(src, data["base"]) if "base" in data else None
     return PatchSpec(data["name"], arch.name, tuple(ops), target, position, base, src.file,
                      hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest(),
-                     src.where(("base",)) if "base" in data else None)
+                     src.where(("base",)) if "base" in data else None, architecture_location(src))
 
 
 def patch_error(op: PatchOp, message: str, hint: str | None = None) -> SpecError:

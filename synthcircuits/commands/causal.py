@@ -18,6 +18,7 @@ from ..dataset.items import Item, list_items, read_class_map
 from ..dataset.loading import load_item
 from ..dataset.runner import RunOptions
 from ..edit.effect import short_name
+from ..edit.spec import check_weights_architecture
 from ..errors import UserError
 from ..images import IMAGE_SUFFIXES, load_image
 from ..labels import labels_for, normalise
@@ -72,7 +73,8 @@ def run_patch_command(spec_path: Path, weights: Path | None, architecture: str |
                       output_dir: Path, batch_size: int, workers: int, shards: Path | None, ray: str | None, device: str,
                       class_map: Path | None) -> int:
     spec = load_patch(spec_path)
-    source = open_model(base_weights_path(spec, weights), device, architecture or spec.architecture)
+    source = open_model(base_weights_path(spec, weights), device, architecture)
+    check_weights_architecture(source.architecture.name, spec.architecture, spec.architecture_location, source.label)
     items = image_items(images, source.architecture.name, class_map)
     concrete = plan(spec, source.model, size)
     describe = {"kind": "patch", "weights_sha256": content_hash(source.model.state_dict()), "spec_sha256": spec.content_hash,

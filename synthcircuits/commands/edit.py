@@ -16,7 +16,7 @@ from ..models.zoo import model_from_state_dict, weights_architecture
 from ..edit.apply import EditResult, apply_edits, edited_model, mean_image_loader
 from ..dataset.items import list_images, read_class_map
 from ..edit.effect import measure_effect
-from ..edit.spec import EditSpec, load_edit
+from ..edit.spec import EditSpec, check_weights_architecture, load_edit
 from ..causal.patch_spec import PatchSpec
 from ..spec.source import SpecError
 from ..edit.splice import SplicedModel
@@ -62,10 +62,7 @@ def run_edit(edit_path: Path, weights: Path | None, images: Path | None, mean_im
         raise UserError(f"--mean-images {mean_images} is not a folder of images")
     source = base_weights_path(spec, weights)
     base_file = read_weights(source)
-    found = weights_architecture(base_file)
-    if found != spec.architecture:
-        raise UserError(f"{source}: holds {found} weights, but the edit is written for {spec.architecture}",
-                        hint="set architecture: in the edit to match the weights")
+    check_weights_architecture(weights_architecture(base_file), spec.architecture, spec.architecture_location, source)
     labelled = list_images(images, read_class_map(class_map) if class_map else None, spec.architecture) if images else None
     result = apply_edits(base_file.tensors, spec, mean_image_loader(mean_images))
     print(f"{spec.name}: {len(result.changes)} tensor writes on {source}" + (f", {len(result.splices)} splice(s)" if result.splices else ""))

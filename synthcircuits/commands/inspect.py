@@ -8,6 +8,7 @@ from .. import __version__
 from ..errors import UserError
 from ..images import load_inputs
 from ..models import capture
+from ..models.capture import InputTooSmall
 from ..models.caffe import read_caffe_bin
 from ..models.fetch import fetch_weights
 from ..models.weights import content_hash, read_weights, save_safetensors
@@ -87,7 +88,11 @@ def run_probe(weights: Path | None, architecture: str | None, layers_text: str, 
     model = resolve_weights(weights, architecture).to(device)
     images = load_inputs(inputs, size)
     layers = [name.strip() for name in layers_text.split(",") if name.strip()]
-    acts = capture(model, images, layers, pre_relu=pre_relu)
+    try:
+        acts = capture(model, images, layers, pre_relu=pre_relu)
+    except InputTooSmall as exc:
+        shown = ", ".join(str(p) for p in inputs[:3]) + (f" and {len(inputs) - 3} more" if len(inputs) > 3 else "")
+        raise UserError(f"{shown}: {exc.message}", hint=exc.hint) from None
     save_npz({k: v.cpu().numpy() for k, v in acts.items()}, output)
     for name, value in acts.items():
         print(f"{name:32s} {list(value.shape)}")

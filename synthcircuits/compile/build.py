@@ -65,7 +65,9 @@ class Build:
     def metadata(self) -> dict[str, str]:
         meta = {
             "synthcircuits.version": __version__,
-            "synthcircuits.architecture": self.target,
+            # What the tensors are: a compact net, or the spec's own architecture (a base patch of BVLC
+            # GoogLeNet is a BVLC GoogLeNet), so every command opens the file as what it is.
+            "synthcircuits.architecture": "compact" if self.target == "compact" else self.spec.architecture,
             "synthcircuits.spec_name": self.spec.name,
             "synthcircuits.spec_hash": self.spec.content_hash,
             "synthcircuits.units": json.dumps([u.as_json() for u in self.units]),

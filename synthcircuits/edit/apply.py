@@ -60,7 +60,12 @@ def mean_image_loader(default_folder: Path | None = None) -> MeanImages:
         folder = op.path or default_folder
         if folder is None:
             raise edit_error(op, "mean_ablate needs images to average over", "give images: DIR in the edit, or --mean-images DIR")
-        return folder_batch(Path(folder))
+        if op.path is None:  # --mean-images: the command line's, named by the error itself
+            return folder_batch(Path(folder))
+        try:
+            return folder_batch(Path(folder))
+        except UserError as exc:  # the spec's images: folder: said at the spec's line
+            raise edit_error(op, f"images: {exc.message}", exc.hint) from None
 
     return images_for
 

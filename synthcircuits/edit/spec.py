@@ -93,6 +93,7 @@ class EditSpec:
     content_hash: str = ""
     data: dict = field(default_factory=dict, repr=False)
     base_location: Location | None = None
+    architecture_location: Location | None = None  # its architecture: key, or the document where it has none
 
 
 def load_edit(path: str | Path) -> EditSpec:
@@ -125,6 +126,8 @@ def edit_from_source(src: Source) -> EditSpec:
         path = ("edits", i, kind)
         location = src.where(path)
         units = tuple(unit(path + ("units", j), t) for j, t in enumerate(params.get("units", [])))
+        if kind in ("clamp", "scale", "transplant") or (kind == "ablate" and params.get("mode", "activation") == "activation"):
+            _check_own_weights(src, arch, path, units, kind)
         op = EditOp(kind, units, location=location)
         if traced and kind in ("ablate_connection", "scale_connection", "splice"):
             raise src.error(path, f"{kind} is defined for GoogLeNet layouts, not for {arch.name}",
@@ -167,7 +170,7 @@ def edit_from_source(src: Source) -> EditSpec:
     return EditSpec(
         data["name"], data.get("description", ""), arch.name, tuple(ops), base, src.file,
         hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest(), data,
-        src.where(("base",)) if "base" in data else None,
+        src.where(("base",)) if "base" in data else None, architecture_location(src),
     )
 
 
@@ -181,6 +184,31 @@ def spec_architecture(src: Source) -> Architecture:
         return architecture_named(src.data.get("architecture", "inceptionv1"))
     except UserError as exc:
         raise src.error(("architecture",), exc.message, exc.hint) from None
+
+
+def _check_own_weights(src: Source, arch: Architecture, path: tuple, units: tuple[UnitAddress, ...], kind: str) -> None:
+    """`kind` rewrites each unit's own incoming weights and bias: only units a conv (or linear)
+    layer computes have them. A pooling, normalisation or softmax unit is refused at its line."""
+    for j, u in enumerate(units):
+        layer = arch.layer(u.layer)
+        if layer.kind not in ("conv", "block", "linear"):
+            raise src.error(path + ("units", j), f"{u} is a unit of {u.layer}, a {layer.kind} layer: it has no weights of its own "
+                            f"for {kind} to change", "name the unit of the conv layer it comes from"
+                            + (", or use `mode: outgoing` to cut the weights that read it" if kind == "ablate" else ""))
+
+
+def architecture_location(src: Source) -> Location:
+    return src.where(("architecture",)) if "architecture" in src.data else src.where(())
+
+
+def check_weights_architecture(found: str, spec_architecture: str, location: Location | None, weights: Path) -> None:
+    """The weights a spec runs on must be of the architecture its addresses are read in: else an
+    error at the spec's `architecture:` line, which is where the user says which they meant."""
+    if found != spec_architecture:
+        where = "says" if location and location.line and location.line > 1 else "defaults to"
+        raise SpecError(f"this spec's architecture {where} {spec_architecture}, but {weights} holds {found} weights",
+                        location=location, hint=f"set `architecture: {found}` in the spec (and its addresses to {found}'s "
+                        f"names), or pass {spec_architecture} weights")
 
 
 def unit_in(src: Source, arch: Architecture, path: tuple, text: str) -> UnitAddress:

@@ -82,6 +82,11 @@ def deepest_stage(model: nn.Module, names: Sequence[str]) -> str:
 _MINIMUM_SIDES: WeakKeyDictionary[nn.Module, dict[tuple[str, ...], int]] = WeakKeyDictionary()
 
 
+class InputTooSmall(UserError):
+    """Images smaller than the network needs to reach a layer; the caller that knows which files
+    they came from names them."""
+
+
 def check_input_size(model: nn.Module, images: Tensor, names: Sequence[str]) -> None:
     """Refuse images too small for the network to reach `names` (its pools and convs would leave
     no positions), naming the smallest size that works, before the real forward runs."""
@@ -93,7 +98,7 @@ def check_input_size(model: nn.Module, images: Tensor, names: Sequence[str]) -> 
         return
     smallest = minimum_input_side(model, names)
     if min(height, width) < smallest:
-        raise UserError(f"images of {height}x{width} px are too small to reach {', '.join(names)}: "
+        raise InputTooSmall(f"images of {height}x{width} px are too small to reach {', '.join(names)}: "
                         f"this network needs at least {smallest}x{smallest} px there",
                         hint=f"pass --size {max(smallest, trained)} to resize, or ask for an earlier layer")
 
