@@ -1,6 +1,10 @@
 """Dataset jobs: `dataset-examples` on a whole layer against a plain batched forward to that layer
-on the same images (throughput ratio), peak memory at 500 vs 5,000 images (it must not grow with
-the dataset), and the overhead of running the same job on a local Ray instance.
+on the same pre-decoded images (throughput ratio): the job in process, and the whole command as
+a user meets it (a fresh process: start, imports, decoding, shards, summary, tables; crops
+recorded as boxes, and with --crops written as PNGs). Then the cost of the runner's safety
+(the folder lock, shard checksums, verifying every shard on resume) against the run it guards,
+peak memory at 500 vs 5,000 images (it must not grow with the dataset), and the overhead of
+running the same job on a local Ray instance.
 
     .venv/bin/python benchmarks/bench_dataset.py [--device cuda] [--images 200] [--batch-size 32] [--skip-ray]
 """
@@ -51,6 +55,39 @@ def cli(args: list[str]) -> tuple[float, int]:
     return time.perf_counter() - start, peak
 
 
+def safety_costs(folder: Path, run_seconds: float) -> str:
+    """What the runner's safety costs, each part timed on the finished run's own shards: taking
+    and releasing the lock, a checksum per shard (hashing its bytes, writing its .sha256), and
+    the verification a resume does (reading and hashing every shard)."""
+    import hashlib
+
+    from synthcircuits.dataset.ledger import check_shards
+    from synthcircuits.dataset.runner import read_job_record
+    from synthcircuits.dataset.shards import shards_of
+    from synthcircuits.folder_lock import locked_folder
+    from synthcircuits.outputs import atomic_target
+
+    record = read_job_record(folder)
+    shards = shards_of(record["items"], record["shard_size"])
+    start = time.perf_counter()
+    with locked_folder(work_lock := folder.parent / "lock_probe"):
+        pass
+    lock = time.perf_counter() - start
+    start = time.perf_counter()
+    for shard in shards:
+        digest = hashlib.sha256(shard.path(folder).read_bytes()).hexdigest()
+        with atomic_target(work_lock / f"{shard.number}.sha256", now=True) as tmp:
+            tmp.write_text(digest)
+    checksums = time.perf_counter() - start
+    start = time.perf_counter()
+    assert len(check_shards(folder, shards).whole) == len(shards)
+    verify = time.perf_counter() - start
+    rows = [[name, f"{seconds * 1000:.1f}", f"{seconds / run_seconds:.2%}"] for name, seconds in
+            (("folder lock (take and release)", lock), (f"checksums of {len(shards)} shards", checksums),
+             ("verifying every shard (a resume)", verify), ("all of it", lock + checksums + verify))]
+    return format_table(["runner safety", "ms", "of the run"], rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--device", default="cpu")
@@ -93,13 +130,20 @@ def main() -> None:
 
     local = examples(work / "local")
     rows = [["plain batched forward to mixed3b (decoded images)", f"{forward:.2f}", f"{args.images / forward:.1f}", "1.00"],
-            ["dataset examples, all 480 units of mixed3b", f"{local:.2f}", f"{args.images / local:.1f}", f"{forward / local:.2f}"]]
+            ["dataset examples, all 480 units of mixed3b (in process)", f"{local:.2f}", f"{args.images / local:.1f}", f"{forward / local:.2f}"]]
+    command = ["dataset-examples", str(weights), "--images", str(folder), "--units", LAYER, "--batch-size", str(args.batch_size),
+               "--device", args.device]
+    for label, extra in (("the whole command, a new process (crop boxes)", []), ("the whole command with --crops (PNGs written)", ["--crops"])):
+        seconds, _ = cli([*command, "-o", str(work / f"cli{len(extra)}"), *extra])
+        rows.append([label, f"{seconds:.2f}", f"{args.images / seconds:.1f}", f"{forward / seconds:.2f}"])
     if not args.skip_ray:
         ray_time = examples(work / "ray", "local")
         rows.append(["the same on a local Ray instance (start included)", f"{ray_time:.2f}", f"{args.images / ray_time:.1f}",
                      f"{forward / ray_time:.2f}"])
     print(f"device {args.device}; {args.images} images of 224 px; batch {args.batch_size}\n")
     print(format_table(["run", "seconds", "images/s", "throughput vs plain forward"], rows))
+    print()
+    print(safety_costs(work / "local", local))
 
     # Memory does not grow with the dataset: 500 vs 5,000 images (64 px, to keep the run short).
     peaks = []

@@ -119,7 +119,7 @@ WRITE_FAILURES = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EROFS, errno.EA
 def write_failure(path: Path, exc: OSError) -> UserError:
     full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
     return UserError(f"cannot write {path}: {exc.strerror}",
-                     hint="free some space there (nothing partial was left), then run again" if full else "name a writable location")
+                     hint="free some space there (nothing partial was left)" if full else "name a writable location")
 
 
 def make_folders(folder: str | Path) -> Path:

@@ -251,3 +251,23 @@ def test_a_ray_actor_killed_mid_run_is_retried_and_gives_the_local_output(setup,
     assert marker.exists() and int(marker.read_text()) != os.getpid()  # an actor's process did die
     for a, b in zip(read_shards(local), read_shards(remote)):
         assert a.keys() == b.keys() and all(np.array_equal(a[k], b[k]) for k in a)
+
+
+@pytest.mark.parametrize("command", ["dataset-examples", "find", "report"])
+def test_every_long_command_refuses_a_folder_another_process_is_writing(setup, tmp_path, capsys, command):
+    weights, images, _ = setup
+    out = tmp_path / "out"
+    holder = subprocess.Popen([sys.executable, "-c", "import sys, time\nfrom synthcircuits.folder_lock import locked_folder\n"
+                               f"with locked_folder({str(out)!r}):\n    print('held', flush=True)\n    time.sleep(60)\n"],
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "held"
+        argv = {"dataset-examples": args(weights, images, out),
+                "find": ["find", "mixed3a", "--weights", str(weights), "-o", str(out), "--limit", "1"],
+                "report": ["report", str(weights), "--units", "mixed3a:1", "--steps", "1", "--size", "32", "-o", str(out)]}[command]
+        assert main(argv) == 2
+        assert f"{out} is being written by another run: pid {holder.pid}" in capsys.readouterr().err
+        assert sorted(p.name for p in out.iterdir()) == [".synthcircuits.lock"]  # nothing of the refused run's
+    finally:
+        holder.kill()
+        holder.wait()

@@ -5,7 +5,6 @@ dataset runner (local or Ray, resumable shards), reporting the target and the pr
 from __future__ import annotations
 
 import hashlib
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +14,7 @@ import torch
 from torch import Tensor, nn
 
 from ..dataset.items import Item, list_images
-from ..dataset.runner import RunOptions, read_shards, run_job
+from ..dataset.runner import RunOptions, read_shards, run_and_read
 from ..edit.effect import EffectReport, effect_from_shards, predictions, short_name
 from ..edit.spec import check_weights_architecture
 from ..errors import UserError
@@ -194,10 +193,7 @@ def run_patch(model: nn.Module, plan_: Plan, items: Sequence[Item], options: Run
     arch = model.architecture.name
     _, valid = labels_for(arch)
     job = PatchJob(model, plan_, valid, describe)
-    if folder is None:
-        with tempfile.TemporaryDirectory(prefix="synthcircuits-patch.") as tmp:
-            return _report(run_job(job, items, Path(tmp), options, ray=ray), items, arch, plan_)
-    return _report(run_job(job, items, folder, options, ray=ray), items, arch, plan_)
+    return run_and_read(job, items, folder, options, lambda paths: _report(paths, items, arch, plan_), ray=ray)
 
 
 def _report(paths: list[Path], items: Sequence[Item], arch: str, plan_: Plan) -> PatchReport:

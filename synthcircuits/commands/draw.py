@@ -13,6 +13,7 @@ import torch
 from torch import Tensor
 
 from ..dataset.results import read_dataset_examples
+from ..folder_lock import locked_folder
 from ..edit import apply_edits, edited_model, load_edit
 from ..dataset.items import list_images
 from ..edit.effect import measure_effect
@@ -106,14 +107,15 @@ def run_report(source_path: Path, output: Path, units_text: str | None, steps: i
             raise UserError("--units is needed for a weights file", hint="e.g. --units " + _example_units(source))
         units = [ReportUnit(u) for u in wanted]
         title = f"{source_path.name}"
-    sections = []
-    if edits is not None:
-        sections.append(("edit.html", _edit_section(source, edits, images)))
-    if decompiled is not None:
-        from ..viz.report import decompiled_section
+    with locked_folder(output):  # one run writes a report folder: a second is refused, naming this one
+        sections = []
+        if edits is not None:
+            sections.append(("edit.html", _edit_section(source, edits, images)))
+        if decompiled is not None:
+            from ..viz.report import decompiled_section
 
-        sections.append(decompiled_section(decompiled, output))
-    cache = write_report(Report(title, source, units, sections, dataset), output, steps=steps, size=size, canvas=canvas)
+            sections.append(decompiled_section(decompiled, output))
+        cache = write_report(Report(title, source, units, sections, dataset), output, steps=steps, size=size, canvas=canvas)
     print(f"saved {output / 'index.html'} ({len(units)} unit pages; {cache.drawn} pictures drawn, the rest cached)")
     return 0
 

@@ -9,6 +9,9 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..layout.address import unit_at
+from ..folder_lock import locked_folder
+from ..layout.architectures import Layer
+from ..opened import OpenedModel
 from ..outputs import atomic_target, make_folders
 from ..probe.classify import FAMILIES, UnitClass, classify_layer
 from ..probe.tuning import ProbeUnit, RadialSweep
@@ -28,7 +31,12 @@ def run_find(layer_name: str, weights: Path | None, spec: Path | None, architect
     arch = source.architecture
     if not arch.has_layer(layer_name):
         raise UserError(f"{arch.name} has no layer {layer_name!r}", hint=f"`synthcircuits layers --arch {arch.name}` lists them")
-    layer = arch.layer(layer_name)
+    with locked_folder(output):  # one run writes a folder: a second is refused, naming this one
+        return _find(source, arch.layer(layer_name), family, output, limit, vis_steps)
+
+
+def _find(source: OpenedModel, layer: Layer, family: str, output: Path, limit: int, vis_steps: int) -> int:
+    arch = source.architecture
     channels = range(source.layer_width(layer.name))
     units = [ProbeUnit(source.name_of(layer.name, c), layer.name, c) for c in channels]
     branches = [unit_at(layer.name, c, arch).branch if not source.compact else None for c in channels]

@@ -24,12 +24,14 @@ import json
 import signal
 import socket
 import sys
+import tempfile
 import threading
 import time
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -47,11 +49,24 @@ from .ray_runner import run_on_ray
 from .shards import FAILED_INDEX, FAILED_REASON, Job, RunOptions, Shard, batch_count, batches_of, shard_payload, shards_of
 
 RECORD_FORMAT = 2  # job.json's layout; folders of other formats are not resumed
+T = TypeVar("T")
 
 
-def run_job(job: Job, items: Sequence[Item], folder: Path, options: RunOptions = RunOptions(), ray: str | None = None) -> list[Path]:
+def run_and_read(job: Job, items: Sequence[Item], folder: Path | None, options: RunOptions, read: Callable[[list[Path]], T],
+                 ray: str | None = None) -> T:
+    """`read` of `run_job`'s shards. Without a folder they live in a temporary one, removed once
+    read: nothing then resumes, and a stopped run says so."""
+    if folder is not None:
+        return read(run_job(job, items, folder, options, ray=ray))
+    with tempfile.TemporaryDirectory(prefix="synthcircuits-run.") as tmp:
+        return read(run_job(job, items, Path(tmp), options, ray=ray, kept=False))
+
+
+def run_job(job: Job, items: Sequence[Item], folder: Path, options: RunOptions = RunOptions(), ray: str | None = None,
+            kept: bool = True) -> list[Path]:
     """Run `job` over `items`, writing (or reusing) one shard file per `shard_size` items; on a
-    Ray cluster where `ray` names one ("local", "auto" or an address), else in this process."""
+    Ray cluster where `ray` names one ("local", "auto" or an address), else in this process.
+    `kept`: whether `folder` outlives the run (for what a stopped run says)."""
     folder = Path(folder)
     shards = shards_of(len(items), options.shard_size)
     with locked_folder(folder):
@@ -65,12 +80,13 @@ def run_job(job: Job, items: Sequence[Item], folder: Path, options: RunOptions =
         clear_shards(folder, check)
         if check.whole or check.damaged or check.unfinished:
             print(f"resuming {folder}: {check.describe()}", file=sys.stderr)
-        _compute(job, items, folder, shards, check.todo(), options, ray)
+        _compute(job, items, folder, shards, check.todo(), options, ray, kept)
     return [s.path(folder) for s in shards]
 
 
 def _compute(job: Job, items: Sequence[Item], folder: Path, shards: Sequence[Shard], todo: Sequence[Shard], options: RunOptions,
-             ray: str | None) -> None:
+             ray: str | None, kept: bool) -> None:
+    """Compute `todo`, recording each shard as it finishes; a stop says what `folder` keeps."""
     done = [s for s in shards if s not in todo]
     bar = tqdm(total=len(items), initial=sum(s.stop - s.start for s in done), unit="img", desc="images",
                disable=not options.progress, smoothing=0.1)
@@ -83,19 +99,22 @@ def _compute(job: Job, items: Sequence[Item], folder: Path, shards: Sequence[Sha
                 bar.update(shard.stop - shard.start)
     except KeyboardInterrupt as exc:
         how, status = ("terminated (SIGTERM)", 143) if isinstance(exc, _Terminated) else ("interrupted", 130)
-        raise Stopped(f"{how}; {_kept(done, shards, folder)}", exit_status=status,
+        raise Stopped(f"{how}; {_kept(done, shards, folder if kept else None)}", exit_status=status,
                       hint=f"to resume, run the same command again: {rerun_text()}") from None
     except UserError as exc:
-        raise UserError(f"{exc.message}; {_kept(done, shards, folder)}",
-                        hint=f"{exc.hint or 'mend that'}; then resume with the same command: {rerun_text()}") from None
+        raise UserError(f"{exc.message}; {_kept(done, shards, folder if kept else None)}",
+                        hint=f"{exc.hint or 'mend that'}, then run the same command again to resume: {rerun_text()}") from None
     finally:
         finished.close()
         bar.close()
 
 
-def _kept(done: Sequence[Shard], shards: Sequence[Shard], folder: Path) -> str:
+def _kept(done: Sequence[Shard], shards: Sequence[Shard], folder: Path | None) -> str:
     images = sum(s.stop - s.start for s in done)
     total = sum(s.stop - s.start for s in shards)
+    if folder is None:
+        return (f"{images} of {total} images were done, in a temporary folder that is now removed; "
+                "name a folder for the shards (--shards DIR) to make a long run resumable")
     return f"{len(done)} of {len(shards)} shards ({images} of {total} images) are finished and kept in {folder / 'shards'}"
 
 

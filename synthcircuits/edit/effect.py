@@ -8,7 +8,6 @@ interval of the change is paired), per class where the folder is labelled.
 
 from __future__ import annotations
 
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -18,7 +17,7 @@ import torch
 from torch import Tensor, nn
 
 from ..dataset.items import Item
-from ..dataset.runner import RunOptions, failures, read_shards, run_job
+from ..dataset.runner import RunOptions, failures, read_shards, run_and_read
 from ..labels import label_of, labels_for
 from ..tables import format_table
 
@@ -129,10 +128,7 @@ def measure_effect(base: nn.Module, edited: nn.Module, images: Sequence[Item], b
     _, valid = labels_for(arch)
     options = RunOptions(batch_size=batch_size, size=size, workers=workers, device=str(next(base.parameters()).device))
     job = EffectJob(base, edited, valid)
-    if folder is None:
-        with tempfile.TemporaryDirectory(prefix="synthcircuits-effect.") as tmp:
-            return effect_from_shards(run_job(job, images, Path(tmp), options, ray=ray), images, arch)
-    return effect_from_shards(run_job(job, images, folder, options, ray=ray), images, arch)
+    return run_and_read(job, images, folder, options, lambda paths: effect_from_shards(paths, images, arch), ray=ray)
 
 
 def effect_from_shards(paths: Sequence[Path], images: Sequence[Item], arch: str, top5: bool = False) -> EffectReport:

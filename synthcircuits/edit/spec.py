@@ -188,10 +188,13 @@ def spec_architecture(src: Source) -> Architecture:
 
 def _check_own_weights(src: Source, arch: Architecture, path: tuple, units: tuple[UnitAddress, ...], kind: str) -> None:
     """`kind` rewrites each unit's own incoming weights and bias: only units a conv (or linear)
-    layer computes have them. A pooling, normalisation or softmax unit is refused at its line."""
+    layer computes have them, or in a traced network those whose layer names the modules that
+    compute it (a conv and its batch norm). A pooling, normalisation or softmax unit is refused
+    at its line."""
     for j, u in enumerate(units):
         layer = arch.layer(u.layer)
-        if layer.kind not in ("conv", "block", "linear"):
+        own = bool(layer.affine) if arch.key_scheme == "modules" else layer.kind in ("conv", "block", "linear")
+        if not own:
             raise src.error(path + ("units", j), f"{u} is a unit of {u.layer}, a {layer.kind} layer: it has no weights of its own "
                             f"for {kind} to change", "name the unit of the conv layer it comes from"
                             + (", or use `mode: outgoing` to cut the weights that read it" if kind == "ablate" else ""))
