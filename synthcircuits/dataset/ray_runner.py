@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 
 from ..errors import UserError
 from .items import Item
-from .shards import Job, RunOptions, Shard, shard_batches, shard_payload
+from .shards import Job, RunOptions, Shard, shard_batches, shard_payload, steady_heap
 
 RETRIES = 3  # restarts of a dead actor, and resends of the shard it held
 
@@ -72,5 +72,6 @@ class ShardActor:
         for number, start, stop in zip(batch["number"], batch["start"], batch["stop"]):
             shard = Shard(int(number), int(start), int(stop))
             numbers.append(shard.number)
-            payloads.append(shard_payload(self.job, self.items, shard_batches(self.items, shard, self.options)))
+            with steady_heap():
+                payloads.append(shard_payload(self.job, self.items, shard_batches(self.items, shard, self.options)))
         return {"number": numbers, "payload": payloads}

@@ -46,7 +46,8 @@ from .items import Item
 from .ledger import changed_items, check_shards, clear_shards, record_shard
 from .loading import ItemImages
 from .ray_runner import run_on_ray
-from .shards import FAILED_INDEX, FAILED_REASON, Job, RunOptions, Shard, batch_count, batches_of, shard_payload, shards_of
+from .shards import (FAILED_INDEX, FAILED_REASON, Job, RunOptions, Shard, batch_count, batches_of, shard_payload, shards_of,
+                     steady_heap)
 
 RECORD_FORMAT = 2  # job.json's layout; folders of other formats are not resumed
 T = TypeVar("T")
@@ -92,7 +93,7 @@ def _compute(job: Job, items: Sequence[Item], folder: Path, shards: Sequence[Sha
                disable=not options.progress, smoothing=0.1)
     finished = _run_here(job, items, todo, options) if ray is None else run_on_ray(job, items, todo, options, ray)
     try:
-        with _signals_stop_the_run():
+        with _signals_stop_the_run(), steady_heap():
             for shard, payload in finished:
                 record_shard(shard.path(folder), payload)
                 done.append(shard)
