@@ -54,7 +54,7 @@ class FolderHealth:
         if self.held:
             return "a run is writing this folder now; look again when it has finished"
         if self.changed:
-            return f"images were replaced since they were read: restore them to resume, or start over in a new folder"
+            return "images were replaced since they were read: restore them to resume, or start over in a new folder"
         if self.complete:
             return "whole: every shard matches its checksum and every table is there"
         return f"to finish it (only what is missing or damaged is computed), run: {resume}"

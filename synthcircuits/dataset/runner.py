@@ -88,7 +88,8 @@ def run_job(job: Job, items: Sequence[Item], folder: Path, options: RunOptions =
 def _compute(job: Job, items: Sequence[Item], folder: Path, shards: Sequence[Shard], todo: Sequence[Shard], options: RunOptions,
              ray: str | None, kept: bool) -> None:
     """Compute `todo`, recording each shard as it finishes; a stop says what `folder` keeps."""
-    done = [s for s in shards if s not in todo]
+    waiting = set(todo)
+    done = [s for s in shards if s not in waiting]
     bar = tqdm(total=len(items), initial=sum(s.stop - s.start for s in done), unit="img", desc="images",
                disable=not options.progress, smoothing=0.1)
     finished = _run_here(job, items, todo, options) if ray is None else run_on_ray(job, items, todo, options, ray)
@@ -101,10 +102,11 @@ def _compute(job: Job, items: Sequence[Item], folder: Path, shards: Sequence[Sha
     except KeyboardInterrupt as exc:
         how, status = ("terminated (SIGTERM)", 143) if isinstance(exc, _Terminated) else ("interrupted", 130)
         raise Stopped(f"{how}; {_kept(done, shards, folder if kept else None)}", exit_status=status,
-                      hint=f"to resume, run the same command again: {rerun_text()}") from None
+                      hint=f"{'to resume' if kept else 'to start again'}, run the same command: {rerun_text()}") from None
     except UserError as exc:
+        again = "run the same command again to resume" if kept else "run the same command again"
         raise UserError(f"{exc.message}; {_kept(done, shards, folder if kept else None)}",
-                        hint=f"{exc.hint or 'mend that'}, then run the same command again to resume: {rerun_text()}") from None
+                        hint=f"{exc.hint or 'mend that'}, then {again}: {rerun_text()}") from None
     finally:
         finished.close()
         bar.close()

@@ -99,7 +99,8 @@ def steady_heap() -> Iterator[None]:
     forward was system time on InceptionV1 at 224 px. With mmap off and the heap kept (no trim on
     every free), the pages are reused from batch to batch: a batch of 32 took 1.27 s instead of
     2.1 s, measured. `release_free_memory` hands the free pages back once a shard, so memory
-    stays flat. The defaults come back when the block ends. No-op where the C library is not glibc."""
+    stays flat. glibc's default values come back when the block ends (its adaptive mmap threshold
+    stays off). No-op where the C library is not glibc."""
     libc = _glibc()
     if libc is None:
         yield
