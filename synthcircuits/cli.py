@@ -476,5 +476,20 @@ _COMMANDS = [_demo, _dataset_examples, _doctor, _find, _vis, _report, _tuning, _
              _compare, _edit, _patch, _attribute, _extract, _decompile, _export]
 
 
+def run() -> None:
+    """The `synthcircuits` console script: `main`, then exit without Python's module teardown.
+
+    By then every output is written and closed, the transaction committed, and Ray and temporary
+    folders cleaned up by their own `finally` blocks; what is left is tearing torch down, about a
+    second after a large forward (1.16 s against 0.13 s, measured). Output is flushed first."""
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # a reader that left (`| head`), or a closed stream
+            pass
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()
