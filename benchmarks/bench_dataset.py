@@ -46,6 +46,18 @@ def make_images(folder: Path, count: int, size: int) -> Path:
     return folder
 
 
+# The console script itself (`synthcircuits ...`), whatever the venv's layout: what a user runs.
+CONSOLE = "import sys\nfrom synthcircuits.cli import run\nsys.argv[0] = 'synthcircuits'\nrun()\n"
+
+
+def command_seconds(args: list[str]) -> float:
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-c", CONSOLE, *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise SystemExit(result.stderr[-2000:])
+    return time.perf_counter() - start
+
+
 def cli(args: list[str]) -> tuple[float, int]:
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", MEASURED, *args], capture_output=True, text=True)
@@ -134,7 +146,7 @@ def main() -> None:
     command = ["dataset-examples", str(weights), "--images", str(folder), "--units", LAYER, "--batch-size", str(args.batch_size),
                "--device", args.device]
     for label, extra in (("the whole command, a new process (crop boxes)", []), ("the whole command with --crops (PNGs written)", ["--crops"])):
-        seconds, _ = cli([*command, "-o", str(work / f"cli{len(extra)}"), *extra])
+        seconds = command_seconds([*command, "-o", str(work / f"cli{len(extra)}"), *extra])
         rows.append([label, f"{seconds:.2f}", f"{args.images / seconds:.1f}", f"{forward / seconds:.2f}"])
     if not args.skip_ray:
         ray_time = examples(work / "ray", "local")
