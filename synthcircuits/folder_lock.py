@@ -5,7 +5,8 @@ holds `FOLDER/.synthcircuits.lock` while it writes: an exclusive `flock` on the 
 kernel releases when the process ends however it ends, and a line of JSON in it saying who holds
 it (host, pid, start time, command). A second run on the same folder is refused at once, naming
 the first. A lock file whose `flock` is free was left by a run that died without cleaning up: it
-is taken over, and said so.
+is taken over, and said so. Inside a command's transaction the lock is held until its staged
+outputs have been renamed into place (or removed).
 """
 
 from __future__ import annotations
@@ -24,10 +25,10 @@ from pathlib import Path
 
 from .errors import UserError
 from .invocation import command_argv
-from .outputs import make_folders
+from .outputs import make_folders, when_outputs_are_written
 
 LOCK_NAME = ".synthcircuits.lock"
-_HELD: dict[Path, int] = {}  # folders this process holds, and how deep: a command and its runner share one lock
+_HELD: set[Path] = set()  # folders this process holds: a command and its runner share one lock
 
 
 @dataclass(frozen=True)
@@ -76,15 +77,11 @@ def locked_folder(folder: str | Path) -> Iterator[Holder | None]:
     folder = make_folders(folder)
     key = folder.resolve()
     if key in _HELD:
-        _HELD[key] += 1
-        try:
-            yield None
-        finally:
-            _HELD[key] -= 1
+        yield None
         return
     path = folder / LOCK_NAME
     fd = _acquire(path, folder)
-    _HELD[key] = 1
+    _HELD.add(key)
     try:
         stale = _parse(os.pread(fd, 4096, 0).decode("utf-8", "replace"))
         _write(fd, path, json.dumps(asdict(Holder.me())) + "\n")
@@ -92,12 +89,16 @@ def locked_folder(folder: str | Path) -> Iterator[Holder | None]:
             print(f"note: took over the lock on {folder} left by {stale.describe()}, which is no longer running", file=sys.stderr)
         yield stale
     finally:
-        del _HELD[key]
-        try:
-            path.unlink()  # before unlocking: a run waiting on this inode then finds it gone and retries
-        except OSError:
-            pass
-        os.close(fd)  # releases the flock
+        when_outputs_are_written(lambda: _release(key, path, fd))
+
+
+def _release(key: Path, path: Path, fd: int) -> None:
+    _HELD.discard(key)
+    try:
+        path.unlink()  # before unlocking: a run waiting on this inode then finds it gone and retries
+    except OSError:
+        pass
+    os.close(fd)  # releases the flock
 
 
 def _acquire(path: Path, folder: Path) -> int:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import errno
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass, field
@@ -25,16 +25,19 @@ from .errors import UserError
 class _Transaction:
     staged: dict[Path, Path] = field(default_factory=dict)  # target -> temp file holding its bytes
     made_folders: list[Path] = field(default_factory=list)
+    at_end: list[Callable[[], None]] = field(default_factory=list)  # once the outputs are in place (or gone)
 
     def commit(self) -> None:
         for target, tmp in self.staged.items():
             _publish(tmp, target)
         self.staged.clear()
         self.made_folders.clear()
+        self._end()
 
     def roll_back(self) -> None:
         for tmp in self.staged.values():
             tmp.unlink(missing_ok=True)
+        self._end()
         for folder in reversed(self.made_folders):
             try:
                 folder.rmdir()  # only if still empty: nothing of the user's is removed
@@ -42,6 +45,10 @@ class _Transaction:
                 pass
         self.staged.clear()
         self.made_folders.clear()
+
+    def _end(self) -> None:
+        while self.at_end:
+            self.at_end.pop()()
 
 
 _CURRENT: ContextVar[_Transaction | None] = ContextVar("synthcircuits_outputs", default=None)
@@ -68,6 +75,16 @@ def transaction() -> Iterator[None]:
             raise
     finally:
         _CURRENT.reset(token)
+
+
+def when_outputs_are_written(action: Callable[[], None]) -> None:
+    """Run `action` once the open transaction has put its outputs in place or removed them (now,
+    outside one): a folder lock is released then, so no second run writes while renames wait."""
+    current = _CURRENT.get()
+    if current is None:
+        action()
+    else:
+        current.at_end.append(action)
 
 
 def pending(path: str | Path) -> bool:

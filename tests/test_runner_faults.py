@@ -271,3 +271,21 @@ def test_every_long_command_refuses_a_folder_another_process_is_writing(setup, t
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_a_commands_lock_is_held_until_its_staged_outputs_are_in_place(tmp_path):
+    from synthcircuits.folder_lock import LOCK_NAME, lock_is_held, locked_folder
+    from synthcircuits.outputs import atomic_target, transaction
+
+    out = tmp_path / "out"
+    with transaction():
+        with locked_folder(out):
+            with atomic_target(out / "table.parquet") as tmp:
+                tmp.write_text("rows")
+        assert lock_is_held(out) and not (out / "table.parquet").exists()  # renames still wait: no second run yet
+    assert (out / "table.parquet").read_text() == "rows" and not lock_is_held(out) and not (out / LOCK_NAME).exists()
+    failed = tmp_path / "failed"
+    with pytest.raises(RuntimeError), transaction():
+        with locked_folder(failed):
+            raise RuntimeError("the command failed")
+    assert not failed.exists()  # the lock went first, then the folder the run had made
