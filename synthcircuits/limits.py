@@ -23,6 +23,7 @@ MAX_SPEC_NUMBER = 1e6  # any number in a spec or edit: gains, biases, sizes; flo
 # per input pixel (InceptionV1 at 224 px: ~10 MB an image); backward roughly triples that.
 FORWARD_BYTES_PER_PIXEL = 256
 MAX_IMAGE_SIDE = 16_384  # beyond any camera or scan a researcher feeds a CNN
+MAX_SHARDS = 1_000_000  # shards one run folder may claim: 512 million images at the default shard size
 MAX_DECODED_PIXELS = 100_000_000  # a 100-megapixel photo decodes to 300 MB; bombs declare billions
 MAX_CLASS_MAP_BYTES = 16 << 20  # ImageNet's 1,000-line map is ~30 KB
 

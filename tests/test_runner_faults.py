@@ -289,3 +289,24 @@ def test_a_commands_lock_is_held_until_its_staged_outputs_are_in_place(tmp_path)
         with locked_folder(failed):
             raise RuntimeError("the command failed")
     assert not failed.exists()  # the lock went first, then the folder the run had made
+
+
+@pytest.mark.parametrize("lie", [{"items": 10**15, "shard_size": 1}, {"items": -3}, {"size": "big"}, {"size": 10**9},
+                                 {"shard_size": 0}, {"format": 1}, {"items": 1.5}])
+def test_a_lying_job_record_is_refused_by_doctor_and_the_report_in_bounded_time(setup, tmp_path, capsys, lie):
+    import json
+    import shutil
+
+    _, _, reference = setup
+    folder = tmp_path / "run"
+    shutil.copytree(reference, folder)
+    record = json.loads((folder / "job.json").read_text())
+    (folder / "job.json").write_text(json.dumps({**record, **lie}))
+    started = time.monotonic()
+    assert main(["doctor", str(folder)]) == 2
+    err = capsys.readouterr().err
+    assert f"{folder / 'job.json'}: " in err and "Traceback" not in err
+    assert main(["report", str(setup[0]), "--units", "mixed3b:379", "--steps", "1", "--size", "32", "--dataset-examples", str(folder),
+                 "-o", str(tmp_path / "report")]) == 2
+    assert f"{folder / 'job.json'}: " in capsys.readouterr().err and not (tmp_path / "report").exists()
+    assert time.monotonic() - started < 30

@@ -11,7 +11,7 @@ from ..errors import UserError
 from ..folder_lock import Holder, lock_is_held, read_holder
 from ..invocation import rerun_text
 from .ledger import ShardCheck, changed_items, check_shards
-from .runner import RECORD_FORMAT, read_job_record
+from .runner import read_job_record, recorded_layout
 from .shards import shards_of
 
 # The tables each kind of job's command writes once every shard is done, beside shards/.
@@ -66,12 +66,10 @@ def inspect_folder(folder: str | Path) -> FolderHealth:
     if record is None or not (folder / "shards").is_dir():
         raise UserError(f"{folder}: not the output folder of a dataset run (no readable job.json and shards/)",
                         hint="name the -o folder of dataset-examples, or the --shards folder of edit or patch")
-    if record.get("format") != RECORD_FORMAT or not isinstance(record.get("job"), dict):
-        raise UserError(f"{folder}: its job.json was written by another version of synthcircuits", hint="start over in a new folder")
-    try:
-        shards = shards_of(int(record["items"]), int(record["shard_size"]))
-    except (KeyError, TypeError, ValueError):
-        raise UserError(f"{folder}/job.json: no whole numbers for items and shard_size", hint="start over in a new folder") from None
+    items, shard_size, _ = recorded_layout(folder)
+    if not isinstance(record.get("job"), dict):
+        raise UserError(f"{folder / 'job.json'}: it names no job", hint="start over in a new folder")
+    shards = shards_of(items, shard_size)
     check = check_shards(folder, shards)
     tables = {name: _table_state(folder / name) for name in TABLES.get(record["job"].get("kind"), ())}
     return FolderHealth(folder, record, check, changed_items(folder, check.whole), read_holder(folder), lock_is_held(folder), tables)

@@ -6,7 +6,7 @@ every finished shard again: a shard whose bytes no longer match (cut short by a 
 system without atomic rename, damaged since), or that has no checksum (the run died between the
 two renames), is computed again. Temp files a killed write left behind are removed.
 
-Each shard also records the items it was computed from, as they were when read (name, size,
+Each shard also records the items it was computed from, as they were when read (file, size,
 modification time): `changed_items` compares them with the files now, so a resume never mixes
 results of images that were replaced in place with results of the new ones.
 """
@@ -23,7 +23,7 @@ import numpy as np
 
 from ..outputs import atomic_target
 from .items import Item, identity
-from .shards import ITEM_MTIME, ITEM_NAME, ITEM_SIZE, Shard
+from .shards import ITEM_MTIME, ITEM_PATH, ITEM_SIZE, Shard
 
 
 @dataclass
@@ -84,28 +84,23 @@ def clear_shards(folder: Path, check: ShardCheck) -> None:
 
 
 def changed_items(folder: Path, shards: Sequence[Shard]) -> list[str]:
-    """Items of finished shards whose file is not what the shard was computed from (by size and
-    modification time, as the shard recorded them when it read each item), in item order."""
-    changed = []
+    """Files of finished shards' items that are not what the shard was computed from (by size and
+    modification time, as the shard recorded them when it read each item), each once, in order."""
+    changed: dict[str, None] = {}
     for shard in shards:
-        for name, size, mtime in read_identities(shard.path(folder)):
-            if identity(Item(_path_of(name))) != (size, mtime):
-                changed.append(name)
-    return changed
-
-
-def _path_of(name: str) -> Path:
-    """The file an item name refers to (`batch.npy[3]` is row 3 of batch.npy)."""
-    return Path(name[: name.rindex("[")] if name.endswith("]") and "[" in name else name)
+        for path, size, mtime in read_identities(shard.path(folder)):
+            if path not in changed and identity(Item(Path(path))) != (size, mtime):
+                changed[path] = None
+    return list(changed)
 
 
 def read_identities(path: Path) -> list[tuple[str, int, int]]:
-    """(name, size, mtime_ns) of each item of a shard, in order; empty if the shard has none."""
+    """(file, size, mtime_ns) of each item of a shard, in order; empty if the shard has none."""
     try:
         with np.load(path, allow_pickle=False) as data:
-            if ITEM_NAME not in data.files:
+            if ITEM_PATH not in data.files:
                 return []
-            return list(zip(data[ITEM_NAME].tolist(), data[ITEM_SIZE].tolist(), data[ITEM_MTIME].tolist()))
+            return list(zip(data[ITEM_PATH].tolist(), data[ITEM_SIZE].tolist(), data[ITEM_MTIME].tolist()))
     except (OSError, ValueError, zipfile.BadZipFile):
         return []
 

@@ -9,7 +9,7 @@ import numpy as np
 
 from ..errors import UserError
 from .crops import cut, image_pixels, png_bytes
-from .runner import read_job_record
+from .runner import recorded_layout
 
 
 @dataclass
@@ -48,4 +48,4 @@ def read_dataset_examples(folder: str | Path) -> DatasetExamples:
     examples: dict[str, list[dict]] = {}
     for row in sorted(rows, key=lambda r: (r["kind"] != "top", r["bin"], r["rank"])):
         examples.setdefault(row["unit"], []).append(row)
-    return DatasetExamples(folder, stats, examples, int((read_job_record(folder) or {}).get("size", 224)))
+    return DatasetExamples(folder, stats, examples, recorded_layout(folder)[2])

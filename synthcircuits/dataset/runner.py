@@ -10,7 +10,7 @@ rows, never the dataset.
 The runner owns what can go wrong while it writes, once for every job:
 - the folder is locked while a run writes it (`folder_lock`): a second run is refused;
 - `job.json` records what the shards were computed for, so a folder is never resumed by a
-  different job, and each shard records its items, so it is never mixed with images that
+  different job, and each shard records its items' files, so it is never mixed with images that
   were replaced in place (`ledger`);
 - a resume verifies every finished shard's checksum and recomputes what is damaged;
 - Ctrl-C, SIGTERM, a full disk or a read-only folder stop the run with one line saying what
@@ -41,6 +41,7 @@ from tqdm import tqdm
 from ..errors import Stopped, UserError
 from ..folder_lock import locked_folder
 from ..invocation import command_argv, rerun_text
+from ..limits import MAX_IMAGE_SIDE, MAX_SHARDS
 from ..outputs import atomic_target, make_folders
 from .items import Item
 from .ledger import changed_items, check_shards, clear_shards, record_shard
@@ -181,6 +182,24 @@ def read_job_record(folder: Path) -> dict | None:
     except (OSError, ValueError):
         return None
     return record if isinstance(record, dict) else None
+
+
+def recorded_layout(folder: Path) -> tuple[int, int, int]:
+    """(images, shard size, image size) from `folder`'s job.json, checked before anything is
+    built from them: a damaged or lying record is refused at its file, never believed."""
+    record = read_job_record(folder)
+    where = Path(folder) / "job.json"
+    if record is None or record.get("format") != RECORD_FORMAT:
+        raise UserError(f"{where}: not the job record of this version's dataset runner",
+                        hint="name the -o folder of dataset-examples (or edit/patch --shards), or start over in a new folder")
+    values = [record.get(key) for key in ("items", "shard_size", "size")]
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+        raise UserError(f"{where}: items, shard_size and size must be whole numbers", hint="start over in a new folder")
+    items, shard_size, size = values
+    if items < 0 or shard_size < 1 or -(-items // shard_size) > MAX_SHARDS or not 8 <= size <= MAX_IMAGE_SIDE:
+        raise UserError(f"{where}: {items} images in shards of {shard_size} at {size} px is not a run this tool makes "
+                        f"(at most {MAX_SHARDS:,} shards, sides of 8 to {MAX_IMAGE_SIDE} px)", hint="start over in a new folder")
+    return items, shard_size, size
 
 
 def _claim(folder: Path, job: Job, items: Sequence[Item], options: RunOptions) -> None:
