@@ -352,6 +352,29 @@ def _find(sub: argparse._SubParsersAction) -> None:
                                  "vis_steps"))
 
 
+def _census(sub: argparse._SubParsersAction) -> None:
+    p = _add(sub, "census", "give every unit of whole layers a family (curves, lines, colour contrast, high-low frequency, ...) from one "
+             "battery of synthetic stimuli, with the layer's shares beside the articles'")
+    p.add_argument("layers", help="comma-separated layers of the model, e.g. conv2d2,mixed3a,mixed3b or conv2,inception_3a or layer1,layer2")
+    p.add_argument("--weights", type=opt.input_path, default=None, help="weights file (any architecture `layers --list` names)")
+    p.add_argument("--spec", type=opt.input_path, default=None,
+                   help="or a circuit spec, compiled now: the census then says how many designed units it found in their family")
+    _arch(p)
+    p.add_argument("-o", "--output-dir", type=opt.output_folder, default=Path("out/census"),
+                   help="where census.json, census.parquet, census.md, index.html and sheets/ go")
+    p.add_argument("--vis-steps", type=opt.whole(0, 100_000), default=0,
+                   help="also put feature visualisations on the family sheets, optimised together on receptive-field canvases for this "
+                        "many steps (0: skip; 128 is the report's)")
+    p.add_argument("--images", type=opt.input_path, default=None,
+                   help="dataset evidence: an image folder, list or .npy batch; each unit's strongest crops go on its sheet and its "
+                        "battery_reach (battery peak over dataset peak) into its features (one resumable runner pass, in OUT/examples)")
+    p.add_argument("--limit", type=opt.whole(1, 10**9), default=None, help="with --images: use only the first N images")
+    _ray(p)
+    _device(p)
+    p.set_defaults(handler=_body("census", "run_census", "layers", "weights", "spec", "arch", "output_dir", "device", "vis_steps", "images",
+                                 "limit", "ray"))
+
+
 def _dataset_examples(sub: argparse._SubParsersAction) -> None:
     p = _add(sub, "dataset-examples", "the images and receptive-field crops that excite units most, over an image dataset")
     p.add_argument("source", type=opt.input_path, help="a circuit spec (.yaml) or weights file")
@@ -472,7 +495,7 @@ def _decompile(sub: argparse._SubParsersAction) -> None:
                                  "device"))
 
 
-_COMMANDS = [_demo, _dataset_examples, _doctor, _find, _vis, _report, _tuning, _layers, _weights, _probe, _build, _check_spec, _schema, _verify,
+_COMMANDS = [_demo, _census, _dataset_examples, _doctor, _find, _vis, _report, _tuning, _layers, _weights, _probe, _build, _check_spec, _schema, _verify,
              _compare, _edit, _patch, _attribute, _extract, _decompile, _export]
 
 

@@ -28,6 +28,9 @@ class OpenedModel:
     names: dict[tuple[str, int], str] = field(default_factory=dict)
     compact: bool = False
     file: WeightFile | None = None  # the weights file it was read from (None: compiled from a spec)
+    # A compiled spec's units: (layer, channel in this model) -> the census family it was built to be
+    # ("" where its spec family names none). Empty for a trained network.
+    designed: dict[tuple[str, int], str] = field(default_factory=dict)
 
     def final_layer(self) -> str:
         """The layer the network ends in (a compact build ends at its last stage)."""

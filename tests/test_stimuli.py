@@ -74,3 +74,48 @@ def test_strokes_are_anti_aliased():
     image = lines(10.0, length=100.0)
     values = image.unique()
     assert ((values > 0) & (values < 1)).sum() > 10  # partial coverage at the stroke edges
+
+
+# -- the census battery's renderers ---------------------------------------------------------
+from synthcircuits.stimuli import gratings, half_gratings, hatches, ramps, rays, rings  # noqa: E402
+
+
+@pytest.mark.parametrize("render", [
+    lambda o: gratings(o, wavelength=6.0), lambda o: half_gratings(o), lambda o: hatches(o), lambda o: ramps(o),
+    lambda o: rays(torch.stack([o, o + 90.0], 1)), lambda o: rings(o / 10 + 5),
+], ids=["gratings", "half_gratings", "hatches", "ramps", "rays", "rings"])
+def test_battery_stimuli_are_deterministic_and_in_range(render):
+    o = torch.tensor([0.0, 33.0, 271.5])
+    a, b = render(o), render(o)
+    assert torch.equal(a, b)
+    assert a.shape == (3, 3, 224, 224) and a.min() >= 0 and a.max() <= 1
+
+
+def test_a_grating_varies_across_its_orientation_only():
+    g = gratings(0.0, wavelength=8.0)[0, 0]  # stripes along the horizontal: constant along each row
+    assert torch.allclose(g, g[:, :1].expand_as(g), atol=1e-6)
+    assert float(g[:, 0].max() - g[:, 0].min()) > 0.9
+    phase = gratings(0.0, wavelength=8.0, phase=180.0)[0, 0]
+    assert torch.allclose(g + phase, torch.ones_like(g), atol=1e-5)  # half a period: the negative
+
+
+def test_a_half_grating_is_fine_on_the_normal_side_and_flat_on_the_other():
+    image = half_gratings(0.0, wavelength=3.0)[0, 0]  # normal points up: texture in the top half
+    top, bottom = image[:100], image[124:]
+    assert float(top.std()) > 0.3 and float(bottom.std()) < 1e-6 and float(bottom.mean()) == pytest.approx(0.5)
+
+
+def test_rays_from_the_centre_make_an_angle_and_rings_have_their_radius():
+    angle = ink(rays(torch.tensor([[0.0, 90.0]]), length=40.0, width=2.0))[0]
+    assert angle[112, 140] > 0.9 and angle[85, 112] > 0.9  # right along x, up along y
+    assert angle[112, 85] == 0 and angle[140, 112] == 0  # nothing to the left or below
+    ring = ink(rings(20.0, width=2.0))[0]
+    assert ring[112, 112 + 20] > 0.5 and ring[112, 112] == 0 and ring[112, 112 + 30] == 0
+    assert float(rings(20.0, polarity=-1.0)[0, 0, 112, 112]) == 0.0  # white on black
+
+
+def test_hatches_cross_and_ramps_rise_towards_the_normal():
+    h = ink(hatches(0.0, wavelength=8.0))[0]
+    assert float(h.mean(0).max()) > 0.7 and float(h.mean(1).max()) > 0.7  # full vertical and horizontal strokes
+    r = ramps(90.0, extent=100.0)[0, 0]  # normal at 180 deg: brighter to the left
+    assert float(r[112, 80]) > float(r[112, 140])

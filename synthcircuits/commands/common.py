@@ -51,7 +51,8 @@ def open_model(path: Path, device: str = "cpu", architecture: str | None = None)
         from ..spec import load_spec
 
         build = compile_spec(load_spec(path), "inceptionv1")
-        return OpenedModel(f"{path} (compiled)", build.model().to(device))
+        designed = designed_kinds([u.as_json() for u in build.units], str(path))
+        return OpenedModel(f"{path} (compiled)", build.model().to(device), designed=designed)
     weights = read_weights(path)
     kind = architecture or weights.metadata.get(ARCHITECTURE_KEY)
     if kind == "spliced":
@@ -63,6 +64,36 @@ def open_model(path: Path, device: str = "cpu", architecture: str | None = None)
     if kind == "compact":
         return OpenedModel(str(path), model, compact_unit_names(weights), compact=True, file=weights)
     return OpenedModel(str(path), model, file=weights)
+
+
+def designed_units(source: OpenedModel) -> dict[tuple[str, int], str]:
+    """A compiled model's designed units and their kinds: from the spec it was compiled from, or
+    from the unit list `build` wrote into its weights file (empty for a trained network)."""
+    if source.designed or source.file is None or UNITS_KEY not in source.file.metadata:
+        return source.designed
+    try:
+        records = json.loads(source.file.metadata[UNITS_KEY])
+    except ValueError:
+        records = None
+    return designed_kinds(records, str(source.file.path))
+
+
+def designed_kinds(records: list, where: str) -> dict[tuple[str, int], str]:
+    """(layer, channel) -> the census family each compiled unit was built to be, from a build's
+    unit records (older files name no kind: their family name counts where it is a census family)."""
+    from ..taxonomy import FAMILIES_BY_NAME
+
+    out = {}
+    try:
+        if not isinstance(records, list):
+            raise TypeError
+        for u in records:
+            kind = str(u.get("kind") or u["family"])
+            out[(str(u["layer"]), int(u["channel"]))] = kind if kind in FAMILIES_BY_NAME else ""
+    except (TypeError, KeyError, ValueError, AttributeError):
+        raise WeightsError(f"{where}: its {UNITS_KEY} metadata is not the unit list a build writes",
+                           hint="rebuild the file with `synthcircuits build`") from None
+    return out
 
 
 def compact_unit_names(weights: WeightFile) -> dict[tuple[str, int], str]:

@@ -36,10 +36,11 @@ class UnitRecord:
     address: UnitAddress | None  # its channel in the InceptionV1 layout (None: unpinned unit of a compact build)
     layer: str
     channel: int  # its channel in the built model's layer output
+    kind: str = ""  # what the census should call it (the spec family's `kind:`, else its name)
 
     def as_json(self) -> dict:
         return {
-            "family": self.family, "index": self.index, "orientation": self.orientation, "phase": self.phase,
+            "family": self.family, "kind": self.kind or self.family, "index": self.index, "orientation": self.orientation, "phase": self.phase,
             "address": str(self.address) if self.address else None, "layer": self.layer, "channel": self.channel,
         }
 
@@ -124,7 +125,7 @@ def compile_spec(spec: Spec, target: str = "inceptionv1", base: str | Path | Map
         except SpecError:  # wider than InceptionV1: fine for a compact net
             placement = None
         state, layers = lower_compact(graph, placement)
-        return Build(spec, target, graph, state, _records(graph, placement or {}, compact_index(graph)), compact_layers=layers)
+        return Build(spec, target, graph, state, _records(spec, graph, placement or {}, compact_index(graph)), compact_layers=layers)
     placement = assign_channels(graph)
     base_hash = content_hash(base_state) if base_state is not None else None
     if base_path:
@@ -135,11 +136,13 @@ def compile_spec(spec: Spec, target: str = "inceptionv1", base: str | Path | Map
         base_state, base_hash = weights.tensors, content_hash(weights.tensors)
     state, uses = lower_inceptionv1(graph, placement, base_state)
     channels = {key: address.channel for key, address in placement.items()}
-    return Build(spec, target, graph, state, _records(graph, placement, channels), uses, base_hash=base_hash)
+    return Build(spec, target, graph, state, _records(spec, graph, placement, channels), uses, base_hash=base_hash)
 
 
-def _records(graph: CircuitGraph, placement, channels) -> list[UnitRecord]:
+def _records(spec: Spec, graph: CircuitGraph, placement, channels) -> list[UnitRecord]:
+    kinds = {f.name: f.kind for f in spec.families}
     return [
-        UnitRecord(u.family, u.index, u.orientation, u.phase, placement.get((u.family, u.index)), u.layer, channels[(u.family, u.index)])
+        UnitRecord(u.family, u.index, u.orientation, u.phase, placement.get((u.family, u.index)), u.layer, channels[(u.family, u.index)],
+                   kinds.get(u.family, u.family))
         for u in graph.units()
     ]

@@ -54,6 +54,7 @@ class Family:
     path: DocPath
     keep: bool = False  # units keep the base's weights; the family only names them as inputs
     location: Location | None = None  # where the family was written, for errors found while compiling
+    kind: str = ""  # the census family it is designed to be (`census.families`); "" means its name
 
     @property
     def size(self) -> int:

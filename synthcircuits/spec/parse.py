@@ -12,6 +12,7 @@ from ..errors import AddressError
 from ..layout.address import UnitAddress, parse_unit
 from ..layout.architectures import Architecture, Layer, get_architecture
 from ..layout.topology import feeding_layer, first_layer
+from ..taxonomy import FAMILIES_BY_NAME
 from .model import Check, Connection, Family, InputRule, PixelKernel, Spec, Tuning, UnitRef
 from .schema import SPATIAL_RULES, validate_structure
 from .source import Source, parse_source, read_source
@@ -66,6 +67,17 @@ class _Builder:
         )
 
     # -- families ---------------------------------------------------------------------
+    def _kind(self, path, raw: dict[str, Any]) -> str:
+        """What the census should find this family to be: `kind:`, else the family's name when
+        that names a census family, else nothing (the census then reports its units as designed
+        but of no named kind)."""
+        kind = raw.get("kind")
+        if kind is None:
+            return raw["name"] if raw["name"] in FAMILIES_BY_NAME else ""
+        if kind not in FAMILIES_BY_NAME:
+            raise self.src.error(path + ("kind",), f"unknown kind {kind!r}", "one of the census families: " + ", ".join(FAMILIES_BY_NAME))
+        return kind
+
     def _family(self, i: int, raw: dict[str, Any]) -> Family:
         path = ("families", i)
         layer = self._layer(path, raw["layer"])
@@ -89,6 +101,7 @@ class _Builder:
             path=path,
             keep=raw.get("keep", False),
             location=self.src.where(path),
+            kind=self._kind(path, raw),
         )
         if family.keep:
             self._check_kept(family, raw)

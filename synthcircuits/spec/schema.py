@@ -11,6 +11,7 @@ from typing import Any
 
 import jsonschema
 
+from ..taxonomy import FAMILIES_BY_NAME as CENSUS_FAMILIES
 from .source import Source
 
 SPEC_VERSION = 1
@@ -146,6 +147,8 @@ FAMILY = _object(
         "units": {"type": "array", "items": {"type": "string"}, "description": "where the units live, e.g. mixed3b:379"},
         "bias": _NUMBER,
         "keep": {"type": "boolean", "description": "with a base: these (pinned) units keep their trained weights and serve as inputs"},
+        "kind": {"enum": list(CENSUS_FAMILIES), "description": "the census family these units are built to be (default: the family's "
+                 "name, where that names one); `census` on the compiled model checks it"},
         "kernel": _one_of_keys(PIXEL_KERNELS, "weights on the input pixels (first layer only)"),
         "inputs": {"type": "array", "items": INPUT_RULE},
         "comment": _COMMENT,

@@ -160,3 +160,85 @@ def center_surround(
 def color_contrast(orientation: Number, colors=((1.0, 0.0, 0.0), (0.0, 1.0, 0.0)), *, size: int = 224, center=None) -> Tensor:
     """Two colours meeting at a straight boundary: the first on the side the normal points to."""
     return edges(orientation, size=size, center=center, foreground=colors[0], background=colors[1])
+
+
+def _across(orientation: Tensor, size: int, center) -> Tensor:
+    """Signed distance of each pixel from the line through `center` at `orientation`, positive
+    on the side its normal (+90 deg) points to: (N, size, size)."""
+    x, y = _frame(size, center, orientation.numel())
+    t = torch.deg2rad(orientation).view(-1, 1, 1)
+    return (y * torch.cos(t)).sub(x * torch.sin(t))
+
+
+def gratings(orientation: Number, *, wavelength: Number = 8.0, phase: Number = 0.0, contrast: Number = 1.0,
+             size: int = 224, center=None) -> Tensor:
+    """Full-field grey sine gratings: stripes along `orientation`, `wavelength` px apart; phase 0
+    puts a bright stripe's centre on `center`."""
+    orientation, wavelength, phase, contrast = _batch(orientation, wavelength, phase, contrast)
+    across = _across(orientation, size, center)
+    carrier = torch.cos(2 * math.pi * across / wavelength.view(-1, 1, 1) + torch.deg2rad(phase).view(-1, 1, 1))
+    return (0.5 + 0.5 * contrast.view(-1, 1, 1) * carrier).unsqueeze(1).expand(-1, 3, -1, -1)
+
+
+def half_gratings(orientation: Number, *, wavelength: Number = 3.0, other_wavelength: Number = math.inf,
+                  size: int = 224, center=None) -> Tensor:
+    """High-low frequency: a grating of `wavelength` on the side the normal (+90 deg) points to and
+    one of `other_wavelength` (inf: flat mid-grey) on the other, meeting on a straight boundary."""
+    orientation, wavelength, other = _batch(orientation, wavelength, other_wavelength)
+    across = _across(orientation, size, center)
+    near = torch.cos(2 * math.pi * across / wavelength.view(-1, 1, 1))
+    far = torch.where(torch.isfinite(other).view(-1, 1, 1), torch.cos(2 * math.pi * across / other.clamp(max=1e9).view(-1, 1, 1)),
+                      torch.zeros(()))
+    side = across.add(0.5).clamp_(0, 1)
+    return (0.5 + 0.5 * (side * near + (1 - side) * far)).unsqueeze(1).expand(-1, 3, -1, -1)
+
+
+def hatches(orientation: Number, *, wavelength: Number = 8.0, width: Number = 1.5, size: int = 224, center=None) -> Tensor:
+    """Cross-hatching: dark strokes `wavelength` px apart along `orientation` and across it, on white."""
+    orientation, wavelength, width = _batch(orientation, wavelength, width)
+    ink = torch.zeros(orientation.numel(), size, size)
+    for turn in (0.0, 90.0):
+        across = _across(orientation + turn, size, center)
+        lam = wavelength.view(-1, 1, 1)
+        distance = (across - lam * torch.round(across / lam)).abs_()
+        ink = torch.maximum(ink, _stroke_(distance, width))
+    return _paint(ink)
+
+
+def ramps(orientation: Number, *, extent: Number = 32.0, size: int = 224, center=None) -> Tensor:
+    """Brightness gradients: black to white over `extent` px, rising towards the normal (+90 deg)."""
+    orientation, extent = _batch(orientation, extent)
+    across = _across(orientation, size, center)
+    return (across / extent.view(-1, 1, 1) + 0.5).clamp_(0, 1).unsqueeze(1).expand(-1, 3, -1, -1)
+
+
+def rays(directions: Tensor, *, length: Number = 32.0, width: Number = 3.0, size: int = 224, center=None) -> Tensor:
+    """Dark strokes from `center` outwards, `length` px long, one per direction (degrees; shape
+    (N, K): K rays per image), on white. Two rays make an angle, four a cross."""
+    directions = torch.as_tensor(directions, dtype=torch.float32)
+    directions = directions.reshape(-1, directions.shape[-1] if directions.dim() > 1 else 1)
+    n = directions.shape[0]
+    length, width = _batch(length, width)
+    length, width = length.expand(n) if length.numel() == 1 else length, width.expand(n) if width.numel() == 1 else width
+    x, y = _frame(size, center, n)
+    distance = torch.full((n, size, size), math.inf)
+    for k in range(directions.shape[1]):
+        t = torch.deg2rad(directions[:, k]).view(-1, 1, 1)
+        along = x * torch.cos(t) + y * torch.sin(t)
+        beside = (y * torch.cos(t)).sub(x * torch.sin(t)).abs_()
+        past = torch.maximum(-along, along - length.view(-1, 1, 1)).clamp_(min=0)
+        distance = torch.minimum(distance, beside.hypot(past))
+    return _paint(_stroke_(distance, width))
+
+
+def rings(radius: Number, *, width: Number = 3.0, size: int = 224, center=None, polarity: Number | None = None) -> Tensor:
+    """Circles of `radius` px around `center`: dark strokes on white (polarity -1: white on black)."""
+    radius, width = _batch(radius, width)
+    x, y = _frame(size, center, radius.numel())
+    distance = ((x * x + y * y).sqrt() - radius.view(-1, 1, 1)).abs_()
+    return _paint(_stroke_(distance, width), polarity=polarity)
+
+
+def fields(colours) -> Tensor:
+    """Solid fields of the given RGB colours, (N, 3) -> (N, 3, 1, 1): they broadcast to any size."""
+    return torch.as_tensor(colours, dtype=torch.float32).reshape(-1, 3, 1, 1)
