@@ -375,6 +375,16 @@ def _census(sub: argparse._SubParsersAction) -> None:
                                  "limit", "ray"))
 
 
+def _universality(sub: argparse._SubParsersAction) -> None:
+    p = _add(sub, "universality", "several networks' censuses side by side at comparable depths (by receptive-field size): each "
+             "family's share in each, and each network's clearest members next to each other")
+    p.add_argument("censuses", type=opt.input_path, nargs="+", help="census output folders (or their census.json), the first the reference")
+    p.add_argument("--names", type=opt.non_empty, default=None, help="comma-separated names for the networks (default: their weights files)")
+    p.add_argument("-o", "--output-dir", type=opt.output_folder, default=Path("out/universality"),
+                   help="where universality.json, universality.md, index.html and examples/ go")
+    p.set_defaults(handler=_body("universality", "run_universality", "censuses", "output_dir", "names"))
+
+
 def _dataset_examples(sub: argparse._SubParsersAction) -> None:
     p = _add(sub, "dataset-examples", "the images and receptive-field crops that excite units most, over an image dataset")
     p.add_argument("source", type=opt.input_path, help="a circuit spec (.yaml) or weights file")
@@ -495,7 +505,7 @@ def _decompile(sub: argparse._SubParsersAction) -> None:
                                  "device"))
 
 
-_COMMANDS = [_demo, _census, _dataset_examples, _doctor, _find, _vis, _report, _tuning, _layers, _weights, _probe, _build, _check_spec, _schema, _verify,
+_COMMANDS = [_demo, _census, _universality, _dataset_examples, _doctor, _find, _vis, _report, _tuning, _layers, _weights, _probe, _build, _check_spec, _schema, _verify,
              _compare, _edit, _patch, _attribute, _extract, _decompile, _export]
 
 

@@ -203,13 +203,61 @@ def test_census_with_vis_steps_puts_feature_visualisations_on_the_sheets(tmp_pat
     assert width(tmp_path / "vis") == width(tmp_path / "plain") + 72
 
 
-def test_census_runs_on_a_traced_torchvision_network(tmp_path):
+@pytest.fixture(scope="module")
+def resnet_census(tmp_path_factory):
     from synthcircuits.models import build_model, save_safetensors, weights_metadata
 
+    folder = tmp_path_factory.mktemp("r18")
     model = build_model("torchvision:resnet18", seed=4)
-    weights = save_safetensors(model.state_dict(), tmp_path / "r18.safetensors", weights_metadata(model))
-    assert main(["census", "layer1", "--weights", str(weights), "-o", str(tmp_path / "out")]) == 0
-    (layer,) = json.loads((tmp_path / "out" / "census.json").read_text())["layers"]
-    assert layer["count"] == 64 and layer["counterpart"] is None and "recovery" not in layer
-    assert sum(r["count"] for r in layer["shares"] if r["count"] is not None) == 64
-    assert math.isclose(sum(r["share"] for r in layer["shares"] if r["share"] is not None), 1.0)
+    weights = save_safetensors(model.state_dict(), folder / "r18.safetensors", weights_metadata(model))
+    assert main(["census", "layer1,layer2", "--weights", str(weights), "-o", str(folder / "census")]) == 0
+    return folder / "census"
+
+
+def test_census_runs_on_a_traced_torchvision_network(resnet_census):
+    layers = json.loads((resnet_census / "census.json").read_text())["layers"]
+    assert [(layer["layer"], layer["count"], layer["counterpart"]) for layer in layers] == [("layer1", 64, None), ("layer2", 128, None)]
+    for layer in layers:
+        assert "recovery" not in layer
+        assert sum(r["count"] for r in layer["shares"] if r["count"] is not None) == layer["count"]
+        assert math.isclose(sum(r["share"] for r in layer["shares"] if r["share"] is not None), 1.0)
+
+
+def test_universality_pairs_layers_by_receptive_field_and_sets_shares_side_by_side(curve_census, resnet_census, tmp_path):
+    out = tmp_path / "u"
+    assert main(["universality", str(curve_census), str(resnet_census), "--names", "compiled,resnet", "-o", str(out)]) == 0
+    data = json.loads((out / "universality.json").read_text())
+    pairs = [tuple(x["layer"] for x in p["layers"]) for p in data["pairings"]]
+    # receptive fields: conv2d0 7, conv2d1 11, conv2d2 19, mixed3a 59, mixed3b 91 px; layer1 43, layer2 99 px
+    assert pairs == [("conv2d0", "layer1"), ("conv2d1", "layer1"), ("conv2d2", "layer1"), ("mixed3a", "layer1"), ("mixed3b", "layer2")]
+    assert [p["comparable"] for p in data["pairings"]] == [False, False, False, True, True]
+    last = data["pairings"][-1]
+    curve = next(f for f in last["families"] if f["family"] == "curve")
+    census = json.loads((resnet_census / "census.json").read_text())
+    in_layer2 = sum(u["family"] == "curve" for u in census["layers"][1]["units"])
+    assert curve["counts"] == [10, in_layer2] and curve["shares"][0] == pytest.approx(10 / 480)
+    picture = Image.open(out / last["examples"])
+    assert picture.size[1] >= 18 + len([f for f in last["families"] if f["family"] != OTHER]) * 86
+    assert "mixed3b" in (out / "index.html").read_text() and "comparable depth" in (out / "universality.md").read_text()
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda p: p.write_text("{not json"), "not JSON"),
+    (lambda p: p.write_text(json.dumps({"format": 7})), "not a census.json of format 1"),
+    (lambda p: p.write_text(json.dumps({"format": 1, "layers": [{"layer": "x"}]})), "a field is missing or malformed"),
+    (lambda p: p.write_text(json.dumps({"format": 1, "layers": [{"layer": "x", "field_px": 10**9, "centre": [1, 1], "window": [0, 1],
+                                                              "units": []}]})), "receptive field of"),
+])
+def test_universality_refuses_a_bad_census_naming_it(damage, message, curve_census, tmp_path, capsys):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    damage(bad / "census.json")
+    assert main(["universality", str(curve_census), str(bad), "-o", str(tmp_path / "u")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and str(bad / "census.json") in err and not (tmp_path / "u").exists()
+
+
+def test_universality_needs_two_distinctly_named_censuses(curve_census, tmp_path, capsys):
+    assert main(["universality", str(curve_census), "-o", str(tmp_path / "u")]) == 2
+    assert main(["universality", str(curve_census), str(curve_census), "-o", str(tmp_path / "u")]) == 2
+    assert "same network name" in capsys.readouterr().err and not (tmp_path / "u").exists()

@@ -99,3 +99,27 @@ def family_sheet(census: LayerCensus, family: UnitFamily, path: Path,
     with atomic_target(path) as tmp:
         sheet.save(tmp, format="PNG")
     return path
+
+
+def examples_sheet(columns: Sequence[tuple[str, Sequence[tuple[str, np.ndarray | None]]]], families: Sequence[str], path: Path,
+                   per_network: int) -> Path:
+    """Networks side by side: a row per family, a column group per network, each cell a unit's
+    strongest stimulus of the family's first kind with the unit's name under it. `columns` is
+    (network, [(unit name, picture or None) per family row, `per_network` each, flattened])."""
+    group = per_network * CELL + 12
+    sheet = Image.new("RGB", (LABEL // 2 + len(columns) * group, 18 + len(families) * (CELL + 14)), "white")
+    draw = ImageDraw.Draw(sheet)
+    for n, (network, _) in enumerate(columns):
+        draw.text((LABEL // 2 + n * group + 2, 3), network[:group // 6], fill="black")
+    for r, family in enumerate(families):
+        y = 18 + r * (CELL + 14)
+        draw.text((4, y + CELL // 2 - 6), family[:18], fill="black")
+        for n, (_, cells) in enumerate(columns):
+            for k, (unit, picture) in enumerate(cells[r * per_network : (r + 1) * per_network]):
+                x = LABEL // 2 + n * group + k * CELL
+                if picture is not None:
+                    sheet.paste(_cell(picture), (x + 2, y + 2))
+                draw.text((x + 2, y + CELL), unit.split(":")[-1][:10], fill=(60, 60, 60))
+    with atomic_target(path) as tmp:
+        sheet.save(tmp, format="PNG")
+    return path
