@@ -318,8 +318,10 @@ def _report(sub: argparse._SubParsersAction) -> None:
     _arch(p)
     p.add_argument("--decompiled", type=opt.input_path, default=None,
                    help="a `decompile --report` folder: copied into the report and linked from its index")
+    p.add_argument("--census", type=opt.input_path, default=None,
+                   help="a `census` output folder: its tables on a page of the report, its contact sheets copied and linked")
     p.set_defaults(handler=_body("draw", "run_report", "source", "output_dir", "units", "steps", "size", "edits", "images", "device", "arch",
-                                 "dataset_examples", "canvas", "decompiled"))
+                                 "dataset_examples", "canvas", "decompiled", "census"))
 
 
 def _tuning(sub: argparse._SubParsersAction) -> None:

@@ -144,6 +144,20 @@ def test_the_census_writes_its_tables_rows_sheets_and_page(curve_census):
     assert "built as" in (curve_census / "census.md").read_text()
 
 
+def test_the_census_page_and_its_report_page_open_in_a_browser_whole(curve_census, tmp_path):
+    from browser import assert_page_whole
+
+    dom = assert_page_whole(curve_census / "index.html", tmp_path / "profile")
+    assert dom.count("<img ") == 7  # a sheet per designed family and layer
+    out = tmp_path / "report"
+    assert main(["report", str(SPECS / "lines_from_gabors.yaml"), "-o", str(out), "--steps", "2", "--size", "32", "--units", "conv2d2:0",
+                 "--census", str(curve_census)]) == 0
+    dom = assert_page_whole(out / "census.html", tmp_path / "profile")
+    assert "census/index.html" in dom and "early_curve" in dom
+    assert_page_whole(out / "census" / "index.html", tmp_path / "profile")
+    assert "census.html" in (out / "index.html").read_text()
+
+
 def test_a_spec_that_says_its_lines_are_curves_is_caught(tmp_path):
     text = (SPECS / "lines_from_gabors.yaml").read_text().replace("  - name: line\n", "  - name: line\n    kind: tiny_curve\n")
     spec = tmp_path / "mislabelled.yaml"

@@ -9,6 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
+from browser import chromium
 from synthcircuits.layout import INCEPTIONV1
 from synthcircuits.cli import main
 from synthcircuits.compile import compile_spec
@@ -91,14 +92,6 @@ def test_weight_diagram_colours_match_the_signs_of_the_weights(tmp_path):
     everything = incoming_kernels(source, parse_unit("3b:379", INCEPTIONV1))
     assert all(k.strength >= 0.3 * scale for k in kernels)
     assert len(kernels) == sum(k.strength >= 0.3 * scale for k in everything)
-
-
-def chromium(*args, profile):
-    exe = shutil.which("chromium")
-    assert exe, "chromium is not installed: `make test` installs Debian's chromium package (scripts/ensure-chromium)"
-    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
-             "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=4000"]
-    return subprocess.run([exe, *flags, *args], capture_output=True, text=True, timeout=120)
 
 
 def test_report_opens_in_a_browser_with_no_broken_images_or_links(tmp_path):

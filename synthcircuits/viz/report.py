@@ -224,12 +224,30 @@ def decompiled_section(folder: Path, output: Path) -> tuple[str, str]:
     if not index.is_file() or not (folder / "assets").is_dir():
         raise UserError(f"{folder} is not a decompile report (no index.html and assets/)",
                         hint="write one with `synthcircuits decompile ... --report DIR`")
-    files = [index, *sorted(p for p in (folder / "assets").iterdir() if p.suffix == ".png" and p.is_file())]
-    for path in files:
-        _copy(path, output / "decompiled" / path.relative_to(folder))
+    _copy_pages(folder, output / "decompiled", [index, *sorted(p for p in (folder / "assets").iterdir() if p.suffix == ".png" and p.is_file())])
     return ("decompiled.html", "<h1>Decompiled units</h1><p>The trained units, decompiled into a draft spec and rebuilt: "
             "fitted rules, round-trip numbers, tuning and feature visualisations side by side.</p>"
             "<p><a href='decompiled/index.html'>the round-trip report</a></p>")
+
+
+def census_section(folder: Path, output: Path) -> tuple[str, str]:
+    """A `census` folder's page and contact sheets copied under OUTPUT/census/, and a page with its
+    tables linking it."""
+    index, tables = folder / "index.html", folder / "census.md"
+    if not index.is_file() or not tables.is_file() or not (folder / "sheets").is_dir():
+        raise UserError(f"{folder} is not a census folder (no index.html, census.md and sheets/)",
+                        hint="write one with `synthcircuits census LAYERS ... -o DIR`")
+    sheets = sorted(p for p in (folder / "sheets").rglob("*.png") if p.is_file() and not p.is_symlink())
+    _copy_pages(folder, output / "census", [index, tables, folder / "census.json", *sheets])
+    text = tables.read_text(encoding="utf-8").replace("```", "")
+    return ("census.html", "<h1>Census</h1><p>Every unit of the layers given a family by the stimulus battery; the shares beside the "
+            f"articles'.</p><p><a href='census/index.html'>the census with its contact sheets</a></p><pre>{html.escape(text)}</pre>")
+
+
+def _copy_pages(folder: Path, target: Path, files: Sequence[Path]) -> None:
+    for path in files:
+        if path.is_file():
+            _copy(path, target / path.relative_to(folder))
 
 
 def _copy(source: Path, target: Path) -> None:

@@ -1,0 +1,24 @@
+"""Opening the project's static pages in headless Chromium (installed by scripts/ensure-chromium)."""
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from urllib.parse import unquote
+
+
+def chromium(*args, profile):
+    exe = shutil.which("chromium")
+    assert exe, "chromium is not installed: `make test` installs Debian's chromium package (scripts/ensure-chromium)"
+    flags = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking",
+             "--disable-component-update", "--disable-sync", f"--user-data-dir={profile}", "--virtual-time-budget=4000"]
+    return subprocess.run([exe, *flags, *args], capture_output=True, text=True, timeout=120)
+
+
+def assert_page_whole(page: Path, profile: Path) -> str:
+    """The page opens with every image drawn and every local link pointing at a file; its DOM."""
+    dom = chromium("--dump-dom", page.as_uri(), profile=profile).stdout
+    assert 'data-broken-images="0"' in dom, dom[-500:]
+    for href in re.findall(r'href="([^"#]+)"', dom):
+        assert (page.parent / unquote(href)).is_file(), f"{page.name} links to missing {href}"
+    return dom
