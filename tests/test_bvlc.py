@@ -131,3 +131,19 @@ def test_edits_have_real_effects_on_the_trained_network(bvlc_weights, tmp_path):
     assert report["accuracy"]["top5_before"] >= 0.8  # the unedited network recognises its own class images
     assert report["flipped"] > 0  # half of inception_4e removed: some predictions change...
     assert max(abs(c["mean_change"]) for c in report["class_changes"]) > 0.05  # ...and class probabilities move
+
+
+def test_census_of_the_real_early_layers_sets_its_shares_beside_the_articles(bvlc_weights, tmp_path):
+    out = tmp_path / "census"
+    assert main(["census", "conv2,inception_3a,inception_3b", "--weights", str(bvlc_weights), "-o", str(out)]) == 0
+    layers = {layer["layer"]: layer for layer in json.loads((out / "census.json").read_text())["layers"]}
+    assert layers["conv2"]["counterpart"] == "conv2d2" and layers["inception_3a"]["counterpart"] == "mixed3a"
+    counts = {name: {r["family"]: r["count"] for r in layer["shares"] if r["family"]} for name, layer in layers.items()}
+    # measured on these weights: conv2 17 lines + 32 shifted lines (the articles: 17% + 8% of conv2d2), 19 colour contrast
+    assert counts["conv2"]["line"] + counts["conv2"]["shifted_line"] >= 25 and counts["conv2"]["colour_contrast"] >= 10
+    # measured: 47 curves in inception_3b; `find`'s tuned curve sweep names 38, most of them (28) census curves too
+    assert counts["inception_3b"]["curve"] >= 25
+    assert main(["find", "inception_3b", "--weights", str(bvlc_weights), "-o", str(tmp_path / "find")]) == 0
+    found = {u["channel"] for u in json.loads((tmp_path / "find" / "find.json").read_text())["units"] if u["member"]}
+    families = {u["channel"]: u["family"] for u in layers["inception_3b"]["units"]}
+    assert sum(families[c] in ("curve", "early_curve") for c in found) >= 0.6 * len(found)

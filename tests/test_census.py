@@ -275,3 +275,16 @@ def test_universality_needs_two_distinctly_named_censuses(curve_census, tmp_path
     assert main(["universality", str(curve_census), "-o", str(tmp_path / "u")]) == 2
     assert main(["universality", str(curve_census), str(curve_census), "-o", str(tmp_path / "u")]) == 2
     assert "same network name" in capsys.readouterr().err and not (tmp_path / "u").exists()
+
+
+def test_find_reads_any_family_of_the_table_and_finds_the_early_curves_its_curve_sweep_misses(tmp_path):
+    out = tmp_path / "find"
+    assert main(["find", "mixed3a", "--spec", str(CURVE_SPEC), "--family", "early_curve", "-o", str(out)]) == 0
+    data = json.loads((out / "find.json").read_text())
+    assert data["family"] == "early_curve" and "arc_echo <= 0.6" in data["rule"]
+    designed = {92, 145, 65, 95, 163, 66, 71, 171, 67, 147, 68, 189, 137, 72, 81, 104}
+    assert {u["channel"] for u in data["members"]} == designed
+    assert (out / "find.png").is_file()
+    assert main(["find", "mixed3a", "--spec", str(CURVE_SPEC), "--family", "curves", "-o", str(tmp_path / "old")]) == 0
+    old = json.loads((tmp_path / "old" / "find.json").read_text())
+    assert not {u["channel"] for u in old["units"] if u["member"]} & designed  # the tuned curve sweep's rule: 3b-like curves only

@@ -16,6 +16,7 @@ from ..outputs import atomic_target, make_folders
 from ..probe.classify import FAMILIES, UnitClass, classify_layer
 from ..probe.tuning import ProbeUnit, RadialSweep
 from ..tables import format_table
+from ..taxonomy import FAMILIES_BY_NAME, UnitFamily
 from ..viz import Neuron, Request, Settings, plot_tuning, save_grid, visualise_many
 from .common import model_options
 
@@ -25,14 +26,45 @@ SHEET_COLUMNS = 6
 
 def run_find(layer_name: str, weights: Path | None, spec: Path | None, architecture: str | None, family: str,
              output: Path, limit: int, device: str, vis_steps: int = 0) -> int:
-    if family not in FAMILIES:
-        raise UserError(f"unknown family {family!r}", hint="choose one of " + ", ".join(FAMILIES))
+    if family not in FAMILIES and family not in FAMILIES_BY_NAME:
+        raise UserError(f"unknown family {family!r}", hint="choose one of " + ", ".join([*FAMILIES, *FAMILIES_BY_NAME]))
     source = model_options(weights, spec, device, architecture)
     arch = source.architecture
     if not arch.has_layer(layer_name):
         raise UserError(f"{arch.name} has no layer {layer_name!r}", hint=f"`synthcircuits layers --arch {arch.name}` lists them")
     with locked_folder(output):  # one run writes a folder: a second is refused, naming this one
-        return _find(source, arch.layer(layer_name), family, output, limit, vis_steps)
+        if family in FAMILIES:
+            return _find(source, arch.layer(layer_name), family, output, limit, vis_steps)
+        return _find_in_table(source, arch.layer(layer_name), FAMILIES_BY_NAME[family], output, limit, vis_steps)
+
+
+def _find_in_table(source: OpenedModel, layer: Layer, family: UnitFamily, output: Path, limit: int, vis_steps: int) -> int:
+    """A family of the census's table: the layer through the census battery, its members first."""
+    from ..census.layer import census_layer
+    from ..census.sheets import family_sheet
+
+    arch = source.architecture
+    channels = range(source.layer_width(layer.name))
+    names = [source.name_of(layer.name, c) for c in channels]
+    branches = [unit_at(layer.name, c, arch).branch if not source.compact else None for c in channels]
+    census = census_layer(source.model, source.geometry(), layer.name, list(channels), names, branches, progress=True)
+    members = census.members(family.name)
+    print(f"{source.label}: {layer.name}, {len(census.units)} units, {len(members)} {family.name} ({family.title}; rule: "
+          + ", ".join(str(c) for c in family.rule) + ")\n")
+    rows = [[u.unit, u.branch or "", f"{u.confidence:.2f}", *[f"{u.numbers.get(n, float('nan')):.3g}" for n in family.numbers]]
+            for u in members[:limit]]
+    print(format_table(["unit", "branch", "confidence", *family.numbers], rows) if rows else "no member")
+    make_folders(output)
+    with atomic_target(output / "find.json") as tmp:
+        tmp.write_text(json.dumps({"model": source.label, "architecture": arch.name, "layer": layer.name, "family": family.name,
+                                   "rule": [str(c) for c in family.rule], "members": [u.as_json() for u in members],
+                                   "units": [u.as_json() for u in census.units]}, indent=1))
+    sheet = family_sheet(census, family, output / "find.png")
+    print(f"\nsaved {output / 'find.json'}" + (f" and {sheet}" if sheet else ""))
+    if vis_steps and members:
+        shown = [UnitClass(u.unit, u.channel, u.branch, True, u.confidence, 0.0, 0.0, 0.0, 0.0, 0.0) for u in members[:SHEET_UNITS]]
+        print(f"saved {vis_sheet(source.model, layer.name, shown, vis_steps, output / 'find_vis.png')}")
+    return 0
 
 
 def _find(source: OpenedModel, layer: Layer, family: str, output: Path, limit: int, vis_steps: int) -> int:
