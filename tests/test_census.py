@@ -87,7 +87,7 @@ def test_silent_and_weak_units_are_other_and_say_why():
 
 
 def test_the_first_family_whose_rule_holds_wins_and_a_miss_names_the_nearest():
-    curve = dict(drive_arcs=[1, 1, 1, 1], arc_echo=[0, 0, 0.0, 0.4], curve_line=[9, 9, 9, 1.5], arc_width=[50] * 4)
+    curve = dict(drive_arcs=[1, 1, 1, 1], standing_arcs=[1, 1, 1, 1], arc_echo=[0, 0, 0.0, 0.4], curve_line=[9, 9, 9, 1.5], arc_width=[50] * 4)
     rows = classify(**curve)
     assert rows[2].family == "curve" and rows[2].confidence == pytest.approx(1.0)
     assert rows[2].numbers["arc_echo"] == 0.0
@@ -288,3 +288,14 @@ def test_find_reads_any_family_of_the_table_and_finds_the_early_curves_its_curve
     assert main(["find", "mixed3a", "--spec", str(CURVE_SPEC), "--family", "curves", "-o", str(tmp_path / "old")]) == 0
     old = json.loads((tmp_path / "old" / "find.json").read_text())
     assert not {u["channel"] for u in old["units"] if u["member"]} & designed  # the tuned curve sweep's rule: 3b-like curves only
+
+
+def test_a_compact_build_is_censused_like_its_inceptionv1_build(tmp_path):
+    # the compact build holds only the spec's units: no silent channels dilute the layer, so a weak
+    # floor must not depend on them (mixed3a's lines answer a quarter of its early curves' peak)
+    weights = tmp_path / "compact.safetensors"
+    assert main(["build", str(CURVE_SPEC), "--target", "compact", "-o", str(weights)]) == 0
+    assert main(["census", "mixed3a,mixed3b", "--weights", str(weights), "-o", str(tmp_path / "out")]) == 0
+    for layer in json.loads((tmp_path / "out" / "census.json").read_text())["layers"]:
+        assert layer["recovery"]["undesigned"] == 0
+        assert all(r["recovered"] == r["units"] for r in layer["recovery"]["designed"]), layer["recovery"]

@@ -34,7 +34,10 @@ def classify_units(features: Mapping[str, np.ndarray], names: Sequence[str], lay
                    branches: Sequence[str | None], field_px: float, table: Sequence[UnitFamily] = FAMILY_TABLE) -> list[CensusUnit]:
     """Each unit's family: the first row of `table` whose rule holds, else other."""
     peak = features["peak"]
-    floor = WEAK * float(np.percentile(peak, 90)) if len(peak) else 0.0
+    answering = peak[peak > 0]
+    # Of the units that answer at all: a compiled layer is mostly silent channels, and a weak
+    # floor over every channel would then vanish there while holding in its compact build.
+    floor = WEAK * float(np.median(answering)) if len(answering) else 0.0
     rows = [f for f in table if f.applies_at(field_px)]
     out = []
     for k, (name, channel, branch) in enumerate(zip(names, channels, branches)):
@@ -49,7 +52,7 @@ def _classify(value: dict[str, float], rows: Sequence[UnitFamily], floor: float,
         unit.note = "silent: no stimulus of the battery makes it answer"
         return unit
     if value["peak"] < floor:
-        unit.note = f"weak: its best answer is {value['peak'] / floor * WEAK:.1%} of the layer's 90th percentile"
+        unit.note = f"weak: its best answer is {value['peak'] / floor * WEAK:.1%} of the layer's median answer"
         return unit
     nearest, nearest_miss = None, -math.inf
     for row in rows:

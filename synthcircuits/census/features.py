@@ -80,6 +80,8 @@ def _peaks(m: LayerResponses, _) -> dict[str, np.ndarray]:
     out = {_feature("peak", "the unit's strongest answer to any stimulus of the battery"): peak}
     for name, value in best.items():
         out[_feature(f"drive_{name}", f"best answer to {name} over the unit's peak")] = _ratio(value, peak)
+        out[_feature(f"standing_{name}", f"best answer to {name} over the layer's strongest answer to {name}")] = \
+            _ratio(value, np.full_like(value, value.max()))
     out[_feature("drive_gradient", "the better of drive_ramps and drive_edges")] = np.maximum(out["drive_ramps"], out["drive_edges"])
     out[_feature("drive_texture", "the better of drive_gratings and drive_hatches")] = np.maximum(out["drive_gratings"], out["drive_hatches"])
     return out

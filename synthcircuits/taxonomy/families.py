@@ -18,9 +18,9 @@ import operator
 from dataclasses import dataclass, field
 
 OTHER = "other"
-# A unit whose strongest answer to the whole battery is below this fraction of the layer's
-# 90th-percentile answer is "other (weak)": the battery misses what drives it, so no rule should
-# name it from its answers. (`find` asks the same of its members: a quarter of the layer's best.)
+# A unit whose strongest answer to the whole battery is below this fraction of the median answer
+# of the layer's answering units is "other (weak)": the battery misses what drives it, so no rule
+# should name it from its answers.
 WEAK = 0.25
 
 _OPS = {">=": operator.ge, "<=": operator.le}
@@ -78,15 +78,15 @@ SMALL, EARLY = 15.0, 40.0
 
 FAMILY_TABLE: tuple[UnitFamily, ...] = (
     family("curve", "curves", "arcs arc_lines",
-           "drive_arcs >= 0.8, arc_echo <= 0.15, curve_line >= 2, arc_width <= 90",
+           "drive_arcs >= 0.8, standing_arcs >= 0.25, arc_echo <= 0.15, curve_line >= 2, arc_width <= 90",
            "arc_preferred arc_echo arc_width curve_line", (EARLY, math.inf),
            {"mixed3b": (379, 385, 343, 342, 388, 324, 340, 330, 349, 406)}),
     family("early_curve", "early curves (curves with echoes)", "arcs arc_lines",
-           "drive_arcs >= 0.8, arc_echo <= 0.6, curve_line >= 1.3, arc_width <= 120",
+           "drive_arcs >= 0.8, standing_arcs >= 0.25, arc_echo <= 0.6, curve_line >= 1.3, arc_width <= 120",
            "arc_preferred arc_echo arc_width curve_line", (EARLY, math.inf),
            {"mixed3a": (92, 145, 95, 163, 71, 171, 147, 189, 137, 81, 104)}),
     family("tiny_curve", "tiny curves", "arcs arc_lines",
-           "drive_arcs >= 0.8, arc_echo <= 0.6, curve_line >= 1.3, arc_width <= 120",
+           "drive_arcs >= 0.8, standing_arcs >= 0.25, arc_echo <= 0.6, curve_line >= 1.3, arc_width <= 120",
            "arc_preferred arc_echo arc_width curve_line", (SMALL, EARLY),
            {"conv2d2": (182, 117, 171, 111, 63, 130, 146, 180, 39, 140, 32, 80)}),
     family("circle", "eyes / small circles", "rings arcs", "drive_rings >= 0.8, ring >= 1.5", "ring"),
