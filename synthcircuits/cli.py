@@ -382,6 +382,29 @@ def _census(sub: argparse._SubParsersAction) -> None:
                                  "limit", "ray"))
 
 
+def _atlas(sub: argparse._SubParsersAction) -> None:
+    p = _add(sub, "atlas", "a static, searchable site of every unit of the chosen layers: a grid per layer coloured by census family, "
+             "a page per unit with its feature visualisations, tuning, dataset examples and strongest weights in and out")
+    p.add_argument("--weights", type=opt.input_path, default=None, help="weights file (any architecture `layers --list` names)")
+    p.add_argument("--spec", type=opt.input_path, default=None, help="or a circuit spec, compiled now")
+    _arch(p)
+    p.add_argument("--layers", type=opt.non_empty, required=True,
+                   help="comma-separated layers, e.g. conv1,conv2_reduce,conv2,inception_3a,inception_3b or layer1.0.conv1,layer1.0.conv2")
+    p.add_argument("-o", "--output-dir", type=opt.output_folder, default=Path("out/atlas"),
+                   help="the site's folder: index.html, a page per layer and unit, assets/ (pictures, kept between builds)")
+    p.add_argument("--vis-steps", type=opt.STEPS, default=48, help="feature visualisation steps (the report draws 128)")
+    p.add_argument("--vis-size", type=opt.VIS_SIZE, default=64,
+                   help="feature visualisation canvas in px (neuron pictures are the unit's receptive field plus a margin)")
+    p.add_argument("--diverse", type=opt.whole(0, 16), default=3, help="images in each unit's diverse batch (0: none)")
+    p.add_argument("--images", type=opt.input_path, default=None,
+                   help="dataset examples: an image folder, list or .npy batch (one resumable runner pass for every layer)")
+    p.add_argument("--limit", type=opt.whole(1, 10**9), default=None, help="with --images: use only the first N images")
+    _ray(p)
+    _device(p)
+    p.set_defaults(handler=_body("atlas", "run_atlas", "weights", "spec", "arch", "layers", "output_dir", "device", "vis_steps", "vis_size",
+                                 "diverse", "images", "limit", "ray"))
+
+
 def _universality(sub: argparse._SubParsersAction) -> None:
     p = _add(sub, "universality", "several networks' censuses side by side at comparable depths (by receptive-field size): each "
              "family's share in each, and each network's clearest members next to each other")
@@ -512,7 +535,7 @@ def _decompile(sub: argparse._SubParsersAction) -> None:
                                  "device"))
 
 
-_COMMANDS = [_demo, _census, _universality, _dataset_examples, _doctor, _find, _vis, _report, _tuning, _layers, _weights, _probe, _build, _check_spec, _schema, _verify,
+_COMMANDS = [_demo, _atlas, _census, _universality, _dataset_examples, _doctor, _find, _vis, _report, _tuning, _layers, _weights, _probe, _build, _check_spec, _schema, _verify,
              _compare, _edit, _patch, _attribute, _extract, _decompile, _export]
 
 

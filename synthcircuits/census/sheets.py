@@ -93,7 +93,7 @@ def family_sheet(census: LayerCensus, family: UnitFamily, path: Path,
             if picture is not None:
                 sheet.paste(_cell((picture.clamp(0, 1).permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)), (x + 2, y + 2))
             x += CELL
-        for crop in (crops or {}).get(unit.unit, [])[:3]:
+        for crop in [c for c in (crops or {}).get(unit.unit, []) if c is not None][:3]:
             sheet.paste(_cell(crop), (x + 2, y + 2))
             x += CELL
     with atomic_target(path) as tmp:

@@ -149,7 +149,7 @@ def _sheets(census: LayerCensus, output: Path, vis, evidence: DatasetEvidence | 
     out = {}
     for f in FAMILY_TABLE:
         relative = f"sheets/{_slug(census.layer)}/{f.name}.png"
-        if family_sheet(census, f, output / relative, vis=vis or None, crops=evidence.crops if evidence else None):
+        if family_sheet(census, f, output / relative, vis=vis or None, crops=evidence.kept if evidence else None):
             out[f.name] = relative
     return out
 
