@@ -75,6 +75,33 @@ class OpenedModel:
             return next(l.out_channels for l in self.model.layers if l.name == layer)
         return self.architecture.layer(layer).channels
 
+    def spatial_layers(self, text: str, example: str, kinds: tuple[str, ...] | None = None) -> list[str]:
+        """Comma-separated layer names (repeats dropped), each checked to be a layer of this model
+        whose units have a receptive field; `kinds` limits a GoogLeNet layout's layers to those kinds
+        (a traced network's nodes all qualify)."""
+        names = list(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
+        if not names:
+            raise UserError("no layer named", hint=f"e.g. {example}")
+        if self.compact:
+            known = [layer.name for layer in self.model.layers]
+            for name in names:
+                if name not in known:
+                    raise UserError(f"{self.label} (a compact build) has no layer {name!r}", hint="its layers are " + ", ".join(known))
+            return names
+        arch = self.architecture
+        out = []
+        for name in names:
+            if not arch.has_layer(name):
+                raise UserError(f"{arch.name} has no layer {name!r}", hint=f"`synthcircuits layers --arch {arch.name}` lists them")
+            layer = arch.layer(name)
+            wrong_kind = kinds is not None and arch.key_scheme != "modules" and layer.kind not in kinds
+            if layer.channels <= 0 or not self.geometry().knows(layer.name) or wrong_kind:
+                raise UserError(f"{layer.name} is a {layer.kind} layer: its units have no " + ("weights and " if kinds else "")
+                                + "receptive field to show", hint=f"name a {' or '.join(kinds or ('conv', 'block'))} layer; "
+                                f"`synthcircuits layers --arch {arch.name}` lists them")
+            out.append(layer.name)
+        return out
+
     def name_of(self, layer: str, channel: int) -> str:
         return self.names.get((layer, channel), f"{layer}:{channel}")
 

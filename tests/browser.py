@@ -16,9 +16,13 @@ def chromium(*args, profile):
 
 
 def assert_page_whole(page: Path, profile: Path) -> str:
-    """The page opens with every image drawn and every local link pointing at a file; its DOM."""
-    dom = chromium("--dump-dom", page.as_uri(), profile=profile).stdout
+    """The page opens with every image drawn, every local link and script pointing at a file, and
+    nothing written to the browser's console; its DOM."""
+    run = chromium("--enable-logging=stderr", "--v=0", "--dump-dom", page.as_uri(), profile=profile)
+    dom = run.stdout
     assert 'data-broken-images="0"' in dom, dom[-500:]
-    for href in re.findall(r'href="([^"#]+)"', dom):
+    console = [line for line in run.stderr.splitlines() if ":CONSOLE" in line]
+    assert console == [], console
+    for href in re.findall(r'(?:href|src)="([^"#]+)"', dom):
         assert (page.parent / unquote(href)).is_file(), f"{page.name} links to missing {href}"
     return dom

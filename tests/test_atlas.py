@@ -143,7 +143,7 @@ def test_a_traced_network_atlas_links_its_convs_both_ways(traced_atlas, tmp_path
 @pytest.mark.parametrize("layers, message", [
     ("nolayer", "has no layer 'nolayer'"),
     ("maxpool1", "pool layer"),
-    (" , ", "names no layer"),
+    (" , ", "no layer named"),
 ])
 def test_bad_layers_exit_2_and_write_nothing(layers, message, safetensors_weights_file, tmp_path, capsys):
     assert main(["atlas", "--weights", str(safetensors_weights_file), "--layers", layers, "-o", str(tmp_path / "a")]) == 2

@@ -180,7 +180,7 @@ def test_a_spec_kind_that_names_no_family_is_refused_where_it_is_written(tmp_pat
 @pytest.mark.parametrize("args, message", [
     (["nolayer"], "has no layer 'nolayer'"),
     ([" , "], "no layer named"),
-    (["softmax2"], "no units with a receptive field"),
+    (["softmax2"], "have no receptive field"),
 ])
 def test_bad_layers_exit_2_with_one_line_and_write_nothing(args, message, safetensors_weights_file, tmp_path, capsys):
     assert main(["census", *args, "--weights", str(safetensors_weights_file), "-o", str(tmp_path / "out")]) == 2

@@ -44,25 +44,12 @@ class AtlasLayer:
 
 
 def plan_atlas(source: OpenedModel, text: str) -> list[AtlasLayer]:
-    names = list(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
-    if not names:
-        raise UserError("--layers names no layer", hint="e.g. --layers conv2d2,mixed3a,mixed3b")
-    arch = source.architecture
-    layers = []
-    for name in names:
-        if source.compact:
-            raise UserError(f"{source.label} is a compact build: its atlas would hold only the spec's units without weights pages",
-                            hint="build the spec for the inceptionv1 target (the default) and pass that, or pass the spec itself")
-        if not arch.has_layer(name):
-            raise UserError(f"{arch.name} has no layer {name!r}", hint=f"`synthcircuits layers --arch {arch.name}` lists them")
-        layer = arch.layer(name)
-        traced = arch.key_scheme == "modules"
-        if layer.channels <= 0 or not source.geometry().knows(layer.name) or (not traced and layer.kind not in ("conv", "block")):
-            raise UserError(f"{layer.name} is a {layer.kind} layer: an atlas shows layers whose units have a receptive field "
-                            "(conv and block layers of a GoogLeNet; any spatial node of a traced network)",
-                            hint=f"`synthcircuits layers --arch {arch.name}` lists them")
-        layers.append(AtlasLayer(layer.name, tuple(_unit(source, layer, c) for c in range(layer.channels))))
-    return layers
+    if source.compact:
+        raise UserError(f"{source.label} is a compact build: its units have no InceptionV1 weights pages",
+                        hint="build the spec for the inceptionv1 target (the default) and pass that, or pass the spec itself")
+    names = source.spatial_layers(text, "--layers conv2d2,mixed3a,mixed3b", kinds=("conv", "block"))
+    return [AtlasLayer(name, tuple(_unit(source, source.architecture.layer(name), c) for c in range(source.layer_width(name))))
+            for name in names]
 
 
 def _unit(source: OpenedModel, layer, channel: int) -> AtlasUnit:

@@ -29,7 +29,6 @@ from ..census.sheets import ROWS, family_sheet
 from ..dataset.examples import LayerUnits
 from ..dataset.items import list_items
 from ..dataset.runner import RunOptions
-from ..errors import UserError
 from ..folder_lock import locked_folder
 from ..layout.address import unit_at
 from ..layout.architectures import Architecture
@@ -47,32 +46,10 @@ FORMAT = 1
 def run_census(layers_text: str, weights: Path | None, spec: Path | None, architecture: str | None, output: Path, device: str,
                vis_steps: int = 0, images: Path | None = None, limit: int | None = None, ray: str | None = None) -> int:
     source = model_options(weights, spec, device, architecture)
-    layers = census_layers(source, layers_text)
+    layers = source.spatial_layers(layers_text, "synthcircuits census mixed3a,mixed3b --spec specs/curve_circuit.yaml")
     items = list_items(images, None, source.architecture.name, limit) if images is not None else None
     with locked_folder(output):  # one run writes a folder: a second is refused, naming this one
         return _census(source, layers, output, device, vis_steps, items, ray)
-
-
-def census_layers(source: OpenedModel, text: str) -> list[str]:
-    names = list(dict.fromkeys(p.strip() for p in text.split(",") if p.strip()))
-    if not names:
-        raise UserError("no layer named", hint="e.g. synthcircuits census mixed3a,mixed3b --spec specs/curve_circuit.yaml")
-    arch = source.architecture
-    out = []
-    for name in names:
-        if source.compact:
-            known = [layer.name for layer in source.model.layers]
-            if name not in known:
-                raise UserError(f"{source.label} (a compact build) has no layer {name!r}", hint="its layers are " + ", ".join(known))
-            out.append(name)
-            continue
-        if not arch.has_layer(name):
-            raise UserError(f"{arch.name} has no layer {name!r}", hint=f"`synthcircuits layers --arch {arch.name}` lists them")
-        layer = arch.layer(name)
-        if layer.channels <= 0 or not source.geometry().knows(layer.name):
-            raise UserError(f"{layer.name} has no units with a receptive field to centre stimuli on", hint="name a conv or block layer")
-        out.append(layer.name)
-    return out
 
 
 def _census(source: OpenedModel, layers: list[str], output: Path, device: str, vis_steps: int, items, ray: str | None) -> int:
