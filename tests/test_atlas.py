@@ -148,3 +148,24 @@ def test_a_traced_network_atlas_links_its_convs_both_ways(traced_atlas, tmp_path
 def test_bad_layers_exit_2_and_write_nothing(layers, message, safetensors_weights_file, tmp_path, capsys):
     assert main(["atlas", "--weights", str(safetensors_weights_file), "--layers", layers, "-o", str(tmp_path / "a")]) == 2
     assert message in capsys.readouterr().err and not (tmp_path / "a").exists()
+
+
+def test_a_build_stopped_mid_way_keeps_its_pictures_and_the_next_build_finishes_the_rest(tmp_path, capsys):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    out = tmp_path / "site"
+    args = ["atlas", "--spec", str(SPEC), "--layers", "conv2d1,conv2d2,mixed3a", "--vis-steps", "8", "--diverse", "2", "-o", str(out)]
+    process = subprocess.Popen([sys.executable, "-m", "synthcircuits.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while len(list((out / "assets").glob("vis-*.png"))) < 32 and time.monotonic() < deadline and process.poll() is None:
+        time.sleep(0.2)  # the first chunk of 32 pictures is on disk
+    process.send_signal(signal.SIGINT)
+    assert process.wait(60) == 130
+    kept = len(list((out / "assets").glob("vis-*.png")))
+    assert 32 <= kept < 120 and not (out / "index.html").exists()  # pictures kept, no half-written site
+    finished = drawn(build(args[1:], capsys))
+    assert finished >= 120 - kept and len(list((out / "assets").glob("vis-*.png"))) == 120  # 40 units x 3 kinds
+    assert (out / "index.html").is_file()
