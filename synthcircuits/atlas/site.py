@@ -204,7 +204,10 @@ def _write_unit(output: Path, layer: AtlasLayer, view: UnitView, previous, follo
         for kind, href in view.family_pictures.items():
             body.append(f"<figure><img src='{href}' height='{90 if kind == 'tuning' else 96}' alt='{e(kind)}'>"
                         f"<figcaption>{e(kind.replace('_', ' '))}</figcaption></figure>")
-    if view.examples:
+    if view.examples and not any(href for _, href in view.examples):  # rows of a .npy batch: no file to cut crops from
+        strongest = ", ".join(f"{e(row['image'])} ({row['activation']:.3g})" for row, _ in view.examples if row["kind"] == "top")
+        body.append(f"<h2>Dataset examples</h2><p>strongest: {strongest} (rows of an array: no crops to show)</p>")
+    elif view.examples:
         body.append("<h2>Dataset examples</h2>")
         for kind, heading in (("top", "strongest"), ("sigma", "by standard deviations above the mean")):
             figures = [f"<figure><img src='{href}' width='72' alt='{e(Path(row['image']).name)}'><figcaption>"
