@@ -34,7 +34,7 @@ class VisSettings:
         return [self.steps, self.size]
 
 
-def _requests(source: OpenedModel, layer: str, channel: int, kind: str, diverse: int) -> Request:
+def _request(layer: str, channel: int, kind: str, diverse: int) -> Request:
     if kind == "neuron":
         return Request(Neuron(layer, channel))
     if kind == "channel":
@@ -61,7 +61,7 @@ def draw_visualisations(source: OpenedModel, layers: Sequence[AtlasLayer], asset
     with tqdm(total=len(todo), desc="feature visualisations", unit="picture", disable=not todo) as bar:
         for start in range(0, len(todo), CHUNK):
             chunk = todo[start : start + CHUNK]
-            requests = [_requests(source, layer, channel, kind, settings.diverse) for layer, channel, kind in chunk]
+            requests = [_request(layer, channel, kind, settings.diverse) for layer, channel, kind in chunk]
             pictures = visualise_many(source.model, requests, Settings(steps=settings.steps, size=settings.size, canvas="receptive"),
                                       progress=False)
             for (layer, channel, kind), picture in zip(chunk, pictures):

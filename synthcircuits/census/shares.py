@@ -15,8 +15,8 @@ from .classify import CensusUnit
 class ShareRow:
     family: str
     title: str
-    count: int
-    share: float
+    count: int | None  # None: a family of the articles' the battery cannot tell apart (it has no count here)
+    share: float | None
     articles: float | None  # the articles' share for the counterpart layer (None: not listed, or no counterpart)
     articles_name: str = ""
 
@@ -36,7 +36,7 @@ def share_rows(units: Sequence[CensusUnit], counterpart: str | None) -> list[Sha
         if counts[name] or article:
             rows.append(ShareRow(name, title, counts[name], counts[name] / total, article.share if article else None,
                                  article.name if article else ""))
-    rows += [ShareRow("", a.name, -1, float("nan"), a.share, a.name) for a in listed if a.family is None]
+    rows += [ShareRow("", a.name, None, None, a.share, a.name) for a in listed if a.family is None]
     return rows
 
 

@@ -146,8 +146,8 @@ def _layer_json(census: LayerCensus, counterpart, shares: list[ShareRow], found,
         units.append(entry)
     data = {"layer": census.layer, "field_px": census.field_px, "canvas": SIZE, "window": list(census.window), "centre": list(census.centre),
             "counterpart": counterpart, "count": len(census.units), "sheets": sheets,
-            "shares": [{"family": r.family, "title": r.title, "count": r.count if r.count >= 0 else None,
-                        "share": r.share if r.count >= 0 else None, "articles": r.articles, "articles_name": r.articles_name} for r in shares],
+            "shares": [{"family": r.family, "title": r.title, "count": r.count, "share": r.share, "articles": r.articles,
+                        "articles_name": r.articles_name} for r in shares],
             "units": units}
     if found is not None:
         rows, undesigned, claimed = found
@@ -159,7 +159,7 @@ def _layer_json(census: LayerCensus, counterpart, shares: list[ShareRow], found,
 def _layer_text(source: OpenedModel, census: LayerCensus, counterpart, shares: list[ShareRow], found) -> str:
     head = (f"{source.label}: {census.layer}, {len(census.units)} units, receptive field {census.field_px} px"
             + (f" (the articles' {counterpart})" if counterpart else ""))
-    body = [[r.family or "-", r.title, r.count if r.count >= 0 else "", f"{r.share:.1%}" if r.count >= 0 else "",
+    body = [[r.family or "-", r.title, "" if r.count is None else r.count, "" if r.share is None else f"{r.share:.1%}",
              f"{r.articles:.0%}" if r.articles is not None else ""] for r in shares]
     lines = [head, "", format_table(["family", "what", "units", "share", "articles"], body)]
     silent = sum(u.note.startswith("silent") for u in census.units)
