@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -137,6 +138,12 @@ def write_failure(path: Path, exc: OSError) -> UserError:
     full = exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG)
     return UserError(f"cannot write {path}: {exc.strerror}",
                      hint="free some space there (nothing partial was left)" if full else "name a writable location")
+
+
+def safe_name(text: str) -> str:
+    """`text` (a layer name such as layer1.0.conv2 or conv2/3x3) as part of a file name: every
+    character but letters, digits, _ and - becomes _."""
+    return re.sub(r"[^A-Za-z0-9_-]", "_", text)
 
 
 def make_folders(folder: str | Path) -> Path:

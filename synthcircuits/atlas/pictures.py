@@ -8,12 +8,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image, ImageDraw
 from tqdm import tqdm
 
 from ..census.features import by
 from ..census.layer import LayerCensus
-from ..census.sheets import stimulus_picture
+from ..census.sheets import stimulus_picture, tuning_chart
 from ..opened import OpenedModel
 from ..taxonomy import FAMILIES_BY_NAME
 from ..viz import Neuron, Request, Settings, visualise_many
@@ -81,23 +80,6 @@ def _strip(images: Sequence[np.ndarray], gap: int = 2) -> np.ndarray:
         out[: image.shape[0], x : x + image.shape[1]] = image
         x += image.shape[1] + gap
     return out
-
-
-def tuning_chart(angles: np.ndarray, values: np.ndarray, width: int = 180, height: int = 90) -> np.ndarray:
-    """A unit's answer over orientation, normalised to its peak, with the angle range marked."""
-    image = Image.new("RGB", (width, height), "white")
-    draw = ImageDraw.Draw(image)
-    left, bottom, top = 4, height - 14, 6
-    draw.line([(left, bottom), (width - 4, bottom)], fill=(170, 170, 170))
-    peak = float(values.max())
-    if peak > 0 and len(angles) > 1:
-        span = float(angles.max() - angles.min()) or 1.0
-        xs = left + (angles - angles.min()) / span * (width - 8)
-        ys = bottom - values / peak * (bottom - top)
-        draw.line(list(zip(xs.tolist(), ys.tolist())), fill=(200, 40, 40), width=2)
-    draw.text((left, bottom + 2), f"{angles.min():.0f}", fill=(90, 90, 90))
-    draw.text((width - 30, bottom + 2), f"{angles.max():.0f} deg", fill=(90, 90, 90))
-    return np.asarray(image)
 
 
 def draw_family_pictures(census: LayerCensus, assets: Assets) -> dict[int, dict[str, str]]:

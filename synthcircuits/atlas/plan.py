@@ -8,16 +8,12 @@ researcher might type into the search box (`mixed3b:379`, `3b:379`, `mixed3b_5x5
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 from ..errors import UserError
 from ..layout.address import unit_at
 from ..opened import OpenedModel
-
-
-def slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_-]", "_", text)
+from ..outputs import safe_name
 
 
 @dataclass(frozen=True)
@@ -30,7 +26,7 @@ class AtlasUnit:
 
     @property
     def page(self) -> str:
-        return f"u_{slug(self.layer)}_{self.channel}.html"
+        return f"u_{safe_name(self.layer)}_{self.channel}.html"
 
 
 @dataclass(frozen=True)
@@ -40,7 +36,7 @@ class AtlasLayer:
 
     @property
     def page(self) -> str:
-        return f"l_{slug(self.name)}.html"
+        return f"l_{safe_name(self.name)}.html"
 
 
 def plan_atlas(source: OpenedModel, text: str) -> list[AtlasLayer]:

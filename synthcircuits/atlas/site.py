@@ -21,10 +21,10 @@ import numpy as np
 
 from .. import __version__
 from ..census.classify import CensusUnit
-from ..outputs import atomic_target
+from ..outputs import atomic_target, safe_name
 from ..taxonomy import FAMILIES_BY_NAME, FAMILY_TABLE, OTHER
 from ..viz.weight_diagram import weight_colour
-from .plan import AtlasLayer, AtlasUnit, slug
+from .plan import AtlasLayer, AtlasUnit
 from .weights import Link, UnitLinks
 
 PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45", "#fabed4", "#469990",
@@ -173,7 +173,7 @@ def _links_table(links: Sequence[Link], pages: set[str], heading: str) -> str:
     scale = max(float(np.abs(link.kernel).max()) for link in links) or 1.0
     rows = []
     for link in links:
-        page = f"u_{slug(link.layer)}_{link.channel}.html"
+        page = f"u_{safe_name(link.layer)}_{link.channel}.html"
         name = html.escape(link.unit)
         label = f"<a class='weight-link' href='{page}'>{name}</a>" if page in pages else name
         rows.append(f"<tr><td>{_kernel_svg(link.kernel, scale)}</td><td>{label}</td><td>{link.net:+.3g}</td></tr>")

@@ -17,12 +17,11 @@ from torch import Tensor, nn
 from tqdm import tqdm
 
 from ..layout.geometry import Geometry
+from ..probe.classify import HUES  # find's colour fields: the same six hues
 from ..probe.tuning import ProbeUnit, responses_at_centre, stimulus_centre
 from ..stimuli import arcs, center_surround, color_contrast, edges, fields, gratings, half_gratings, hatches, lines, ramps, rays, rings
 
 SIZE = 224  # every stimulus is drawn on a canvas this big, centred on the layer's centre unit
-HUES = {"red": (1.0, 0.1, 0.1), "yellow": (0.95, 0.9, 0.1), "green": (0.1, 0.8, 0.1), "cyan": (0.1, 0.85, 0.9),
-        "blue": (0.1, 0.2, 1.0), "magenta": (0.9, 0.1, 0.9)}
 INKS = {"white": (1.0, 1.0, 1.0), "black": (0.0, 0.0, 0.0), **HUES}
 GREY = (0.5, 0.5, 0.5)
 WAVELENGTHS = (3.0, 6.0, 12.0, 24.0)  # px: high to low spatial frequency

@@ -37,16 +37,22 @@ def _cell(picture: np.ndarray) -> Image.Image:
     return Image.fromarray(picture).resize((CELL - 4, CELL - 4), Image.NEAREST if picture.shape[0] < CELL // 2 else Image.BILINEAR)
 
 
-def _tuning_cell(angles: np.ndarray, values: np.ndarray) -> Image.Image:
-    image = Image.new("RGB", (CELL - 4, CELL - 4), "white")
+def tuning_chart(angles: np.ndarray, values: np.ndarray, width: int = 180, height: int = 90, labels: bool = True) -> np.ndarray:
+    """A unit's answer over orientation, normalised to its peak; `labels` marks the angle range."""
+    image = Image.new("RGB", (width, height), "white")
     draw = ImageDraw.Draw(image)
-    top = values.max()
-    if top > 0 and len(angles) > 1:
-        xs = 2 + (angles - angles.min()) / (angles.max() - angles.min()) * (CELL - 8)
-        ys = CELL - 6 - values / top * (CELL - 10)
+    left, bottom, top = 4, height - (14 if labels else 4), 6
+    draw.line([(left, bottom), (width - 4, bottom)], fill=(170, 170, 170))
+    peak = float(values.max())
+    if peak > 0 and len(angles) > 1:
+        span = float(angles.max() - angles.min()) or 1.0
+        xs = left + (angles - angles.min()) / span * (width - 8)
+        ys = bottom - values / peak * (bottom - top)
         draw.line(list(zip(xs.tolist(), ys.tolist())), fill=(200, 40, 40), width=2)
-    draw.rectangle([0, 0, CELL - 5, CELL - 5], outline=(180, 180, 180))
-    return image
+    if labels:
+        draw.text((left, bottom + 2), f"{angles.min():.0f}", fill=(90, 90, 90))
+        draw.text((width - 30, bottom + 2), f"{angles.max():.0f} deg", fill=(90, 90, 90))
+    return np.asarray(image)
 
 
 def _label(unit: CensusUnit) -> list[str]:
@@ -86,7 +92,7 @@ def family_sheet(census: LayerCensus, family: UnitFamily, path: Path,
             x += CELL
         if oriented:
             angles, curves = by(census.responses, oriented)
-            sheet.paste(_tuning_cell(angles, curves[:, census.units.index(unit)]), (x + 2, y + 2))
+            sheet.paste(Image.fromarray(tuning_chart(angles, curves[:, census.units.index(unit)], CELL - 4, CELL - 4, labels=False)), (x + 2, y + 2))
             x += CELL
         if vis:
             picture = vis.get(unit.unit)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from pathlib import Path
 
 import numpy as np
@@ -33,7 +32,7 @@ from ..folder_lock import locked_folder
 from ..layout.address import unit_at
 from ..layout.architectures import Architecture
 from ..opened import OpenedModel
-from ..outputs import atomic_target, make_folders
+from ..outputs import atomic_target, make_folders, safe_name
 from ..tables import format_table
 from ..taxonomy import ARTICLE_SHARES, FAMILY_TABLE, OTHER
 from ..viz import Neuron, Request, Settings, visualise_many
@@ -118,14 +117,10 @@ def _visualisations(source: OpenedModel, results: list[LayerCensus], steps: int)
     return {u.unit: p.final[0] for (_, u), p in zip(shown, pictures)}
 
 
-def _slug(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]", "_", text)
-
-
 def _sheets(census: LayerCensus, output: Path, vis, evidence: DatasetEvidence | None) -> dict[str, str]:
     out = {}
     for f in FAMILY_TABLE:
-        relative = f"sheets/{_slug(census.layer)}/{f.name}.png"
+        relative = f"sheets/{safe_name(census.layer)}/{f.name}.png"
         if family_sheet(census, f, output / relative, vis=vis or None, crops=evidence.kept if evidence else None):
             out[f.name] = relative
     return out
@@ -198,7 +193,7 @@ def _write_page(source: OpenedModel, report, evidence, path: Path) -> None:
     if evidence:
         body.append(f"<p>Dataset evidence: {evidence.images} images; sheets show each unit's strongest crops.</p>")
     for census, counterpart, shares, found, sheets, text in report:
-        body.append(f"<h2 id='{e(_slug(census.layer))}'>{e(census.layer)}</h2><pre>{e(text)}</pre>")
+        body.append(f"<h2 id='{e(safe_name(census.layer))}'>{e(census.layer)}</h2><pre>{e(text)}</pre>")
         for f in FAMILY_TABLE:
             if f.name in sheets:
                 count = sum(u.family == f.name for u in census.units)

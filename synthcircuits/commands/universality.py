@@ -7,14 +7,13 @@ from __future__ import annotations
 
 import html
 import json
-import re
 from pathlib import Path
 
 from ..census.battery import KINDS, Scale
 from ..census.sheets import examples_sheet, stimulus_picture
 from ..census.universality import FAR, Census, Pairing, pair_layers, read_census, share_table
 from ..errors import UserError
-from ..outputs import atomic_target, make_folders
+from ..outputs import atomic_target, make_folders, safe_name
 from ..tables import format_table
 from ..taxonomy import FAMILIES_BY_NAME, OTHER
 from ..viz.report import BROKEN_IMAGE_PROBE, STYLE
@@ -79,7 +78,7 @@ def _examples(censuses: list[Census], pairing: Pairing, output: Path) -> str:
                        if kind in u.best else None) for u in best]
             cells += [("", None)] * (PER_NETWORK - len(best))
         columns.append((f"{census.name} {layer.layer}", cells))
-    name = "examples/" + re.sub(r"[^A-Za-z0-9_.-]", "_", "_vs_".join(layer.layer for layer in pairing.layers)) + ".png"
+    name = "examples/" + safe_name("_vs_".join(layer.layer for layer in pairing.layers)) + ".png"
     examples_sheet(columns, families, output / name, PER_NETWORK)
     return name
 
