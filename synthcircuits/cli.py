@@ -223,7 +223,9 @@ def _verify(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--geometry", action="store_true",
                    help="also sweep stimulus geometry (radius 15-60 px, span 60-180 deg, stroke 1.5-5 px, up to 6 px off centre, "
                         "both polarities) and report each unit's worst-case orientation error and spread")
-    p.set_defaults(handler=_body("verify", "run_verify", "spec", "weights", "target", "device", "json", "geometry"))
+    p.add_argument("--base", type=opt.input_path, default=None,
+                   help="weights the spec patches (overrides its base:; needed where it keeps trained units and names no base)")
+    p.set_defaults(handler=_body("verify", "run_verify", "spec", "weights", "target", "device", "json", "geometry", "base"))
 
 
 def _compare(sub: argparse._SubParsersAction) -> None:

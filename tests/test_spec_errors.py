@@ -46,7 +46,7 @@ CASES = {
     "table beyond half period": (
         LINES.replace("tuning: {excite: 1.0, inhibit: 0.5, width_deg: 20}", "tuning: {table: {0: 1, 120: 0}}"), "23:18",
         "beyond 90", None),
-    "zero without base": (LINES + "zero: [3b:379]\n", "24:1", "zero: needs a base", None),
+    "zero without base": (LINES + "zero: [3b:379]\n", "24:1", "zero: is for patching trained weights", None),
 }
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 
@@ -12,7 +12,11 @@ from ..errors import UserError
 from ..outputs import atomic_target
 from ..models.zoo import load_model
 from ..probe.geometry_sweep import GEOMETRIES, robustness_json, robustness_table
-from ..probe.checks import CheckRow, DesignedUnit, Measurements, checks_table, run_checks, tuning_table
+from ..layout.address import parse_unit
+from ..probe.checks import GROUP_EXPECTATIONS, UNIT_EXPECTATIONS, CheckRow, DesignedUnit, Measurements, checks_table, run_checks, tuning_table
+from ..images import load_image
+from ..viz.featurevis import visualise
+from ..viz.objectives import Neuron
 from ..probe.tuning import ProbeUnit, RadialSweep
 from ..spec import Spec, load_spec
 
@@ -28,33 +32,62 @@ def designed_units(build: Build, on_trained_layout: bool = False) -> list[Design
     return units
 
 
-def verify_spec(spec: Spec, weights: Path | None = None, target: str = "inceptionv1", device: str = "cpu") -> tuple[list[CheckRow], Build, Measurements, list[DesignedUnit]]:
+def verify_spec(spec: Spec, weights: Path | None = None, target: str = "inceptionv1", device: str = "cpu",
+                base: Path | None = None) -> tuple[list[CheckRow], Build, Measurements, list[DesignedUnit]]:
     if not spec.checks:
         raise UserError(f"{spec.file}: the spec has no checks: section", hint="add checks (see specs/curve_circuit.yaml)")
+    without_feature = None
     if weights is None:
-        build = compile_spec(spec, target)
+        build = compile_spec(spec, target, base)
         model = build.model().to(device)
         units = designed_units(build)
+
+        def without_feature(feature: str):
+            return compile_spec(without_rules(spec, feature), target, base).model().to(device)
     else:
-        build = compile_spec(spec, "inceptionv1")
+        build = compile_spec(spec, "inceptionv1", base)
         model = load_model(weights, device=device)
         if model.architecture.name != spec.architecture:
             raise UserError(f"{weights}: holds {model.architecture.name} weights; the spec's addresses are {spec.architecture} units",
                             hint="compare the circuit with these weights instead: synthcircuits compare SPEC WEIGHTS --layer-b LAYER")
         units = designed_units(build, on_trained_layout=True)
-    measurements = Measurements(model, progress=True)
+    measurements = Measurements(model, progress=True, without_feature=without_feature, paste=picture_parts(model, build))
     return run_checks(measurements, spec.checks, units), build, measurements, units
 
 
-def run_verify(spec_path: Path, weights: Path | None, target: str, device: str, json_out: Path | None, geometry: bool = False) -> int:
+def without_rules(spec: Spec, feature: str) -> Spec:
+    """The spec with every input rule that carries `feature` left out (a polysemantic unit's ablation)."""
+    families = tuple(replace(f, inputs=tuple(r for r in f.inputs if r.feature != feature)) for f in spec.families)
+    return replace(spec, families=families)
+
+
+def picture_parts(model, build: Build):
+    """Pasted picture parts for `model`: a unit's feature visualisation (seeded, so every run draws
+    the same picture) or an image file, as (3, side, side) in [0, 1]."""
+    def paste(kind: str, params: dict, side: int):
+        if kind == "image":
+            path = Path(params["path"])
+            return load_image(path if path.is_absolute() else Path(build.spec.file).parent / path, side)
+        if not hasattr(model, "architecture") or build.target == "compact":
+            raise UserError("visualisation parts name units by address; verify this spec with the inceptionv1 target")
+        unit = parse_unit(params["unit"], model.architecture)
+        images = visualise(model, Neuron(unit.layer, unit.channel), steps=int(params.get("steps", 128)), size=side, seed=0, progress=False)
+        return images[max(images)][0].detach().cpu()
+    return paste
+
+
+def run_verify(spec_path: Path, weights: Path | None, target: str, device: str, json_out: Path | None, geometry: bool = False,
+               base: Path | None = None) -> int:
     spec = load_spec(spec_path)
-    rows, build, measurements, units = verify_spec(spec, weights, target, device)
-    checked = {(r.family, r.index) for c in spec.checks for r in c.units}
+    rows, build, measurements, units = verify_spec(spec, weights, target, device, base)
+    radial = [c for c in spec.checks if c.sweep == "radial_tuning" and any(k in c.expect for k in (*UNIT_EXPECTATIONS, *GROUP_EXPECTATIONS))]
+    checked = {(r.family, r.index) for c in radial for r in c.units}
     shown = [u for u in units if u.ref in checked]
     source = weights or f"{spec_path} built for {target}"
     print(f"{spec.name}: checks on {source}\n")
-    print(tuning_table(shown, measurements, RadialSweep(**spec.checks[0].stimulus)))
-    print()
+    if shown:
+        print(tuning_table(shown, measurements, RadialSweep(**radial[0].stimulus)))
+        print()
     print(checks_table(rows))
     failed = [r for r in rows if not r.passed]
     print(f"\n{len(rows) - len(failed)} of {len(rows)} expectations hold" + (f"; {len(failed)} FAILED" if failed else ""))

@@ -115,6 +115,10 @@ def compile_spec(spec: Spec, target: str = "inceptionv1", base: str | Path | Map
     if spec.architecture != "inceptionv1" and (target == "compact" or (base_path is None and base_state is None)):
         raise UserError(f"{spec.file}: a {spec.architecture} spec patches trained weights: it needs base: (and the full-network target)",
                         hint="set base: to the weights file the spec's kept units come from")
+    kept = [f.name for f in spec.families if f.keep]
+    if kept and base_path is None and base_state is None:
+        raise UserError(f"{spec.file}: family {kept[0]!r} keeps trained units, so the spec patches a base, and none was given",
+                        hint="add base: to the spec, or pass the weights: --base FILE")
     if target == "compact":
         if base_path or base_state is not None:
             raise UserError("a compact build holds only the spec's units; it cannot patch base weights", hint="use --target inceptionv1 with --base")

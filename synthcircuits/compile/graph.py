@@ -11,10 +11,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..kernels.connections import rule_weights
-from ..kernels.geometry import embed_centered
+from ..kernels.geometry import embed_centered, wrap
 from ..kernels.pixels import pixel_kernel
 from ..layout.architectures import Architecture, get_architecture
-from ..spec.model import Family, Spec
+from ..spec.model import Family, Spec, mirror_angle
+from ..spec.source import SpecError
 from ..tables import format_table
 
 
@@ -87,6 +88,12 @@ def build_graph(spec: Spec) -> CircuitGraph:
         for rule in f.inputs:
             source = families[rule.source]
             w = rule_weights(rule, f, source, sizes[f.name])
+            if rule.gain and not np.any(w):
+                raise SpecError(f"{f.name!r}: the rule from {source.name!r} gives no weight at all: no position of the "
+                                f"{sizes[f.name]}x{sizes[f.name]} kernel in {f.layer}{' ' + f.branch if f.branch else ''} lies in its "
+                                "pattern, or no source unit has the orientation its tuning asks for", location=rule.location,
+                                hint="bring the pattern inside the kernel (a smaller radius or offset, or a branch with a larger "
+                                     "kernel), or widen the tuning")
             key = (f.name, source.name)
             graph.weights[key] = graph.weights.get(key, 0) + w
     for c in spec.connections:
@@ -100,4 +107,58 @@ def build_graph(spec: Spec) -> CircuitGraph:
         else:
             add = embed_centered(np.full((1, 1), c.weight), size)
         graph.weights[key][c.target.index, c.source.index] += add
+    for f in spec.families:
+        if f.mirror_of is not None:
+            mirror_family(graph, f)
     return graph
+
+
+def mirror_family(graph: CircuitGraph, mirror: Family) -> None:
+    """Fill in `mirror`'s weights as the left-right mirror image of its original's: every kernel
+    flipped along x, every source unit replaced by its own mirror image."""
+    original = graph.families[mirror.mirror_of]
+    if original.name in graph.pixel_kernels:
+        graph.pixel_kernels[mirror.name] = graph.pixel_kernels[original.name][..., ::-1].copy()
+    graph.biases[mirror.name] = graph.biases[original.name].copy()
+    for (target, source), w in list(graph.weights.items()):
+        if target != original.name:
+            continue
+        partner, order = mirror_sources(graph, graph.families[source], mirror)
+        flipped = np.zeros_like(w)
+        flipped[:, order] = w[..., ::-1]
+        key = (mirror.name, partner)
+        graph.weights[key] = graph.weights.get(key, 0) + flipped
+
+
+def mirror_sources(graph: CircuitGraph, source: Family, mirror: Family) -> tuple[str, np.ndarray]:
+    """The family a mirror reads where its original reads `source`, and the unit there that is each
+    source unit's mirror image: a declared mirror family unit by unit, else `source`'s own unit at the
+    reflected orientation (for pixel kernels: the unit whose kernel is the flipped one)."""
+    for f in graph.families.values():
+        if f.mirror_of == source.name:
+            return f.name, np.arange(source.size)
+    if source.mirror_of is not None:
+        return source.mirror_of, np.arange(source.size)
+    order = np.empty(source.size, dtype=int)
+    kernels = graph.pixel_kernels.get(source.name)
+    for i in range(source.size):
+        if kernels is not None:
+            flipped = kernels[i][..., ::-1]
+            errors = np.abs(kernels - flipped).reshape(source.size, -1).max(axis=1)
+            k = int(errors.argmin())
+            found = errors[k] <= 1e-6 * max(np.abs(flipped).max(), 1e-12)
+        else:
+            want = mirror_angle(source.orientation_of(i), source.period)
+            matches = [k for k in range(source.size) if abs(wrap(source.orientation_of(k) - want, source.period)) < 1e-6
+                       and source.phase_of(k) == source.phase_of(i)]
+            k, found = (matches[0], True) if matches else (-1, False)
+        if not found:
+            raise SpecError(
+                f"{mirror.name!r} mirrors {mirror.mirror_of!r}, which reads {source.name!r}; {source.name!r}[{i}] at "
+                f"{source.orientation_of(i):g} deg has no mirror image in {source.name!r} (no unit at "
+                f"{mirror_angle(source.orientation_of(i), source.period):g} deg" + (" with the flipped kernel" if kernels is not None else "") + ")",
+                location=mirror.location,
+                hint=f"give {source.name!r} orientations symmetric about 90 deg, or declare its mirror: a family with mirror_of: {source.name}",
+            )
+        order[i] = k
+    return source.name, order

@@ -20,6 +20,7 @@ from ..spec.model import Family, InputRule, Tuning
 from .geometry import grid, to_unit_frame, wrap
 
 DEFAULT_WIDTH = 0.5  # grid cells; how far off the line or arc a position still counts
+OFFSET_WIDTH = 0.3  # grid cells; an offset on the grid lands on one position, between positions it spreads to the nearest
 
 
 def rule_weights(rule: InputRule, target: Family, source: Family, size: int) -> np.ndarray:
@@ -29,7 +30,7 @@ def rule_weights(rule: InputRule, target: Family, source: Family, size: int) -> 
     source_theta = np.array([source.orientation_of(i) for i in range(source.size)])
     u, v = to_unit_frame(x[None], y[None], target_theta[:, None, None])  # (T, k, k)
     spatial, tangent, normal = _pattern(rule, target, u, v)
-    expected = normal if source.period == 360 else tangent  # (T, k, k), relative to the target
+    expected = (normal if source.period == 360 else tangent) + rule.turn  # (T, k, k), relative to the target
     difference = source_theta[None, :, None, None] - target_theta[:, None, None, None] - expected[:, None]
     return rule.gain * spatial[:, None] * tuning_curve(rule.tuning, wrap(difference, source.period), source.period)
 
@@ -52,10 +53,30 @@ def _pattern(rule: InputRule, target: Family, u: np.ndarray, v: np.ndarray):
         distance = np.hypot(u + radius, v) - radius
         spatial = bump(distance, width) * (u + radius >= 0)
         tangent = np.rad2deg(np.arctan2(v, u + radius)) + 90.0
+    elif rule.spatial == "ring":
+        radius = p["radius"]
+        spatial = bump(np.hypot(u, v) - radius, width)
+        tangent = np.rad2deg(np.arctan2(v, u)) + 90.0  # a directed source faces outward: its normal points away from the centre
+    elif rule.spatial == "offset":
+        spatial = bump(np.hypot(u - p["x"], v - p["y"]), p.get("width", OFFSET_WIDTH))
+        tangent = np.full_like(u, 90.0 if directed else 0.0)
+    elif rule.spatial == "region":
+        spatial = region_mask(str(p["side"]), u, v, p.get("beyond", 0.5), p.get("radius", 1.0))
+        tangent = np.full_like(u, 90.0 if directed else 0.0)
     else:  # the schema admits no other
         raise ValueError(rule.spatial)
     spatial = spatial / np.maximum(spatial.sum(axis=(-2, -1), keepdims=True), 1e-12)
     return spatial, tangent, tangent - 90.0
+
+
+def region_mask(side: str, u: np.ndarray, v: np.ndarray, beyond: float, radius: float) -> np.ndarray:
+    """1 where a position lies in the named region of the target's frame (top: +v, right: +u), else 0."""
+    eps = 1e-9
+    inside = {
+        "top": v >= beyond - eps, "bottom": v <= -beyond + eps, "right": u >= beyond - eps, "left": u <= -beyond + eps,
+        "centre": np.hypot(u, v) <= radius + eps, "surround": np.hypot(u, v) > radius + eps,
+    }[side]
+    return inside.astype(np.float64)
 
 
 def tuning_curve(tuning: Tuning, difference: np.ndarray, period: float) -> np.ndarray:

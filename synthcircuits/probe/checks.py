@@ -11,11 +11,15 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from torch import nn
+import torch
+from torch import Tensor, nn
 
+from ..errors import UserError
 from ..spec.model import Check
+from ..stimuli.compose import Paste, flip, render_pictures
 from ..tables import format_table
 from .geometry_sweep import GEOMETRIES, Robustness, sweep_geometries
+from .pictures import FLIP_TOLERANCE, CircleSweep, circle_tuning, flip_mismatch, mirror_safe, picture_maps, picture_responses
 from .tuning import ProbeUnit, RadialSweep, TuningCurve, angle_difference, curve_line_selectivity, radial_tuning
 
 
@@ -44,8 +48,12 @@ class Measurements:
     """Units' tuning curves and curve/line ratios, measured once per (unit, sweep) and shared
     by the checks and the tables that print them."""
 
-    def __init__(self, model: nn.Module, progress: bool = False):
+    def __init__(self, model: nn.Module, progress: bool = False, without_feature: Callable[[str], nn.Module] | None = None,
+                 paste: Paste | None = None):
         self.model, self.progress = model, progress
+        # The model built with one named feature's rules left out (polysemantic checks), and the
+        # source of pasted picture parts (feature visualisations, image files).
+        self.without_feature, self.paste = without_feature, paste
         self._curves: dict[tuple[str, RadialSweep], TuningCurve] = {}
         self._ratios: dict[tuple[str, RadialSweep], float] = {}
         self._robustness: dict[str, Robustness] = {}
@@ -64,6 +72,9 @@ class Measurements:
             found = sweep_geometries(self.model, [u.probe for u in missing], [u.orientation for u in missing], progress=self.progress)
             self._robustness.update({u.name: r for u, r in zip(missing, found)})
         return [self._robustness[u.name] for u in units]
+
+    def pictures(self, check: Check) -> dict[str, Tensor]:
+        return render_pictures(check.pictures, self.paste)
 
     def ratios(self, units: Sequence[DesignedUnit], sweep: RadialSweep) -> list[float]:
         missing = [u for u in units if (u.name, sweep) not in self._ratios]
@@ -102,6 +113,12 @@ def run_checks(measurements: Measurements, checks: Sequence[Check], units: Seque
     rows: list[CheckRow] = []
     for check in checks:
         group = [by_ref[(r.family, r.index)] for r in check.units]
+        if check.pictures:
+            rows += picture_rows(measurements, check, group, by_ref)
+        if check.sweep == "circle_tuning":
+            rows += circle_rows(measurements, check, group)
+        if not any(key in check.expect for key in (*UNIT_EXPECTATIONS, *GROUP_EXPECTATIONS)):
+            continue
         sweep = RadialSweep(**check.stimulus)
         curves = measurements.curves(group, sweep)
         expect = check.expect
@@ -124,6 +141,96 @@ def run_checks(measurements: Measurements, checks: Sequence[Check], units: Seque
                 winner = group[int(responses[k].argmax())]
                 rows.append(CheckRow(check.name, unit.name, f"strongest at {unit.orientation:g} deg", float(responses[k].max()),
                                      f"= {unit.name}", winner is unit))
+    return rows
+
+
+def _row(check: Check, unit: DesignedUnit, measure: str, value: float, at_least: bool, limit: float) -> CheckRow:
+    passed = value >= limit if at_least else value <= limit
+    return CheckRow(check.name, unit.name, measure, float(value), f"{'>=' if at_least else '<='} {limit:g}", bool(passed) and not math.isnan(value))
+
+
+def _ratio(a: float, b: float) -> float:
+    return a / b if b > 0 else (math.inf if a > 0 else math.nan)
+
+
+def picture_rows(measurements: Measurements, check: Check, group: Sequence[DesignedUnit], by_ref) -> list[CheckRow]:
+    """The expectations that compare answers to a check's pictures: ratios, mirror partners, flip
+    balance and polysemantic features."""
+    expect, model = check.expect, measurements.model
+    pictures = measurements.pictures(check)
+    names = list(pictures)
+    stack = torch.stack([pictures[n] for n in names])
+    answers = picture_responses(model, [u.probe for u in group], stack)  # pictures x units
+    answer = {n: answers[k] for k, n in enumerate(names)}
+    rows: list[CheckRow] = []
+    ratios = expect.get("ratio", [])
+    for ratio in [ratios] if isinstance(ratios, dict) else ratios:
+        at_least = "at_least" in ratio
+        for k, unit in enumerate(group):
+            value = _ratio(answer[ratio["of"]][k], answer[ratio["over"]][k])
+            rows.append(_row(check, unit, f"answer to {ratio['of']} / to {ratio['over']}", value, at_least,
+                             ratio["at_least" if at_least else "at_most"]))
+    if "flip_balance_within" in expect:
+        flipped = picture_responses(model, [u.probe for u in group], flip(stack, "horizontal"))
+        for k, unit in enumerate(group):
+            worst = max(abs(a - b) / max(abs(a), abs(b), 1e-12) for a, b in zip(answers[:, k], flipped[:, k]))
+            rows.append(_row(check, unit, "answer vs answer to the left-right flip (relative difference)", worst, False,
+                             expect["flip_balance_within"]))
+    if "mirror_partner" in expect:
+        partners = [by_ref[(expect["mirror_partner"], u.ref[1])] for u in group]
+        size = stack.shape[-1]
+        unsafe = [u.probe.layer for u in group if not mirror_safe(model, u.probe.layer, size)]
+        if unsafe:
+            raise UserError(f"check {check.name!r}: {unsafe[0]}'s positions are not symmetric about the centre of {size} px pictures, "
+                            "so a flip cannot map its maps exactly", hint="give the pictures an odd size whose strided maps are odd "
+                            "too (223 for InceptionV1)")
+        originals = picture_maps(model, [u.probe for u in group], stack)
+        mirrored = picture_maps(model, [u.probe for u in partners], flip(stack, "horizontal"))
+        for unit, partner, a, b in zip(group, partners, originals, mirrored):
+            rows.append(_row(check, unit, f"maps vs {partner.name}'s on flipped pictures (relative difference)", flip_mismatch(a, b),
+                             False, FLIP_TOLERANCE))
+    if "features" in expect:
+        rows += feature_rows(measurements, check, group, answer, stack, names)
+    return rows
+
+
+def feature_rows(measurements: Measurements, check: Check, group, answer, stack: Tensor, names: list[str]) -> list[CheckRow]:
+    """A polysemantic unit answers each feature's picture, and losing one feature's rules removes
+    only that answer."""
+    spec = check.expect["features"]
+    shows = spec["answers"]
+    removed_limit, kept_limit = spec.get("removed_at_most", 0.2), spec.get("kept_at_least", 0.9)
+    if measurements.without_feature is None:
+        raise UserError(f"check {check.name!r} ablates features, which needs the spec's own build",
+                        hint="run verify on the spec without --weights")
+    rows = []
+    for k, unit in enumerate(group):
+        for feature, picture in shows.items():
+            rows.append(_row(check, unit, f"answer to {picture} ({feature})", answer[picture][k], True, 1e-6))
+    for feature, picture in shows.items():
+        ablated = picture_responses(measurements.without_feature(feature), [u.probe for u in group], stack)
+        after = {n: ablated[j] for j, n in enumerate(names)}
+        for k, unit in enumerate(group):
+            for other, other_picture in shows.items():
+                value = _ratio(after[other_picture][k], answer[other_picture][k])
+                if other == feature:
+                    rows.append(_row(check, unit, f"without {feature}: answer to {other_picture} / before", value, False, removed_limit))
+                else:
+                    rows.append(_row(check, unit, f"without {feature}: answer to {other_picture} / before", value, True, kept_limit))
+    return rows
+
+
+def circle_rows(measurements: Measurements, check: Check, group: Sequence[DesignedUnit]) -> list[CheckRow]:
+    sweep = CircleSweep(**check.stimulus)
+    rows = []
+    for unit, tuning in zip(group, circle_tuning(measurements.model, [u.probe for u in group], sweep)):
+        if "radius_within_fraction" in check.expect:
+            error = abs(tuning.preferred_radius() - sweep.radius) / sweep.radius
+            rows.append(_row(check, unit, f"preferred radius {tuning.preferred_radius():.1f} px vs {sweep.radius:g} (fraction off)",
+                             error, False, check.expect["radius_within_fraction"]))
+        if "circle_arc_ratio_at_least" in check.expect:
+            rows.append(_row(check, unit, "circle / strongest same-length arc", tuning.circle_arc_ratio(sweep.radius), True,
+                             check.expect["circle_arc_ratio_at_least"]))
     return rows
 
 

@@ -12,6 +12,11 @@ from ..layout.address import UnitAddress
 DocPath = tuple[Any, ...]
 
 
+def mirror_angle(theta: float, period: float) -> float:
+    """An orientation reflected left-right (across the vertical axis): 30 -> 150, 90 -> 90."""
+    return (180.0 - theta) % period
+
+
 @dataclass(frozen=True)
 class PixelKernel:
     kind: str  # a key of schema.PIXEL_KERNELS
@@ -31,11 +36,14 @@ class Tuning:
 @dataclass(frozen=True)
 class InputRule:
     source: str  # family name
-    spatial: str  # "center" | "along_line" | "along_arc"
-    spatial_params: dict[str, float]
+    spatial: str  # a key of schema.SPATIAL_RULES: "center", "along_line", "along_arc", "region", "ring", "offset"
+    spatial_params: dict[str, float | str]
     tuning: Tuning
     gain: float
     path: DocPath  # where it was written, for errors found later
+    turn: float = 0.0  # degrees added to the orientation the pattern expects of a source unit at each position
+    feature: str = ""  # the named feature of a polysemantic unit this rule carries ("" for none)
+    location: Location | None = None  # where the rule was written, for errors found while compiling
 
 
 @dataclass(frozen=True)
@@ -55,6 +63,8 @@ class Family:
     keep: bool = False  # units keep the base's weights; the family only names them as inputs
     location: Location | None = None  # where the family was written, for errors found while compiling
     kind: str = ""  # the census family it is designed to be (`census.families`); "" means its name
+    mirror_of: str | None = None  # the family it is the left-right mirror image of (weights flipped, inputs swapped)
+    features: tuple[str, ...] = ()  # the named features its rules carry (a polysemantic unit has two or more)
 
     @property
     def size(self) -> int:
@@ -94,9 +104,12 @@ class Check:
 
     name: str
     units: tuple[UnitRef, ...]
-    stimulus: dict[str, float]  # radial-tuning parameters
-    expect: dict[str, float | bool]
+    stimulus: dict[str, float]  # the sweep's parameters
+    expect: dict[str, Any]
     path: DocPath
+    sweep: str = "radial_tuning"  # "radial_tuning" or "circle_tuning"
+    pictures: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> picture (schema.PICTURE), validated
+    base_dir: Path | None = None  # where picture image paths are resolved
 
 
 @dataclass(frozen=True)
@@ -112,6 +125,7 @@ class Spec:
     bottleneck_channels: dict[str, tuple[int, ...]] = field(default_factory=dict)
     file: str = "<spec>"
     content_hash: str = ""
+    includes: tuple[Path, ...] = ()  # spec files whose families come first
 
     def family(self, name: str) -> Family:
         for family in self.families:

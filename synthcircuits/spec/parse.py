@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,7 @@ from ..layout.address import UnitAddress, parse_unit
 from ..layout.architectures import Architecture, Layer, get_architecture
 from ..layout.topology import feeding_layer, first_layer
 from ..taxonomy import FAMILIES_BY_NAME
-from .model import Check, Connection, Family, InputRule, PixelKernel, Spec, Tuning, UnitRef
+from .model import Check, Connection, Family, InputRule, PixelKernel, Spec, Tuning, UnitRef, mirror_angle
 from .schema import SPATIAL_RULES, validate_structure
 from .source import Source, parse_source, read_source
 
@@ -41,14 +42,17 @@ def spec_from_source(source: Source) -> Spec:
 
 
 class _Builder:
-    def __init__(self, source: Source):
+    def __init__(self, source: Source, chain: tuple[Path, ...] = ()):
         self.src = source
+        self.chain = chain or (Path(source.file).resolve(),)
         self.data: dict[str, Any] = source.data
         self.arch = get_architecture(self.data.get("architecture", "inceptionv1"))
         self.base_dir = Path(source.file).parent
 
     def spec(self) -> Spec:
-        families = tuple(self._family(i, raw) for i, raw in enumerate(self.data["families"]))
+        includes, included = self._includes()
+        own = tuple(self._family(i, raw) for i, raw in enumerate(self.data["families"]))
+        families = included + tuple(self._mirrored(f, included + own) for f in own)
         self._check_names_and_placement(families)
         self._check_rules(families)
         base = self._base()
@@ -63,8 +67,60 @@ class _Builder:
             zero=self._zero(base),
             bottleneck_channels=self._bottlenecks(base),
             file=self.src.file,
-            content_hash=hashlib.sha256(json.dumps(self.data, sort_keys=True, default=str).encode()).hexdigest(),
+            content_hash=self._content_hash(includes),
+            includes=includes,
         )
+
+    def _content_hash(self, includes: tuple[Path, ...]) -> str:
+        """The spec's text and every included spec's: a change to an included family changes the build."""
+        digest = hashlib.sha256(json.dumps(self.data, sort_keys=True, default=str).encode())
+        for path in includes:
+            digest.update(path.read_bytes())
+        return digest.hexdigest()
+
+    # -- include ----------------------------------------------------------------------
+    def _includes(self) -> tuple[tuple[Path, ...], tuple[Family, ...]]:
+        """The families of the specs this one includes (each read by its own builder, so an error in
+        one names its own file and line), in order, and every file read."""
+        files: list[Path] = []
+        families: list[Family] = []
+        for j, text in enumerate(self.data.get("include", [])):
+            path = Path(text) if Path(text).is_absolute() else self.base_dir / text
+            where = ("include", j)
+            if not path.is_file():
+                raise self.src.error(where, f"included spec {path} does not exist", "give a path relative to this spec file")
+            resolved = path.resolve()
+            if resolved in self.chain:
+                raise self.src.error(where, f"{path} includes this spec again (a cycle: "
+                                     f"{' -> '.join(p.name for p in self.chain + (resolved,))})", "remove one of the includes")
+            included = _Builder(read_source(path), self.chain + (resolved,)).spec()
+            if included.architecture != self.arch.name:
+                raise self.src.error(where, f"{path} is a {included.architecture} spec; this one is {self.arch.name}")
+            files += [path, *included.includes]
+            families += [f for f in included.families if f.name not in {g.name for g in families}]
+        return tuple(dict.fromkeys(files)), tuple(families)
+
+    # -- mirror -----------------------------------------------------------------------
+    def _mirrored(self, family: Family, families: tuple[Family, ...]) -> Family:
+        """A `mirror_of:` family takes its original's orientations (reflected left-right), phases,
+        period, bias and kind; the graph flips its weights."""
+        if family.mirror_of is None:
+            return family
+        path = family.path + ("mirror_of",)
+        original = next((f for f in families if f.name == family.mirror_of), None)
+        if original is None:
+            raise self.src.error(path, f"unknown family {family.mirror_of!r}", "families: " + ", ".join(f.name for f in families))
+        if original.mirror_of is not None:
+            raise self.src.error(path, f"{original.name!r} is itself a mirror (of {original.mirror_of!r}); mirror the original")
+        if original.layer != family.layer:
+            raise self.src.error(path, f"{family.name!r} is in {family.layer} but its original {original.name!r} is in {original.layer}",
+                                 "a mirror lives in its original's layer")
+        orientations = tuple(mirror_angle(t, original.period) for t in original.orientations)
+        if family.units is not None and len(family.units) != original.size:
+            raise self.src.error(family.path + ("units",), f"{original.name!r} has {original.size} units; its mirror lists {len(family.units)}")
+        return replace(family, orientations=orientations, uniform=False, period=original.period, phases=original.phases,
+                       bias=original.bias, kind=family.kind or original.kind, features=original.features,
+                       kernel=original.kernel)
 
     # -- families ---------------------------------------------------------------------
     def _kind(self, path, raw: dict[str, Any]) -> str:
@@ -86,6 +142,7 @@ class _Builder:
         period = raw.get("period", 180)
         orientations, uniform = self._orientations(path, raw, period)
         phases = tuple(float(p) for p in raw.get("phases", [0.0]))
+        inputs = tuple(rule for j, r in enumerate(raw.get("inputs", [])) for rule in self._input(path + ("inputs", j), r))
         family = Family(
             name=raw["name"],
             layer=layer.name,
@@ -97,12 +154,20 @@ class _Builder:
             units=units,
             bias=float(raw.get("bias", 0.0)),
             kernel=self._kernel(path, raw, layer, branch),
-            inputs=tuple(self._input(path + ("inputs", j), r) for j, r in enumerate(raw.get("inputs", []))),
+            inputs=inputs,
             path=path,
             keep=raw.get("keep", False),
             location=self.src.where(path),
             kind=self._kind(path, raw),
+            mirror_of=raw.get("mirror_of"),
+            features=tuple(dict.fromkeys(r.feature for r in inputs if r.feature)),
         )
+        if family.mirror_of is not None:
+            for key in ("kernel", "inputs", "orientations", "phases", "period", "bias", "keep"):
+                if key in raw:
+                    raise self.src.error(path + (key,), f"{family.name!r} mirrors {family.mirror_of!r} and takes its {key} from it; "
+                                         f"remove {key}:", "write the rule once, on the original")
+            return family
         if family.keep:
             self._check_kept(family, raw)
             return family
@@ -113,7 +178,7 @@ class _Builder:
                 f"{len(phases)} phases) but lists {len(units)} addresses",
                 "give one address per unit, orientation by orientation, phases within each",
             )
-        if layer.name == first_layer(self.arch).name:
+        if layer.name == first_layer(self.arch).name and family.mirror_of is None:
             if self.arch.name != "inceptionv1":
                 raise self.src.error(path + ("layer",), f"pixel kernels are compiled for InceptionV1's conv2d0; {self.arch.name}'s "
                                      f"{layer.name} reads its input another way", "keep it as trained: start the circuit a layer later")
@@ -126,8 +191,6 @@ class _Builder:
         return family
 
     def _check_kept(self, family: Family, raw) -> None:
-        if "base" not in self.data:
-            raise self.src.error(family.path + ("keep",), "keep: true needs a base: weights file to keep units from")
         if family.units is None:
             raise self.src.error(family.path, f"kept family {family.name!r} must pin its units: (which trained units it names)")
         for key in ("kernel", "inputs", "bias"):
@@ -208,18 +271,24 @@ class _Builder:
             raise self.src.error(path, f"explicit weights of shape {list(array.shape)}: give k x k or 3 x k x k")
         return array.shape[1]
 
-    def _input(self, path, raw) -> InputRule:
+    def _input(self, path, raw) -> list[InputRule]:
+        """One rule per family named in `from:` (a list reads several families the same way)."""
         spatial = [k for k in SPATIAL_RULES if k in raw]
         if len(spatial) > 1:
             raise self.src.error(path, f"an input rule takes one spatial pattern, got {', '.join(spatial)}", "write two rules from the same family to sum patterns")
         kind = spatial[0] if spatial else "center"
-        params = {k: float(v) for k, v in raw.get(kind, {}).items()}
+        params = {k: (v if isinstance(v, str) else float(v)) for k, v in raw.get(kind, {}).items()}
         t = raw.get("tuning", {})
         table = None
         if "table" in t:
             table = tuple(sorted((float(k), float(v)) for k, v in t["table"].items()))
         tuning = Tuning(float(t.get("excite", 1.0)), float(t.get("inhibit", 0.0)), float(t.get("width_deg", 20.0)), table)
-        return InputRule(raw["from"], kind, params, tuning, float(raw.get("gain", 1.0)), path)
+        sources = [raw["from"]] if isinstance(raw["from"], str) else raw["from"]
+        if len(set(sources)) != len(sources):
+            raise self.src.error(path + ("from",), "a family is named twice in from:", "name each family once")
+        return [InputRule(source, kind, params, tuning, float(raw.get("gain", 1.0)), path, float(raw.get("turn", 0.0)), raw.get("feature", ""),
+                          self.src.where(path))
+                for source in sources]
 
     # -- cross-family checks ----------------------------------------------------------
     def _check_names_and_placement(self, families: tuple[Family, ...]) -> None:
@@ -305,12 +374,67 @@ class _Builder:
             else:
                 units.append(self._unit_ref(where, name, families))
         stimulus = raw.get("stimulus", "radial_tuning")
-        params = {} if isinstance(stimulus, str) else dict(stimulus["radial_tuning"])
+        sweep = stimulus if isinstance(stimulus, str) else next(iter(stimulus))
+        params = {} if isinstance(stimulus, str) else dict(stimulus[sweep])
+        expect = dict(raw["expect"])
         directed = {by_name[u.family].period for u in units}
         for key in ("echo_at_most", "echo_at_least"):
-            if key in raw["expect"] and directed != {360}:
+            if key in expect and directed != {360}:
                 raise self.src.error(path + ("expect", key), "echo is measured on directed families (period: 360)")
-        return Check(raw.get("name", f"check {i + 1}"), tuple(units), params, dict(raw["expect"]), path)
+        if sweep == "circle_tuning" and "radius" not in params:
+            raise self.src.error(path + ("stimulus",), "circle_tuning needs the designed radius", "e.g. stimulus: {circle_tuning: {radius: 32}}")
+        for key in ("radius_within_fraction", "circle_arc_ratio_at_least"):
+            if key in expect and sweep != "circle_tuning":
+                raise self.src.error(path + ("expect", key), f"{key} is measured with stimulus: {{circle_tuning: {{radius: ...}}}}")
+        pictures = dict(raw.get("pictures", {}))
+        self._check_pictures(path, pictures, expect, units, by_name)
+        return Check(raw.get("name", f"check {i + 1}"), tuple(units), params, expect, path, sweep, pictures, self.base_dir)
+
+    def _check_pictures(self, path, pictures: dict, expect: dict, units: list[UnitRef], by_name: dict[str, Family]) -> None:
+        """Every picture an expectation names exists; derived pictures name a drawn one; feature names
+        and mirror partners are the checked units' own."""
+        def known(where, name):
+            if name not in pictures:
+                raise self.src.error(where, f"no picture called {name!r} in this check", "pictures: " + (", ".join(pictures) or "none"))
+
+        for name, picture in pictures.items():
+            where = path + ("pictures", name)
+            if ("of" in picture) != ("flip" in picture):
+                raise self.src.error(where, "a derived picture gives both of: and flip:")
+            if "of" in picture:
+                known(where + ("of",), picture["of"])
+                if "of" in pictures[picture["of"]]:
+                    raise self.src.error(where + ("of",), f"{picture['of']!r} is itself derived; flip a drawn picture")
+                if "parts" in picture:
+                    raise self.src.error(where + ("parts",), "a derived picture draws nothing of its own; remove parts: or of:")
+            elif not picture.get("parts"):
+                raise self.src.error(where, "a picture needs parts: (or of: and flip:)")
+        ratios = expect.get("ratio", [])
+        for j, ratio in enumerate([ratios] if isinstance(ratios, dict) else ratios):
+            where = path + ("expect", "ratio") + (() if isinstance(ratios, dict) else (j,))
+            if ("at_least" in ratio) == ("at_most" in ratio):
+                raise self.src.error(where, "a ratio takes at_least: or at_most:, exactly one")
+            for key in ("of", "over"):
+                known(where + (key,), ratio[key])
+        needs_pictures = [k for k in ("ratio", "mirror_partner", "flip_balance_within", "features") if k in expect]
+        if needs_pictures and not pictures:
+            raise self.src.error(path + ("expect", needs_pictures[0]), f"{needs_pictures[0]} compares answers to pictures; add pictures:")
+        if "mirror_partner" in expect:
+            partner = by_name.get(expect["mirror_partner"])
+            if partner is None:
+                raise self.src.error(path + ("expect", "mirror_partner"), f"unknown family {expect['mirror_partner']!r}")
+            checked = {u.family for u in units}
+            if len(checked) != 1 or by_name[checked.pop()].size != partner.size:
+                raise self.src.error(path + ("expect", "mirror_partner"), "mirror_partner compares one family with another of the same size",
+                                     "check one family's units")
+        if "features" in expect:
+            carried = {feature for u in units for feature in by_name[u.family].features}
+            for feature, picture in expect["features"]["answers"].items():
+                where = path + ("expect", "features", "answers", feature)
+                if feature not in carried:
+                    raise self.src.error(where, f"no rule of the checked units carries feature {feature!r}",
+                                         "features: " + (", ".join(sorted(carried)) or "none (label rules with feature:)"))
+                known(where, picture)
 
     def _unit_ref(self, path, text: str, families) -> UnitRef:
         match = _FAMILY_INDEX.match(text)
@@ -332,6 +456,11 @@ class _Builder:
         raise self.src.error(path, f"no family of this spec places a unit at {unit}", "connections join units of the spec")
 
     # -- patching ---------------------------------------------------------------------
+    def _patches(self) -> bool:
+        """A spec patches trained weights when it names a base or keeps trained units (whose base
+        can also come at build time: `build --base`)."""
+        return "base" in self.data or any(raw.get("keep") for raw in self.data["families"])
+
     def _base(self) -> Path | None:
         if "base" not in self.data:
             return None
@@ -343,8 +472,9 @@ class _Builder:
 
     def _zero(self, base) -> tuple[UnitAddress, ...]:
         raw = self.data.get("zero", [])
-        if raw and base is None:
-            raise self.src.error(("zero",), "zero: needs a base; without one every unit outside the spec is zero already")
+        if raw and not self._patches():
+            raise self.src.error(("zero",), "zero: is for patching trained weights; without base: (or kept units) every unit outside "
+                                 "the spec is zero already")
         units = []
         for j, text in enumerate(raw):
             try:
@@ -355,8 +485,9 @@ class _Builder:
 
     def _bottlenecks(self, base) -> dict[str, tuple[int, ...]]:
         raw = self.data.get("bottleneck_channels", {})
-        if raw and base is None:
-            raise self.src.error(("bottleneck_channels",), "bottleneck_channels: is for patching a base; without one the compiler owns every channel")
+        if raw and not self._patches():
+            raise self.src.error(("bottleneck_channels",), "bottleneck_channels: is for patching trained weights (base:, or kept "
+                                 "units); without them the compiler owns every channel")
         result = {}
         for key, channels in raw.items():
             block, branch = key.rsplit("_", 1)

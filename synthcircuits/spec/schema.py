@@ -95,6 +95,28 @@ SPATIAL_RULES: dict[str, dict[str, Any]] = {
         ("radius",),
         "positions on an arc through the centre, convex side towards the unit's orientation",
     ),
+    # Arrangement: where in the target's receptive field a source is read, in the target's own
+    # frame (it turns with the target's orientation); positions in grid cells of the target's kernel.
+    "region": _object(
+        {"side": {"enum": ["top", "bottom", "left", "right", "centre", "surround"],
+                  "description": "top/bottom/left/right: the half beyond `beyond` cells on that side; centre: within `radius` "
+                                 "cells; surround: beyond it"},
+         "beyond": {"type": "number", "minimum": 0, "description": "how far from the centre the half starts (default 0.5 cell)"},
+         "radius": _POSITIVE},
+        ("side",),
+        "a region of the receptive field relative to the unit's orientation (top is the side its orientation points to + 90 deg)",
+    ),
+    "ring": _object(
+        {"radius": _POSITIVE, "width": _POSITIVE},
+        ("radius",),
+        "positions on a circle around the centre; a directed source is expected to face outward there, an undirected one "
+        "to run along the circle (curves around a centre make a circle detector)",
+    ),
+    "offset": _object(
+        {"x": _NUMBER, "y": _NUMBER, "width": _POSITIVE},
+        ("x", "y"),
+        "one position, x cells along the unit's orientation and y cells across it (y up for orientation 0)",
+    ),
 }
 
 TUNING = {
@@ -120,10 +142,15 @@ INPUT_RULE = {
     "type": "object",
     "description": "a connection rule from another family, written once, expanded for every pair of units",
     "properties": {
-        "from": {"type": "string", "description": "name of a family in the layer just before"},
+        "from": {"oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1, "maxItems": 64}],
+                 "description": "a family in the layer just before, or a list of them read by the same rule (a union)"},
         **SPATIAL_RULES,
         "tuning": TUNING,
+        "turn": {"type": "number", "description": "degrees added to the orientation expected of a source at each position "
+                 "(e.g. 90: read lines across the pattern rather than along it)"},
         "gain": _NUMBER,
+        "feature": {**_IDENT, "description": "a name for what this rule detects; a unit whose rules carry two or more features "
+                    "is polysemantic, and checks can ablate one feature by name"},
         "comment": _COMMENT,
     },
     "required": ["from"],
@@ -151,6 +178,8 @@ FAMILY = _object(
                  "name, where that names one); `census` on the compiled model checks it"},
         "kernel": _one_of_keys(PIXEL_KERNELS, "weights on the input pixels (first layer only)"),
         "inputs": {"type": "array", "items": INPUT_RULE},
+        "mirror_of": {**_IDENT, "description": "this family is the left-right mirror image of the named family in the same layer: "
+                      "its kernels and rules are flipped and it reads its inputs' mirror partners (write no kernel or inputs)"},
         "comment": _COMMENT,
     },
     ("name", "layer"),
@@ -196,6 +225,80 @@ EXPECTATIONS = {
         "of the robustness sweep (radius 15-60 px, span 60-180 deg, stroke 1.5-5 px, up to 6 px off centre, both polarities)"},
 }
 
+_XY = {"type": "array", "items": {"type": "number", "minimum": -2048, "maximum": 2048}, "minItems": 2, "maxItems": 2,
+       "description": "[x, y] px from the picture's centre, x right, y up"}
+_PX = {"type": "number", "exclusiveMinimum": 0, "maximum": 2048}
+
+# What a part of a composed picture draws. Strokes are dark on the picture's background unless
+# `colour` says otherwise.
+PICTURE_PARTS: dict[str, dict[str, Any]] = {
+    "line": _object({"angle": _NUMBER, "length": _PX, "width": _PX}, ("angle", "length"), "a straight stroke (angle 0: horizontal)"),
+    "arc": _object({"orientation": _NUMBER, "radius": _PX, "span": {**_PX, "maximum": 360}, "width": _PX}, ("orientation", "radius"),
+                   "an arc whose midpoint sits at `at` and whose convex side faces `orientation`"),
+    "ring": _object({"radius": _PX, "width": _PX}, ("radius",), "a circle outline around `at`"),
+    "disc": _object({"radius": _PX}, ("radius",), "a filled disc"),
+    "box": _object({"width": _PX, "height": _PX, "stroke": _PX}, ("width", "height"), "a rectangle outline"),
+    "visualisation": _object(
+        {"unit": {"type": "string", "description": "a unit of the model under test, e.g. mixed4b:237"},
+         "size": {"type": "integer", "minimum": 16, "maximum": 512}, "steps": {"type": "integer", "minimum": 1, "maximum": 2048}},
+        ("unit",), "the unit's feature visualisation (seeded, so the same every run), pasted as a square of `size` px"),
+    "image": _object({"path": {"type": "string"}, "size": {"type": "integer", "minimum": 8, "maximum": 1024}}, ("path",),
+                     "an image file (e.g. a dataset-example crop), resized to `size` px square"),
+}
+PICTURE_PART = {
+    "type": "object",
+    "properties": {**PICTURE_PARTS, "at": _XY, "colour": _RGB},
+    "additionalProperties": False,
+    "minProperties": 1,
+    "description": "one drawn part: exactly one of " + ", ".join(PICTURE_PARTS) + ", placed `at` (default the centre)",
+}
+PICTURE = _object(
+    {
+        "size": {"type": "integer", "minimum": 32, "maximum": 1024, "description": "side in px (default 223: odd sizes keep "
+                 "InceptionV1's strided grid left-right symmetric, so flipped pictures give exactly mirrored maps)"},
+        "background": {"oneOf": [{"type": "number", "minimum": 0, "maximum": 1}, _RGB]},
+        "parts": {"type": "array", "items": PICTURE_PART, "maxItems": 64},
+        "of": {"type": "string", "description": "another picture of this check, transformed by flip:"},
+        "flip": {"enum": ["horizontal", "vertical"]},
+    },
+    (),
+    "a picture composed of parts at chosen offsets, or another picture of the check flipped",
+)
+RATIO = _object(
+    {"of": {"type": "string"}, "over": {"type": "string"}, "at_least": _NUMBER, "at_most": _NUMBER},
+    ("of", "over"),
+    "each unit's answer to picture `of` over its answer to picture `over`",
+)
+CIRCLE_TUNING = _object(
+    {
+        "radius": {**_POSITIVE, "maximum": 500, "description": "the designed circle radius in px"},
+        "width": {**_POSITIVE, "maximum": 50},
+        "size": {"type": "integer", "minimum": 32, "maximum": 1024},
+    },
+    ("radius",),
+    "dark circles on white centred on each unit, radius swept from 0.4x to 2.5x the design (24 steps), and arcs of the same length",
+)
+PICTURE_EXPECTATIONS = {
+    "ratio": {"oneOf": [RATIO, {"type": "array", "items": RATIO, "minItems": 1}]},
+    "mirror_partner": {"type": "string", "description": "a family: on every picture flipped left-right, its units answer "
+                       "(over whole feature maps, flipped back) what these units answer on the original, within 1e-4 relative"},
+    "flip_balance_within": {"type": "number", "minimum": 0, "description": "each unit's answers to every picture and to its "
+                            "left-right flip differ by at most this fraction of the larger"},
+    "features": _object(
+        {"answers": {"type": "object", "additionalProperties": {"type": "string"}, "minProperties": 2,
+                     "description": "feature name -> the picture that shows it"},
+         "removed_at_most": {"type": "number", "minimum": 0}, "kept_at_least": {"type": "number", "minimum": 0}},
+        ("answers",),
+        "a polysemantic unit: it answers each feature's picture; with one feature's rules removed, the answer to that "
+        "feature's picture falls to removed_at_most (default 0.2) of what it was and the others keep kept_at_least (0.9)",
+    ),
+}
+CIRCLE_EXPECTATIONS = {
+    "radius_within_fraction": {**_POSITIVE, "description": "the preferred radius is within this fraction of the designed one"},
+    "circle_arc_ratio_at_least": {**_POSITIVE, "description": "the designed circle over the strongest arc of the same length "
+                                  "(a half circle of twice the radius, at 8 orientations)"},
+}
+
 CHECK = _object(
     {
         "name": {"type": "string"},
@@ -204,9 +307,13 @@ CHECK = _object(
             "description": "a family name, or a list of family names and pinned unit addresses",
         },
         "stimulus": {
-            "oneOf": [{"const": "radial_tuning"}, _one_of_keys({"radial_tuning": RADIAL_TUNING}, "a stimulus sweep")],
+            "oneOf": [{"enum": ["radial_tuning", "circle_tuning"]},
+                      _one_of_keys({"radial_tuning": RADIAL_TUNING, "circle_tuning": CIRCLE_TUNING}, "a stimulus sweep")],
         },
-        "expect": {**_object(EXPECTATIONS, (), "what must hold for every unit"), "minProperties": 1},
+        "pictures": {"type": "object", "additionalProperties": PICTURE, "minProperties": 1, "maxProperties": 32,
+                     "description": "named pictures the expectations compare (arrangements, flips, a feature each)"},
+        "expect": {**_object({**EXPECTATIONS, **PICTURE_EXPECTATIONS, **CIRCLE_EXPECTATIONS}, (), "what must hold for every unit"),
+                   "minProperties": 1},
         "comment": _COMMENT,
     },
     ("units", "expect"),
@@ -224,6 +331,8 @@ SPEC_SCHEMA: dict[str, Any] = {
         "architecture": {"enum": ["inceptionv1", "bvlc_googlenet"],
                          "description": "the layout unit addresses refer to (bvlc_googlenet: a patch of trained weights, with base:)"},
         "base": {"type": "string", "description": "weights file to patch: units not named keep its weights"},
+        "include": {"type": "array", "items": {"type": "string"}, "maxItems": 16,
+                    "description": "spec files (relative to this one) whose families this spec builds on; their checks stay theirs"},
         "bottleneck_channels": {
             "type": "object",
             "description": "with a base: bottleneck channels (e.g. mixed3b_5x5: [0, 1]) the compiler may take over",
