@@ -6,6 +6,7 @@ import json
 from dataclasses import asdict, replace
 from pathlib import Path
 
+import torch
 
 from ..compile import Build, compile_spec
 from ..errors import UserError
@@ -63,8 +64,16 @@ def without_rules(spec: Spec, feature: str) -> Spec:
 
 def picture_parts(model, build: Build):
     """Pasted picture parts for `model`: a unit's feature visualisation (seeded, so every run draws
-    the same picture) or an image file, as (3, side, side) in [0, 1]."""
+    the same picture) or an image file, as (3, side, side) in [0, 1]; each drawn once per run."""
+    drawn: dict[str, torch.Tensor] = {}
+
     def paste(kind: str, params: dict, side: int):
+        key = json.dumps([kind, params, side], sort_keys=True)
+        if key not in drawn:
+            drawn[key] = draw(kind, params, side)
+        return drawn[key]
+
+    def draw(kind: str, params: dict, side: int):
         if kind == "image":
             path = Path(params["path"])
             return load_image(path if path.is_absolute() else Path(build.spec.file).parent / path, side)

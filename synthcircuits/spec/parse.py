@@ -234,7 +234,7 @@ class _Builder:
         if len(branches) > 1:
             raise self.src.error(path + ("units",), f"family {raw['name']!r} spans branches {sorted(branches)} of {layer.name}; a family lives in one branch")
         branch = branches.pop()
-        if branch == "pool_reduce":
+        if branch == "pool_reduce" and not raw.get("keep"):  # kept units are read, not written
             raise self.src.error(path + ("units",), f"{layer.name} pool_reduce units read a max pool; the compiler does not place units there yet", "use the 1x1, 3x3 or 5x5 branch")
         return branch
 

@@ -66,8 +66,9 @@ def shape_ink(kind: str, params: Mapping[str, Any], size: int, centre: tuple[flo
     elif kind == "ring":
         painted = render.rings(float(params["radius"]), width=width, size=size, center=centre)
     elif kind == "disc":
-        radius = float(params["radius"])  # a ring as wide as the disc's radius, around half of it, covers the disc
-        painted = render.rings(radius / 2, width=radius, size=size, center=centre)
+        coords = torch.arange(size, dtype=torch.float32) + 0.5
+        distance = torch.hypot(coords.view(1, size) - centre[0], coords.view(size, 1) - centre[1])
+        return (float(params["radius"]) + 0.5 - distance).clamp(0, 1)  # anti-aliased over one pixel, as strokes are
     elif kind == "box":
         return _box_ink(float(params["width"]), float(params["height"]), float(params.get("stroke", 3.0)), size, centre)
     else:  # the schema admits no other
