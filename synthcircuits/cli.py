@@ -384,6 +384,23 @@ def _census(sub: argparse._SubParsersAction) -> None:
                                  "limit", "ray"))
 
 
+def _mirrors(sub: argparse._SubParsersAction) -> None:
+    p = _add(sub, "mirrors", "find every unit's mirror partner: the unit whose answers to left-right flipped inputs best match its answers "
+             "to the originals; pairs, units that are their own mirror, a table, JSON and a contact sheet per layer")
+    p.add_argument("layers", help="comma-separated layers, e.g. inception_4a,inception_4b or mixed3a or layer3")
+    p.add_argument("--weights", type=opt.input_path, default=None, help="weights file (any architecture `layers --list` names)")
+    p.add_argument("--spec", type=opt.input_path, default=None, help="or a circuit spec, compiled now")
+    _arch(p)
+    p.add_argument("--images", type=opt.input_path, default=None,
+                   help="an image folder, list or .npy batch to use instead of the census battery (one resumable runner pass, in OUT/answers)")
+    p.add_argument("--limit", type=opt.whole(1, 10**9), default=None, help="with --images: use only the first N images")
+    p.add_argument("-o", "--output-dir", type=opt.output_folder, default=Path("out/mirrors"),
+                   help="where mirrors.json, mirrors.md and sheets/ go")
+    _ray(p)
+    _device(p)
+    p.set_defaults(handler=_body("mirrors", "run_mirrors", "layers", "weights", "spec", "arch", "output_dir", "device", "images", "limit", "ray"))
+
+
 def _atlas(sub: argparse._SubParsersAction) -> None:
     p = _add(sub, "atlas", "a static, searchable site of every unit of the chosen layers: a grid per layer coloured by census family, "
              "a page per unit with its feature visualisations, tuning, dataset examples and strongest weights in and out")
@@ -537,7 +554,7 @@ def _decompile(sub: argparse._SubParsersAction) -> None:
                                  "device"))
 
 
-_COMMANDS = [_demo, _atlas, _census, _universality, _dataset_examples, _doctor, _find, _vis, _report, _tuning, _layers, _weights, _probe, _build, _check_spec, _schema, _verify,
+_COMMANDS = [_demo, _atlas, _census, _universality, _mirrors, _dataset_examples, _doctor, _find, _vis, _report, _tuning, _layers, _weights, _probe, _build, _check_spec, _schema, _verify,
              _compare, _edit, _patch, _attribute, _extract, _decompile, _export]
 
 
