@@ -259,10 +259,13 @@ def _edit(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workers", type=opt.whole(0, 64), default=2, help="processes decoding images beside the networks'")
     p.add_argument("--shards", type=opt.output_folder, default=None,
                    help="keep the per-image results here, so a killed measurement resumes (default: a temporary folder)")
+    p.add_argument("--mirror", action="store_true",
+                   help="also run every image flipped left to right and report, per image and overall with 95%% intervals, the effect on "
+                        "the original against the effect on its mirror image, and the images where they differ most")
     _ray(p)
     _device(p)
     p.set_defaults(handler=_body("edit", "run_edit", "edit", "weights", "images", "mean_images", "output", "json", "device", "class_map",
-                                 "batch_size", "workers", "shards", "ray"))
+                                 "batch_size", "workers", "shards", "ray", "mirror"))
 
 
 def _export(sub: argparse._SubParsersAction) -> None:
@@ -488,10 +491,13 @@ def _patch(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--shards", type=opt.output_folder, default=None,
                    help="keep the per-image results here, so a killed run resumes (default: a temporary folder)")
     p.add_argument("--class-map", type=opt.input_path, default=None, help="lines `FOLDER_NAME label` naming class subfolders")
+    p.add_argument("--mirror", action="store_true",
+                   help="also run every image flipped left to right and report, per image and overall with 95%% intervals, the effect on "
+                        "the original against the effect on its mirror image, and the images where they differ most")
     _ray(p)
     _device(p)
     p.set_defaults(handler=_body("causal", "run_patch_command", "spec", "weights", "arch", "images", "size", "output_dir",
-                                 "batch_size", "workers", "shards", "ray", "device", "class_map"))
+                                 "batch_size", "workers", "shards", "ray", "device", "class_map", "mirror"))
 
 
 def _attribute(sub: argparse._SubParsersAction) -> None:

@@ -16,6 +16,7 @@ from torch import Tensor, nn
 from ..dataset.items import Item, list_images
 from ..dataset.runner import RunOptions, read_shards, run_and_read
 from ..edit.effect import EffectReport, effect_from_shards, predictions, short_name
+from ..edit.mirror_effect import Mirrored
 from ..edit.spec import check_weights_architecture
 from ..errors import UserError
 from ..images import load_image
@@ -189,10 +190,11 @@ class PatchReport:
 
 
 def run_patch(model: nn.Module, plan_: Plan, items: Sequence[Item], options: RunOptions, describe: dict,
-              folder: Path | None = None, ray: str | None = None) -> PatchReport:
+              folder: Path | None = None, ray: str | None = None, mirror: bool = False) -> PatchReport:
+    """With `mirror`, every image also runs flipped left to right (`EffectReport.mirror`)."""
     arch = model.architecture.name
     _, valid = labels_for(arch)
-    job = PatchJob(model, plan_, valid, describe)
+    job = Mirrored(PatchJob(model, plan_, valid, describe)) if mirror else PatchJob(model, plan_, valid, describe)
     return run_and_read(job, items, folder, options, lambda paths: _report(paths, items, arch, plan_), ray=ray)
 
 

@@ -71,7 +71,7 @@ def _skipped_note(skipped: list[dict]) -> str:
 
 def run_patch_command(spec_path: Path, weights: Path | None, architecture: str | None, images: list[Path], size: int,
                       output_dir: Path, batch_size: int, workers: int, shards: Path | None, ray: str | None, device: str,
-                      class_map: Path | None) -> int:
+                      class_map: Path | None, mirror: bool = False) -> int:
     spec = load_patch(spec_path)
     source = open_model(base_weights_path(spec, weights), device, architecture)
     check_weights_architecture(source.architecture.name, spec.architecture, spec.architecture_location, source.label)
@@ -80,7 +80,7 @@ def run_patch_command(spec_path: Path, weights: Path | None, architecture: str |
     describe = {"kind": "patch", "weights_sha256": content_hash(source.model.state_dict()), "spec_sha256": spec.content_hash,
                 "plan_sha256": concrete.fingerprint(), "size": size}
     options = RunOptions(batch_size=batch_size, workers=workers, size=size, device=device)
-    report = run_patch(source.model, concrete, items, options, describe, shards, ray)
+    report = run_patch(source.model, concrete, items, options, describe, shards, ray, mirror=mirror)
     print(f"{spec.name} on {source.label}: {len(report.effect.images)} images")
     print(report.tables())
     target = output_dir / "patch.json"

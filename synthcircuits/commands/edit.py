@@ -56,8 +56,10 @@ def save_edited(model: nn.Module, path: Path, metadata: dict[str, str]) -> Path:
 
 def run_edit(edit_path: Path, weights: Path | None, images: Path | None, mean_images: Path | None, output: Path | None,
              json_out: Path | None, device: str, class_map: Path | None = None, batch_size: int = 16, workers: int = 2,
-             shards: Path | None = None, ray: str | None = None) -> int:
+             shards: Path | None = None, ray: str | None = None, mirror: bool = False) -> int:
     spec = load_edit(edit_path)
+    if mirror and images is None:
+        raise UserError("--mirror compares each image's effect with its mirror image's: it needs --images")
     if mean_images is not None and not Path(mean_images).is_dir():
         raise UserError(f"--mean-images {mean_images} is not a folder of images")
     source = base_weights_path(spec, weights)
@@ -73,7 +75,7 @@ def run_edit(edit_path: Path, weights: Path | None, images: Path | None, mean_im
         print(f"\nsaved {output}")
     if labelled is not None:
         base = model_from_state_dict(base_file.tensors, spec.architecture).to(device)
-        report = measure_effect(base, model, labelled, batch_size=batch_size, folder=shards, workers=workers, ray=ray)
+        report = measure_effect(base, model, labelled, batch_size=batch_size, folder=shards, workers=workers, ray=ray, mirror=mirror)
         print()
         print(report.tables())
         target = json_out or (output.with_suffix(".effect.json") if output else None)

@@ -20,6 +20,7 @@ from ..dataset.items import Item
 from ..dataset.runner import RunOptions, failures, read_shards, run_and_read
 from ..labels import label_of, labels_for
 from ..tables import format_table
+from .mirror_effect import PREFIX, Mirrored, MirrorReport, mirror_report, mirror_rows
 
 
 @dataclass
@@ -43,6 +44,7 @@ class EffectReport:
     accuracy: dict[str, float] = field(default_factory=dict)  # top1/top5 before/after (+ _low/_high, change), labelled only
     per_class: list[dict] = field(default_factory=list)  # class, images, top1/top5 before/after
     skipped: list[tuple[str, str]] = field(default_factory=list)  # images that could not be read, and why
+    mirror: MirrorReport | None = None  # with --mirror: the effect on each image against its left-right flip
 
     @property
     def flipped(self) -> list[ImageEffect]:
@@ -66,6 +68,8 @@ class EffectReport:
             text += "\n\n" + format_table(["most flipped", "top-1 before", "p before", "p after", "now"],
                                            [[e.image, e.before, e.p_before, e.p_before_class_after, e.after] for e in self.most_flipped()])
         text += f"\n\n{classes}"
+        if self.mirror is not None:
+            text += "\n\neffect on each image against its mirror image (left-right flip):\n\n" + self.mirror.tables()
         if self.accuracy:
             a = self.accuracy
             text += "\n\n" + format_table(["accuracy (95% bootstrap interval)", "before", "after", "change"], [
@@ -79,7 +83,8 @@ class EffectReport:
                 "most_flipped": [e.image for e in self.most_flipped()],
                 "class_changes": [{"class": c, "mean_p_before": b, "mean_change": d} for c, b, d in self.class_changes],
                 "accuracy": self.accuracy, "per_class": self.per_class,
-                "skipped": [{"image": name, "reason": reason} for name, reason in self.skipped]}
+                "skipped": [{"image": name, "reason": reason} for name, reason in self.skipped],
+                **({"mirror": self.mirror.as_json()} if self.mirror is not None else {})}
 
 
 class EffectJob:
@@ -121,23 +126,26 @@ def predictions(p: Tensor, k: int = 1, valid: range = range(1, 1001)) -> Tensor:
 
 
 def measure_effect(base: nn.Module, edited: nn.Module, images: Sequence[Item], batch_size: int = 16, size: int = 224,
-                   folder: Path | None = None, workers: int = 2, ray: str | None = None) -> EffectReport:
+                   folder: Path | None = None, workers: int = 2, ray: str | None = None, mirror: bool = False) -> EffectReport:
     """Run both models over `images` (shards in `folder`, resumable; a temporary folder if None),
-    here or on Ray (`ray`: "local", "auto" or an address)."""
+    here or on Ray (`ray`: "local", "auto" or an address); with `mirror`, over their flips too."""
     arch = base.architecture.name
     _, valid = labels_for(arch)
     options = RunOptions(batch_size=batch_size, size=size, workers=workers, device=str(next(base.parameters()).device))
-    job = EffectJob(base, edited, valid)
+    job = Mirrored(EffectJob(base, edited, valid)) if mirror else EffectJob(base, edited, valid)
     return run_and_read(job, images, folder, options, lambda paths: effect_from_shards(paths, images, arch), ray=ray)
 
 
 def effect_from_shards(paths: Sequence[Path], images: Sequence[Item], arch: str, top5: bool = False) -> EffectReport:
     """The report from a run's shards; with `top5`, each image also lists both top-5s with probabilities."""
     effects, labels, top_before, top_after = [], [], [], []
+    mirrored: list[tuple] = []
     sum_before = sum_after = None
     for shard in read_shards(paths):
         if not len(shard["index"]):
             continue
+        if PREFIX + "before.p" in shard:
+            mirrored += [mirror_rows(shard, k, arch) for k in range(len(shard["index"]))]
         p0, p1 = shard["before.p"].astype(np.float64), shard["after.p"].astype(np.float64)
         sum_before = p0.sum(0) if sum_before is None else sum_before + p0.sum(0)
         sum_after = p1.sum(0) if sum_after is None else sum_after + p1.sum(0)
@@ -169,7 +177,8 @@ def effect_from_shards(paths: Sequence[Path], images: Sequence[Item], arch: str,
             mask = truth == c
             per_class.append({"class": label_of(c, arch), "images": int(mask.sum()),
                               **{f"{k}_{when}": float(v[mask].mean()) for (k, when), v in hits.items()}})
-    return EffectReport(effects, class_changes, accuracy, per_class, skipped)
+    mirror = mirror_report([e.image for e in effects], mirrored) if mirrored else None
+    return EffectReport(effects, class_changes, accuracy, per_class, skipped, mirror)
 
 
 def short_name(item: Item) -> str:

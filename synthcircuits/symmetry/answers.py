@@ -48,13 +48,12 @@ def mirror_safe_side(geometry: Geometry, layers: Sequence[str], near: int = 224,
 
 
 def sample_positions(size: int, count: int = GRID) -> list[int]:
-    """`count` positions of a map `size` wide, symmetric about its centre (fewer on small maps)."""
+    """About `count` positions of a map `size` wide, symmetric about its centre (every one on small maps)."""
     if size <= count:
         return list(range(size))
     step = max(1, size // (2 * count))
-    centre = (size - 1) / 2
-    half = count // 2
-    return sorted({int(round(centre + k * step)) if size % 2 else int(centre + 0.5 + k * step) for k in range(-half, half + 1)})
+    left = [(size - 1) // 2 - k * step for k in range(count // 2 + 1)]
+    return sorted({p for q in left for p in (q, size - 1 - q)})
 
 
 class MirrorJob:
