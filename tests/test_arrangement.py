@@ -255,7 +255,7 @@ def test_car_parts_need_windows_above_and_wheels_below(tmp_path):
     path = folder / "car_parts.yaml"
     text = path.read_text().replace("side: top}", "side: TOP}").replace("side: bottom}", "side: top}").replace("side: TOP}", "side: bottom}")
     path.write_text(text)
-    assert "parts in place: answer to car / to upside_down" in _failed(verify_spec(load_spec(path))[0])
+    assert any(f.startswith("parts in place: answer to car (") for f in _failed(verify_spec(load_spec(path))[0]))
 
 
 def test_car_detector_patches_a_base_and_prefers_windows_over_wheels(tmp_path, safetensors_weights_file):

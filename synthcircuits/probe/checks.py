@@ -167,8 +167,8 @@ def picture_rows(measurements: Measurements, check: Check, group: Sequence[Desig
     for ratio in [ratios] if isinstance(ratios, dict) else ratios:
         at_least = "at_least" in ratio
         for k, unit in enumerate(group):
-            value = _ratio(answer[ratio["of"]][k], answer[ratio["over"]][k])
-            rows.append(_row(check, unit, f"answer to {ratio['of']} / to {ratio['over']}", value, at_least,
+            of, over = answer[ratio["of"]][k], answer[ratio["over"]][k]
+            rows.append(_row(check, unit, f"answer to {ratio['of']} ({of:.4g}) / to {ratio['over']} ({over:.4g})", _ratio(of, over), at_least,
                              ratio["at_least" if at_least else "at_most"]))
     if "flip_balance_within" in expect:
         flipped = picture_responses(model, [u.probe for u in group], flip(stack, "horizontal"))
