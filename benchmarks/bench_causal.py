@@ -108,7 +108,7 @@ def extraction() -> None:
     from synthcircuits.causal.extraction import extract_circuit, preferred_arcs
     from synthcircuits.compile import compile_spec
     from synthcircuits.layout.address import parse_unit
-    from synthcircuits.spec import load_spec
+    from synthcircuits.language import load_spec
 
     model = compile_spec(load_spec(Path(__file__).parent.parent / "specs" / "curve_circuit.yaml"), "inceptionv1").model().eval()
     rows = []

@@ -16,7 +16,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from timing import median_seconds  # noqa: E402
 
 from synthcircuits.compile import build_graph, compile_spec  # noqa: E402
-from synthcircuits.spec import load_spec, parse_spec  # noqa: E402
+from synthcircuits.language import load_spec, parse_spec  # noqa: E402
 from synthcircuits.tables import format_table  # noqa: E402
 
 SPECS = Path(__file__).parent.parent / "specs"

@@ -25,7 +25,7 @@ from synthcircuits.layout.address import unit_at  # noqa: E402
 from synthcircuits.models import load_model  # noqa: E402
 from synthcircuits.probe.classify import classify_layer  # noqa: E402
 from synthcircuits.probe.tuning import ProbeUnit, RadialSweep  # noqa: E402
-from synthcircuits.spec import load_spec, parse_spec  # noqa: E402
+from synthcircuits.language import load_spec, parse_spec  # noqa: E402
 from synthcircuits.tables import format_table  # noqa: E402
 
 ROOT = Path(__file__).parent.parent

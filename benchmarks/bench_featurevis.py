@@ -32,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from synthcircuits.commands.common import open_model  # noqa: E402
 from synthcircuits.compile import compile_spec  # noqa: E402
 from synthcircuits.models import build_model  # noqa: E402
-from synthcircuits.spec import load_spec  # noqa: E402
+from synthcircuits.language import load_spec  # noqa: E402
 from synthcircuits.tables import format_table  # noqa: E402
 from synthcircuits.viz.featurevis import Request, Settings, score, visualise_many  # noqa: E402
 from synthcircuits.viz.objectives import Neuron  # noqa: E402

@@ -30,7 +30,7 @@ from synthcircuits.edit.effect import measure_effect  # noqa: E402
 from synthcircuits.models import build_model  # noqa: E402
 from synthcircuits.opened import OpenedModel  # noqa: E402
 from synthcircuits.probe.tuning import ProbeUnit  # noqa: E402
-from synthcircuits.spec import load_spec  # noqa: E402
+from synthcircuits.language import load_spec  # noqa: E402
 from synthcircuits.symmetry.answers import mirror_safe_side  # noqa: E402
 from synthcircuits.tables import format_table  # noqa: E402
 

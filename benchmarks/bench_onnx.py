@@ -20,7 +20,7 @@ from synthcircuits.compile import compile_spec  # noqa: E402
 from synthcircuits.export import export_onnx  # noqa: E402
 from synthcircuits.export.onnx_export import CaptureOutputs  # noqa: E402
 from synthcircuits.models import build_model  # noqa: E402
-from synthcircuits.spec import load_spec  # noqa: E402
+from synthcircuits.language import load_spec  # noqa: E402
 from synthcircuits.tables import format_table  # noqa: E402
 
 SPEC = Path(__file__).parent.parent / "specs" / "curve_circuit.yaml"

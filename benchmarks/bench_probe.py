@@ -21,7 +21,7 @@ from synthcircuits.compile import compile_spec  # noqa: E402
 from synthcircuits.models import capture  # noqa: E402
 from synthcircuits.layout.geometry import INCEPTIONV1_GEOMETRY  # noqa: E402
 from synthcircuits.probe.unit_forward import unit_activations  # noqa: E402
-from synthcircuits.spec import load_spec  # noqa: E402
+from synthcircuits.language import load_spec  # noqa: E402
 from synthcircuits.stimuli import arcs, lines  # noqa: E402
 from synthcircuits.tables import format_table  # noqa: E402
 

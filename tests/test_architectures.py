@@ -171,7 +171,7 @@ def _imports_torch(module: str) -> bool:
 
 
 def test_spec_and_layout_load_without_torch():
-    assert not _imports_torch("synthcircuits.spec")
+    assert not _imports_torch("synthcircuits.language")
     assert not _imports_torch("synthcircuits.layout")
 
 
@@ -303,7 +303,7 @@ def test_traced_scale_and_clamp_give_the_addressed_point_its_new_value(resnet18_
 def test_kernel_and_check_tables_agree_with_the_schema_and_the_readme():
     from synthcircuits.kernels.pixels import KERNEL_KINDS
     from synthcircuits.probe.checks import GROUP_EXPECTATIONS, UNIT_EXPECTATIONS
-    from synthcircuits.spec.schema import EXPECTATIONS, PIXEL_KERNELS
+    from synthcircuits.language.schema import EXPECTATIONS, PIXEL_KERNELS
 
     assert set(KERNEL_KINDS) == set(PIXEL_KERNELS)
     assert set(UNIT_EXPECTATIONS) | set(GROUP_EXPECTATIONS) == set(EXPECTATIONS)

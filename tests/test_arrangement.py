@@ -16,7 +16,7 @@ import torch
 from synthcircuits.commands.verify import verify_spec
 from synthcircuits.compile import compile_spec
 from synthcircuits.compile.graph import build_graph
-from synthcircuits.spec import SpecError, load_spec, parse_spec
+from synthcircuits.language import SpecError, load_spec, parse_spec
 from synthcircuits.stimuli.compose import render_pictures
 
 SPECS = Path(__file__).resolve().parent.parent / "specs"
@@ -37,6 +37,16 @@ families:
     layer: conv2d2
     orientations: 4
     inputs: [{from: g1}]
+"""
+
+LEFT_RIGHT = """  - name: left
+    layer: mixed3a
+    branch: 3x3
+    inputs: [{from: g2}]
+  - name: right
+    layer: mixed3a
+    branch: 3x3
+    mirror_of: left
 """
 
 
@@ -143,31 +153,14 @@ def test_a_mirror_family_is_its_original_flipped_with_inputs_swapped():
 
 
 def test_a_mirror_needs_its_inputs_to_have_mirror_images():
-    text = HEAD.replace("orientations: 4\n    inputs: [{from: g1}]", "orientations: [0, 30]\n    inputs: [{from: g1, tuning: {width_deg: 5}}]") + """  - name: left
-    layer: mixed3a
-    branch: 3x3
-    inputs: [{from: g2}]
-  - name: right
-    layer: mixed3a
-    branch: 3x3
-    mirror_of: left
-"""
+    text = HEAD.replace("orientations: 4\n    inputs: [{from: g1}]", "orientations: [0, 30]\n    inputs: [{from: g1, tuning: {width_deg: 5}}]") + LEFT_RIGHT
     with pytest.raises(SpecError) as info:
         build_graph(parse_spec(text, "m.yaml"))
     assert "no mirror image" in info.value.message and "m.yaml:21" in str(info.value.location)  # the mirror family
 
 
 def test_a_mirror_writes_no_rules_of_its_own():
-    text = HEAD + """  - name: left
-    layer: mixed3a
-    branch: 3x3
-    inputs: [{from: g2}]
-  - name: right
-    layer: mixed3a
-    branch: 3x3
-    mirror_of: left
-    inputs: [{from: g2}]
-"""
+    text = HEAD + LEFT_RIGHT + "    inputs: [{from: g2}]\n"
     with pytest.raises(SpecError) as info:
         parse_spec(text, "m.yaml")
     assert "takes its inputs from it" in info.value.message and str(info.value.location).startswith("m.yaml:25")

@@ -12,7 +12,7 @@ from synthcircuits.compile import compile_spec
 from synthcircuits.errors import UserError
 from synthcircuits.models import build_model
 from synthcircuits.probe.tuning import ProbeUnit, RadialSweep, angle_difference, radial_tuning
-from synthcircuits.spec import load_spec
+from synthcircuits.language import load_spec
 from synthcircuits.viz.weight_diagram import incoming_kernels
 
 SPEC = Path(__file__).parent.parent / "specs" / "curve_circuit.yaml"

@@ -17,7 +17,7 @@ from synthcircuits.compile import compile_spec
 from synthcircuits.models import build_model, load_model, save_safetensors
 from synthcircuits.models.capture import capture
 from synthcircuits.probe.tuning import ProbeUnit, radial_tuning
-from synthcircuits.spec import SpecError, load_spec
+from synthcircuits.language import SpecError, load_spec
 from synthcircuits.stimuli import arcs
 
 ROOT = Path(__file__).parent.parent

@@ -16,7 +16,7 @@ from synthcircuits.census.battery import BATTERY, KINDS, KindResponses, LayerRes
 from synthcircuits.census.classify import classify_units
 from synthcircuits.census.features import FEATURES, unit_features
 from synthcircuits.cli import main
-from synthcircuits.spec.schema import SPEC_SCHEMA
+from synthcircuits.language.schema import SPEC_SCHEMA
 from synthcircuits.taxonomy import ARTICLE_SHARES, FAMILIES_BY_NAME, FAMILY_TABLE, OTHER, Condition
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"

@@ -11,7 +11,7 @@ from synthcircuits.compile import compile_spec, expanded_layer_weights
 from synthcircuits.compile.lower import compact_index
 from synthcircuits.models import capture
 from synthcircuits.layout import INCEPTIONV1
-from synthcircuits.spec import SpecError, parse_spec
+from synthcircuits.language import SpecError, parse_spec
 
 from helpers import spec_weights_dense
 

@@ -47,7 +47,7 @@ def examples(arc_folder, tmp_path_factory):
 
 def designed_orientations() -> dict[str, float]:
     from synthcircuits.compile import compile_spec
-    from synthcircuits.spec import load_spec
+    from synthcircuits.language import load_spec
 
     return {str(u.address): u.orientation for u in compile_spec(load_spec(SPEC), "compact").units if u.address}
 

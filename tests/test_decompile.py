@@ -10,7 +10,7 @@ import pytest
 from synthcircuits.cli import main
 from synthcircuits.compile import compile_spec
 from synthcircuits.models import build_model, save_safetensors
-from synthcircuits.spec import load_spec
+from synthcircuits.language import load_spec
 
 ROOT = Path(__file__).parent.parent
 CURVES = ROOT / "specs" / "curve_circuit.yaml"

@@ -6,6 +6,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+
+from synthcircuits.models import build_model
 from PIL import Image
 
 from synthcircuits.commands.common import open_model
@@ -17,7 +19,7 @@ from synthcircuits.edit.effect import measure_effect
 from synthcircuits.models import capture, load_model, save_safetensors
 from synthcircuits.layout import INCEPTIONV1
 from synthcircuits.models.staged import NO_TAP
-from synthcircuits.spec import SpecError
+from synthcircuits.language import SpecError
 from synthcircuits.stimuli import arcs, lines
 
 ROOT = Path(__file__).parent.parent
@@ -143,7 +145,7 @@ def test_bad_edits_stop_with_file_line_and_what_is_wrong(random_inceptionv1, tex
 
 def test_splice_replaces_the_named_channels_with_the_compiled_circuits_units(random_inceptionv1, images, tmp_path):
     from synthcircuits.compile import compile_spec
-    from synthcircuits.spec import load_spec
+    from synthcircuits.language import load_spec
 
     result = apply_edits(random_inceptionv1.state_dict(), parse_edit((ROOT / "specs/edits/curves_substituted.yaml").read_text(), str(ROOT / "specs/edits/curves_substituted.yaml")))
     spliced = edited_model(result)
@@ -252,10 +254,12 @@ def test_edit_command_bad_input_exits_2_and_writes_nothing(lucent_weights_file, 
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "specs" / "edits").glob("*.yaml")), ids=lambda p: p.name)
-def test_shipped_edits_apply_to_an_inceptionv1(random_inceptionv1, path):
-    result = apply_edits(random_inceptionv1.state_dict(), parse_edit(path.read_text(), str(path)))
+def test_shipped_edits_apply_to_a_network_of_their_architecture(random_inceptionv1, path):
+    spec = parse_edit(path.read_text(), str(path))
+    base = random_inceptionv1 if spec.architecture == "inceptionv1" else build_model(spec.architecture, seed=0)
+    result = apply_edits(base.state_dict(), spec)
     model = edited_model(result)
-    assert model(torch.rand(1, 3, 224, 224)).shape == (1, 1008)
+    assert model(torch.rand(1, 3, 224, 224)).shape == (1, 1008 if spec.architecture == "inceptionv1" else 1000)
 
 
 def test_effect_skips_and_lists_unreadable_images(random_inceptionv1, tmp_path):

@@ -52,7 +52,7 @@ def test_exported_spec_carries_its_hash_and_unit_map(tmp_path):
     out = tmp_path / "circuit.onnx"
     assert main(["export", str(ROOT / "specs" / "small_curves.yaml"), "--target", "compact", "-o", str(out), "--outputs", "conv2d2,mixed3a"]) == 0
     meta = read_metadata(out)
-    from synthcircuits.spec import load_spec
+    from synthcircuits.language import load_spec
 
     assert meta["synthcircuits.spec_hash"] == load_spec(ROOT / "specs" / "small_curves.yaml").content_hash
     assert len(json.loads(meta["synthcircuits.units"])) == 72

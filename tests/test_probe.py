@@ -9,7 +9,7 @@ from synthcircuits.probe.compare import compare_models
 from synthcircuits.probe.tuning import ProbeUnit, RadialSweep, TuningCurve, radial_tuning, responses_at_centre
 from synthcircuits.probe.unit_forward import unit_activations
 from synthcircuits.opened import OpenedModel
-from synthcircuits.spec import load_spec, parse_spec
+from synthcircuits.language import load_spec, parse_spec
 from synthcircuits.stimuli import edges
 from synthcircuits.commands.verify import verify_spec
 from synthcircuits.layout import INCEPTIONV1, parse_units

@@ -4,7 +4,7 @@ import sys
 import pytest
 
 from synthcircuits.compile import compile_spec
-from synthcircuits.spec import SpecError, parse_spec
+from synthcircuits.language import SpecError, parse_spec
 
 from specs_for_tests import LINES
 

@@ -15,7 +15,7 @@ from synthcircuits.cli import main
 from synthcircuits.compile import compile_spec
 from synthcircuits.layout import parse_unit
 from synthcircuits.commands.common import open_model
-from synthcircuits.spec import load_spec
+from synthcircuits.language import load_spec
 from synthcircuits.viz.featurevis import visualise
 from synthcircuits.viz.objectives import Neuron
 from synthcircuits.viz.weight_diagram import draw_weight_diagram, incoming_kernels, strongest

@@ -27,8 +27,8 @@ from typing import Any
 from ..edit.spec import architecture_location, check_connection, relative_path, spec_architecture, unit_in
 from ..errors import Location
 from ..layout.address import UnitAddress
-from ..spec.schema import _COMMENT, _object, _one_of_keys, validate_structure
-from ..spec.source import Source, SpecError, parse_source, read_source
+from ..language.schema import _COMMENT, _object, _one_of_keys, validate_structure
+from ..language.source import Source, SpecError, parse_source, read_source
 
 _UNITS = {"type": "array", "items": {"type": "string"}, "minItems": 1, "description": "unit addresses, e.g. mixed3a:12"}
 _LAYER = {"type": "string", "description": "a whole layer (every channel), e.g. mixed3a"}

@@ -48,7 +48,7 @@ def open_model(path: Path, device: str = "cpu", architecture: str | None = None)
     path = Path(path)
     if path.suffix in SPEC_SUFFIXES:
         from ..compile import compile_spec
-        from ..spec import load_spec
+        from ..language import load_spec
 
         build = compile_spec(load_spec(path), "inceptionv1")
         designed = designed_kinds([u.as_json() for u in build.units], str(path))

@@ -21,7 +21,7 @@ def default_units(path: Path) -> list[UnitAddress]:
     """Without --units: the units a spec pins (its designed units live there)."""
     if Path(path).suffix not in SPEC_SUFFIXES:
         raise UserError("--units is needed when A is a weights file", hint="e.g. --units mixed3b:379,mixed3b:385")
-    from ..spec import load_spec
+    from ..language import load_spec
 
     spec = load_spec(path)
     return [u for f in spec.families if not f.keep for u in (f.units or ()) if u.layer not in ("conv2d0", "conv2d1")]

@@ -13,7 +13,7 @@ from ..errors import UserError
 from ..outputs import atomic_target
 from ..probe.classify import classify_layer
 from ..probe.tuning import ProbeUnit, RadialSweep
-from ..spec import parse_spec
+from ..language import parse_spec
 from ..tables import format_table
 from .common import open_model
 

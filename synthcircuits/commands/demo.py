@@ -14,7 +14,7 @@ from ..probe.compare import compare_models
 from ..probe.tuning import RadialSweep
 from .common import resolve_device
 from ..opened import OpenedModel
-from ..spec import load_spec
+from ..language import load_spec
 from .verify import designed_units
 from ..viz import plot_tuning
 

@@ -95,7 +95,7 @@ def run_report(source_path: Path, output: Path, units_text: str | None, steps: i
     wanted = source.parse_units(units_text) if units_text else None
     if source_path.suffix in SPEC_SUFFIXES:
         from ..compile import compile_spec
-        from ..spec import load_spec
+        from ..language import load_spec
 
         build = compile_spec(load_spec(source_path), "inceptionv1")
         texts = family_texts(source_path)

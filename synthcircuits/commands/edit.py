@@ -18,7 +18,7 @@ from ..dataset.items import list_images, read_class_map
 from ..edit.effect import measure_effect
 from ..edit.spec import EditSpec, check_weights_architecture, load_edit
 from ..causal.patch_spec import PatchSpec
-from ..spec.source import SpecError
+from ..language.source import SpecError
 from ..edit.splice import SplicedModel
 
 

@@ -18,7 +18,7 @@ def load_for_export(source: Path, target: str, edits: Path | None, device: str) 
     meta = {"synthcircuits.version": __version__}
     if source.suffix in SPEC_SUFFIXES:
         from ..compile import compile_spec
-        from ..spec import load_spec
+        from ..language import load_spec
 
         build = compile_spec(load_spec(source), target)
         meta.update({k: v for k, v in build.metadata().items() if k != "synthcircuits.version"})

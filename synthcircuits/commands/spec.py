@@ -7,9 +7,9 @@ import sys
 from pathlib import Path
 
 from ..outputs import atomic_target
-from ..spec import SPEC_SCHEMA, load_spec
-from ..spec.parse import spec_from_source
-from ..spec.source import read_source
+from ..language import SPEC_SCHEMA, load_spec
+from ..language.parse import spec_from_source
+from ..language.source import read_source
 
 
 # The compiler (and torch behind it) is imported only once the YAML has been read and checked:

@@ -19,7 +19,7 @@ from ..images import load_image
 from ..viz.featurevis import visualise
 from ..viz.objectives import Neuron
 from ..probe.tuning import ProbeUnit, RadialSweep
-from ..spec import Spec, load_spec
+from ..language import Spec, load_spec
 
 
 def designed_units(build: Build, on_trained_layout: bool = False) -> list[DesignedUnit]:

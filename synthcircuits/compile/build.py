@@ -15,8 +15,8 @@ from ..layout.address import UnitAddress
 from ..models.compact import LAYOUT_KEY, CompactLayer, CompactNet
 from ..models.weights import content_hash, read_weights, save_safetensors
 from ..models.zoo import model_from_state_dict, weights_architecture
-from ..spec.model import Spec
-from ..spec.source import SpecError
+from ..language.model import Spec
+from ..language.source import SpecError
 from ..tables import format_table
 from .graph import CircuitGraph, build_graph
 from .lower import BottleneckUse, compact_index, lower_compact, lower_inceptionv1

@@ -14,8 +14,8 @@ from ..kernels.connections import rule_weights
 from ..kernels.geometry import embed_centered, wrap
 from ..kernels.pixels import pixel_kernel
 from ..layout.architectures import Architecture, get_architecture
-from ..spec.model import Family, Spec, mirror_angle
-from ..spec.source import SpecError
+from ..language.model import Family, Spec, mirror_angle
+from ..language.source import SpecError
 from ..tables import format_table
 
 

@@ -10,7 +10,7 @@ import torch
 from torch import Tensor
 
 from ..errors import Location
-from ..spec.source import SpecError
+from ..language.source import SpecError
 from ..kernels.geometry import embed_centered
 from ..layout.address import UnitAddress
 from ..layout.keys import bottleneck_name, conv_key, conv_row

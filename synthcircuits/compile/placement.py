@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..spec.source import SpecError
+from ..language.source import SpecError
 from ..layout.address import UnitAddress, unit_at
 from .graph import CircuitGraph
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..kernels.connections import rule_weights
-from ..spec.model import Family, InputRule, Tuning
+from ..language.model import Family, InputRule, Tuning
 from .families import MeasuredFamily
 
 KNOT_STEP = 15.0

@@ -15,7 +15,7 @@ from ..compile import compile_spec
 from ..models.expanded import expanded_layer_weights
 from ..outputs import atomic_target
 from ..probe.tuning import ProbeUnit, RadialSweep, TuningCurve, angle_difference, radial_tuning
-from ..spec import Spec
+from ..language import Spec
 from ..tables import format_table
 from . import Decompilation
 

@@ -146,7 +146,7 @@ def unit_means(state: Mapping[str, Tensor], op: EditOp, mean_images: MeanImages,
 
 def _compile_patch(op: EditOp, state: Mapping[str, Tensor]):
     from ..compile import compile_spec
-    from ..spec import load_spec
+    from ..language import load_spec
 
     spec = load_spec(op.path)
     build = compile_spec(spec, "inceptionv1", base=state)

@@ -12,8 +12,8 @@ from ..errors import AddressError, Location, UserError
 from ..layout.address import UnitAddress, parse_unit
 from ..layout.architectures import Architecture
 from ..models.zoo import architecture_named
-from ..spec.schema import _COMMENT, _object, _one_of_keys, validate_structure
-from ..spec.source import Source, SpecError, parse_source, read_source
+from ..language.schema import _COMMENT, _object, _one_of_keys, validate_structure
+from ..language.source import Source, SpecError, parse_source, read_source
 from ..layout.topology import feeds, lrn_between
 
 _UNITS = {"type": "array", "items": {"type": "string"}, "minItems": 1, "description": "unit addresses, e.g. mixed3b:379"}

@@ -71,7 +71,7 @@ def splice_circuit(model: nn.Module, op: EditOp) -> SplicedModel:
     """Compile the op's circuit spec (compact) and splice the named units (default: the units
     its deepest layer pins) into `model`."""
     from ..compile import compile_spec
-    from ..spec import load_spec
+    from ..language import load_spec
 
     build = compile_spec(load_spec(op.path), "compact")
     deepest = build.compact_layers[-1].name

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..spec.model import Family, InputRule, Tuning
+from ..language.model import Family, InputRule, Tuning
 from .geometry import grid, to_unit_frame, wrap
 
 DEFAULT_WIDTH = 0.5  # grid cells; how far off the line or arc a position still counts

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor, nn
 
 from ..errors import UserError
-from ..spec.model import Check
+from ..language.model import Check
 from ..stimuli.compose import Paste, flip, render_pictures
 from ..tables import format_table
 from .geometry_sweep import GEOMETRIES, Robustness, sweep_geometries
@@ -94,7 +94,7 @@ class Expectation:
 
 
 # Every per-unit expectation by its spec key; `peak_follows_rotation` compares units with each
-# other (see run_checks). tests/test_architectures.py holds these to spec/schema.py's EXPECTATIONS.
+# other (see run_checks). tests/test_architectures.py holds these to language/schema.py's EXPECTATIONS.
 UNIT_EXPECTATIONS: dict[str, Expectation] = {
     "preferred_orientation_within_deg": Expectation("preferred - designed (deg)",
                                                     lambda c, u, r: angle_difference(c.preferred(), u.orientation), False),

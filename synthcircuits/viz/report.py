@@ -24,7 +24,7 @@ from ..errors import AddressError, UserError
 from ..layout.address import UnitAddress
 from ..models.weights import content_hash
 from ..outputs import atomic_target, make_folders, pending
-from ..spec.source import compose_limited
+from ..language.source import compose_limited
 from ..probe.tuning import ProbeUnit, RadialSweep, radial_tuning
 from ..opened import OpenedModel
 from .featurevis import Request, Settings, visualise_many

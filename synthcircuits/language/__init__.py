@@ -7,5 +7,5 @@ from .source import SpecError
 
 __all__ = [
     "Connection", "Family", "InputRule", "PixelKernel", "SPEC_SCHEMA", "Spec", "SpecError", "Tuning",
-    "UnitRef", "feeding_layer", "load_spec", "parse_spec",
+    "UnitRef", "load_spec", "parse_spec",
 ]
