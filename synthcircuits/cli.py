@@ -18,10 +18,10 @@ from . import options as opt
 from .errors import UserError
 from .invocation import running_command
 from .outputs import transaction
-from .taxonomy import FAMILIES_BY_NAME
+from .taxonomy import ALIASES, FAMILIES_BY_NAME
 from .threads import set_threads
 
-FAMILY_NAMES = list(FAMILIES_BY_NAME)
+FAMILY_NAMES = [*FAMILIES_BY_NAME, *ALIASES]
 
 # What `--arch` accepts; a test holds this to `synthcircuits.models.zoo.architecture_names()`.
 ARCHITECTURES_TEXT = ("inceptionv1, bvlc_googlenet, torchvision_googlenet, torchvision:alexnet, torchvision:vgg16, "
@@ -353,7 +353,7 @@ def _find(sub: argparse._SubParsersAction) -> None:
     _arch(p)
     p.add_argument("--family", default="curves", choices=["curves", "lines", "edges", "color", *FAMILY_NAMES],
                    help="what to look for: curves, lines, edges and color by their own tuned sweeps, or any family of the census's table "
-                        "by the census battery and that family's rule")
+                        "(e.g. high-low, black-and-white, colour-contrast) by the census battery and that family's rule")
     p.add_argument("--limit", type=opt.COUNT, default=40, help="rows to print (the JSON has every unit)")
     p.add_argument("-o", "--output-dir", type=opt.output_folder, default=Path("out/find"), help="where find.json and find.png go")
     _device(p)

@@ -16,7 +16,7 @@ from ..outputs import atomic_target, make_folders
 from ..probe.classify import FAMILIES, UnitClass, classify_layer
 from ..probe.tuning import ProbeUnit, RadialSweep
 from ..tables import format_table
-from ..taxonomy import FAMILIES_BY_NAME, UnitFamily
+from ..taxonomy import FAMILIES_BY_NAME, UnitFamily, family_named
 from ..viz import Neuron, Request, Settings, plot_tuning, save_grid, visualise_many
 from .common import model_options
 
@@ -26,6 +26,7 @@ SHEET_COLUMNS = 6
 
 def run_find(layer_name: str, weights: Path | None, spec: Path | None, architecture: str | None, family: str,
              output: Path, limit: int, device: str, vis_steps: int = 0) -> int:
+    family = family_named(family)
     if family not in FAMILIES and family not in FAMILIES_BY_NAME:
         raise UserError(f"unknown family {family!r}", hint="choose one of " + ", ".join([*FAMILIES, *FAMILIES_BY_NAME]))
     source = model_options(weights, spec, device, architecture)

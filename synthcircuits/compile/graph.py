@@ -12,7 +12,7 @@ import numpy as np
 
 from ..kernels.connections import rule_weights
 from ..kernels.geometry import embed_centered, wrap
-from ..kernels.pixels import pixel_kernel
+from ..kernels.pixels import hue_rotated, pixel_kernel
 from ..layout.architectures import Architecture, get_architecture
 from ..language.model import Family, Spec, mirror_angle
 from ..language.source import SpecError
@@ -82,8 +82,7 @@ def build_graph(spec: Spec) -> CircuitGraph:
         graph.biases[f.name] = np.full(f.size, f.bias)
         if f.kernel is not None:
             graph.pixel_kernels[f.name] = np.stack([
-                embed_centered(pixel_kernel(f.kernel.kind, f.kernel.params, f.orientation_of(i), f.phase_of(i)), sizes[f.name])
-                for i in range(f.size)
+                embed_centered(family_kernel(f, i), sizes[f.name]) for i in range(f.size)
             ])
         for rule in f.inputs:
             source = families[rule.source]
@@ -111,6 +110,14 @@ def build_graph(spec: Spec) -> CircuitGraph:
         if f.mirror_of is not None:
             mirror_family(graph, f)
     return graph
+
+
+def family_kernel(f: Family, index: int) -> np.ndarray:
+    """A first-layer unit's weights: the kernel turned to its orientation, or for a hue family
+    the kernel as written with its colours turned to its hue."""
+    if f.axis == "hue":
+        return hue_rotated(pixel_kernel(f.kernel.kind, f.kernel.params, 0.0, f.phase_of(index)), f.orientation_of(index))
+    return pixel_kernel(f.kernel.kind, f.kernel.params, f.orientation_of(index), f.phase_of(index))
 
 
 def mirror_family(graph: CircuitGraph, mirror: Family) -> None:
@@ -148,7 +155,7 @@ def mirror_sources(graph: CircuitGraph, source: Family, mirror: Family) -> tuple
             k = int(errors.argmin())
             found = errors[k] <= 1e-6 * max(np.abs(flipped).max(), 1e-12)
         else:
-            want = mirror_angle(source.orientation_of(i), source.period)
+            want = mirror_angle(source.orientation_of(i), source.period, source.axis)
             matches = [k for k in range(source.size) if abs(wrap(source.orientation_of(k) - want, source.period)) < 1e-6
                        and source.phase_of(k) == source.phase_of(i)]
             k, found = (matches[0], True) if matches else (-1, False)
@@ -156,7 +163,7 @@ def mirror_sources(graph: CircuitGraph, source: Family, mirror: Family) -> tuple
             raise SpecError(
                 f"{mirror.name!r} mirrors {mirror.mirror_of!r}, which reads {source.name!r}; {source.name!r}[{i}] at "
                 f"{source.orientation_of(i):g} deg has no mirror image in {source.name!r} (no unit at "
-                f"{mirror_angle(source.orientation_of(i), source.period):g} deg" + (" with the flipped kernel" if kernels is not None else "") + ")",
+                f"{mirror_angle(source.orientation_of(i), source.period, source.axis):g} deg" + (" with the flipped kernel" if kernels is not None else "") + ")",
                 location=mirror.location,
                 hint=f"give {source.name!r} orientations symmetric about 90 deg, or declare its mirror: a family with mirror_of: {source.name}",
             )

@@ -24,14 +24,25 @@ OFFSET_WIDTH = 0.3  # grid cells; an offset on the grid lands on one position, b
 
 
 def rule_weights(rule: InputRule, target: Family, source: Family, size: int) -> np.ndarray:
-    """Weights of shape (target units, source units, size, size) that `rule` asks for."""
+    """Weights of shape (target units, source units, size, size) that `rule` asks for.
+
+    A hue family's copies turn in colour, not in space: its frame stays put, and a source's hue
+    is compared with the target's hue (plus `turn`) where both are hue families, with `turn`
+    alone where only the source is."""
     x, y = grid(size)
     target_theta = np.array([target.orientation_of(j) for j in range(target.size)])
     source_theta = np.array([source.orientation_of(i) for i in range(source.size)])
-    u, v = to_unit_frame(x[None], y[None], target_theta[:, None, None])  # (T, k, k)
+    frame = target_theta if target.axis == "orientation" else np.zeros_like(target_theta)
+    u, v = to_unit_frame(x[None], y[None], frame[:, None, None])  # (T, k, k)
     spatial, tangent, normal = _pattern(rule, target, u, v)
-    expected = (normal if source.period == 360 else tangent) + rule.turn  # (T, k, k), relative to the target
-    difference = source_theta[None, :, None, None] - target_theta[:, None, None, None] - expected[:, None]
+    if source.axis == "orientation":  # what the pattern expects there, in the target's frame
+        reference, expected = frame, (normal if source.period == 360 else tangent) + rule.turn  # (T, k, k)
+    else:
+        reference = target_theta if target.axis == "hue" else np.zeros_like(target_theta)
+        expected = np.full_like(u, rule.turn)
+    difference = source_theta[None, :, None, None] - reference[:, None, None, None] - expected[:, None]
+    if len(source.orientations) == 1:  # one orientation: nothing to turn, every copy reads it alike
+        difference = np.zeros_like(difference)
     return rule.gain * spatial[:, None] * tuning_curve(rule.tuning, wrap(difference, source.period), source.period)
 
 
@@ -82,6 +93,8 @@ def region_mask(side: str, u: np.ndarray, v: np.ndarray, beyond: float, radius: 
 def tuning_curve(tuning: Tuning, difference: np.ndarray, period: float) -> np.ndarray:
     """Weight by orientation difference (already wrapped to +-period/2)."""
     d = np.abs(difference)
+    if tuning.every:
+        return np.full_like(d, tuning.excite)
     if tuning.table:
         angles, weights = zip(*tuning.table)
         return np.interp(d, angles, weights)

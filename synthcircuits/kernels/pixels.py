@@ -22,6 +22,19 @@ def pixel_kernel(kind: str, params: dict[str, Any], theta: float, phase: float =
     return KERNEL_KINDS[kind](params, theta, phase)
 
 
+def hue_rotation(degrees: float) -> np.ndarray:
+    """(3, 3) rotation of RGB about the grey axis: 120 deg takes red to green, green to blue."""
+    t = np.deg2rad(degrees)
+    k = np.ones(3) / np.sqrt(3)
+    cross = np.array([[0, -k[2], k[1]], [k[2], 0, -k[0]], [-k[1], k[0], 0]])
+    return np.cos(t) * np.eye(3) + np.sin(t) * cross + (1 - np.cos(t)) * np.outer(k, k)
+
+
+def hue_rotated(kernel: np.ndarray, degrees: float) -> np.ndarray:
+    """A (3, k, k) kernel whose colour weights are turned `degrees` in hue (its shape unchanged)."""
+    return np.einsum("ij,jhw->ihw", hue_rotation(degrees), kernel)
+
+
 def _painted(pattern_of: Callable[[dict[str, Any], float, float], np.ndarray]) -> Callable[[dict[str, Any], float, float], np.ndarray]:
     """A grey-level pattern, normalised to unit L1 mass times `gain`, painted in `color`."""
 

@@ -12,9 +12,10 @@ from ..layout.address import UnitAddress
 DocPath = tuple[Any, ...]
 
 
-def mirror_angle(theta: float, period: float) -> float:
-    """An orientation reflected left-right (across the vertical axis): 30 -> 150, 90 -> 90."""
-    return (180.0 - theta) % period
+def mirror_angle(theta: float, period: float, axis: str = "orientation") -> float:
+    """An orientation reflected left-right (across the vertical axis): 30 -> 150, 90 -> 90. A hue
+    is its own mirror image."""
+    return theta % period if axis == "hue" else (180.0 - theta) % period
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class Tuning:
     inhibit: float = 0.0
     width_deg: float = 20.0
     table: tuple[tuple[float, float], ...] | None = None  # (degrees, weight), sorted
+    every: bool = False  # every source unit alike, whatever its orientation or hue (weight `excite`)
 
 
 @dataclass(frozen=True)
@@ -64,6 +66,7 @@ class Family:
     location: Location | None = None  # where the family was written, for errors found while compiling
     kind: str = ""  # the census family it is designed to be (`census.families`); "" means its name
     mirror_of: str | None = None  # the family it is the left-right mirror image of (weights flipped, inputs swapped)
+    axis: str = "orientation"  # what its copies turn in: "orientation" (space) or "hue" (colour, around the grey axis)
     features: tuple[str, ...] = ()  # the named features its rules carry (a polysemantic unit has two or more)
 
     @property

@@ -115,10 +115,10 @@ class _Builder:
         if original.layer != family.layer:
             raise self.src.error(path, f"{family.name!r} is in {family.layer} but its original {original.name!r} is in {original.layer}",
                                  "a mirror lives in its original's layer")
-        orientations = tuple(mirror_angle(t, original.period) for t in original.orientations)
+        orientations = tuple(mirror_angle(t, original.period, original.axis) for t in original.orientations)
         if family.units is not None and len(family.units) != original.size:
             raise self.src.error(family.path + ("units",), f"{original.name!r} has {original.size} units; its mirror lists {len(family.units)}")
-        return replace(family, orientations=orientations, uniform=False, period=original.period, phases=original.phases,
+        return replace(family, orientations=orientations, uniform=False, period=original.period, phases=original.phases, axis=original.axis,
                        bias=original.bias, kind=family.kind or original.kind, features=original.features,
                        kernel=original.kernel)
 
@@ -139,7 +139,10 @@ class _Builder:
         layer = self._layer(path, raw["layer"])
         units = self._units(path, raw, layer)
         branch = self._branch(path, raw, layer, units)
-        period = raw.get("period", 180)
+        axis = raw.get("axis", "orientation")
+        if axis == "hue" and raw.get("period", 360) != 360:
+            raise self.src.error(path + ("period",), "a hue family turns through 360 degrees of hue", "remove period:")
+        period = raw.get("period", 360 if axis == "hue" else 180)
         orientations, uniform = self._orientations(path, raw, period)
         phases = tuple(float(p) for p in raw.get("phases", [0.0]))
         inputs = tuple(rule for j, r in enumerate(raw.get("inputs", [])) for rule in self._input(path + ("inputs", j), r))
@@ -160,6 +163,7 @@ class _Builder:
             location=self.src.where(path),
             kind=self._kind(path, raw),
             mirror_of=raw.get("mirror_of"),
+            axis=axis,
             features=tuple(dict.fromkeys(r.feature for r in inputs if r.feature)),
         )
         if family.mirror_of is not None:
@@ -282,7 +286,11 @@ class _Builder:
         table = None
         if "table" in t:
             table = tuple(sorted((float(k), float(v)) for k, v in t["table"].items()))
-        tuning = Tuning(float(t.get("excite", 1.0)), float(t.get("inhibit", 0.0)), float(t.get("width_deg", 20.0)), table)
+        if t.get("every") and (table or "inhibit" in t or "width_deg" in t):
+            raise self.src.error(path + ("tuning",), "every: reads all units alike; it takes no table, inhibit or width_deg",
+                                 "keep excite: for its weight")
+        tuning = Tuning(float(t.get("excite", 1.0)), float(t.get("inhibit", 0.0)), float(t.get("width_deg", 20.0)), table,
+                        bool(t.get("every", False)))
         sources = [raw["from"]] if isinstance(raw["from"], str) else raw["from"]
         if len(set(sources)) != len(sources):
             raise self.src.error(path + ("from",), "a family is named twice in from:", "name each family once")
@@ -331,8 +339,8 @@ class _Builder:
 
     def _check_steps(self, target: Family, source: Family, rule: InputRule) -> None:
         """Uniform families share one rule across rotations only if the steps line up."""
-        if not (target.uniform and source.uniform) or len(target.orientations) == 1:
-            return
+        if not (target.uniform and source.uniform) or len(target.orientations) == 1 or len(source.orientations) == 1:
+            return  # a single copy on either side: nothing to line up
         ratio = target.step / source.step
         if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
             raise self.src.error(
@@ -381,11 +389,15 @@ class _Builder:
         for key in ("echo_at_most", "echo_at_least"):
             if key in expect and directed != {360}:
                 raise self.src.error(path + ("expect", key), "echo is measured on directed families (period: 360)")
+        if "uniform_at_most" in expect and sweep not in ("boundary_tuning", "hue_tuning"):
+            raise self.src.error(path + ("expect", "uniform_at_most"), "uniform_at_most is measured with stimulus: boundary_tuning or hue_tuning")
         if sweep == "circle_tuning" and "radius" not in params:
             raise self.src.error(path + ("stimulus",), "circle_tuning needs the designed radius", "e.g. stimulus: {circle_tuning: {radius: 32}}")
-        for key in ("radius_within_fraction", "circle_arc_ratio_at_least"):
-            if key in expect and sweep != "circle_tuning":
-                raise self.src.error(path + ("expect", key), f"{key} is measured with stimulus: {{circle_tuning: {{radius: ...}}}}")
+        for key, needs in (("radius_within_fraction", "circle_tuning"), ("circle_arc_ratio_at_least", "circle_tuning"),
+                           ("curve_line_ratio_at_least", "radial_tuning"),
+                           ("preferred_orientation_across_geometry_within_deg", "radial_tuning")):
+            if key in expect and sweep != needs:
+                raise self.src.error(path + ("expect", key), f"{key} is measured with stimulus: {needs}")
         pictures = dict(raw.get("pictures", {}))
         self._check_pictures(path, pictures, expect, units, by_name)
         return Check(raw.get("name", f"check {i + 1}"), tuple(units), params, expect, path, sweep, pictures, self.base_dir)

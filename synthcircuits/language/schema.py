@@ -125,6 +125,8 @@ TUNING = {
     "at that position: bumps (excite at 0, inhibit at half the input's period) or a table",
     "properties": {
         "excite": _NUMBER,
+        "every": {"const": True, "description": "read every unit of the source family alike (weight `excite`), whatever its "
+                  "orientation or hue: black-and-white units inhibit every colour unit"},
         "inhibit": _NUMBER,
         "width_deg": _POSITIVE,
         "table": {
@@ -170,6 +172,8 @@ FAMILY = _object(
             "description": "N rotated copies spread evenly over the period, or explicit angles in degrees",
         },
         "period": {"enum": [180, 360], "description": "180 for undirected features (lines), 360 for directed (curves)"},
+        "axis": {"enum": ["orientation", "hue"], "description": "what the copies turn in: orientation (space, the default) or hue "
+                 "(colour around the grey axis, 0 = red, 120 = green, 240 = blue; period 360; kernels' colours turn, their shapes do not)"},
         "phases": {"type": "array", "items": _NUMBER, "minItems": 1, "maxItems": 64, "description": "copies per orientation at these phases"},
         "units": {"type": "array", "items": {"type": "string"}, "description": "where the units live, e.g. mixed3b:379"},
         "bias": _NUMBER,
@@ -278,6 +282,30 @@ CIRCLE_TUNING = _object(
     ("radius",),
     "dark circles on white centred on each unit, radius swept from 0.4x to 2.5x the design (24 steps), and arcs of the same length",
 )
+BOUNDARY_TUNING = _object(
+    {
+        "wavelength": {**_POSITIVE, "maximum": 200, "description": "px of the fine texture (default 3)"},
+        "other_wavelength": {**_POSITIVE, "maximum": 1000, "description": "px of the other side's texture (default: flat grey)"},
+        "step": {"type": "number", "minimum": 0.5, "maximum": 180},
+        "size": {"type": "integer", "minimum": 32, "maximum": 1024},
+    },
+    (),
+    "high-low frequency boundaries swept over 360 degrees: fine texture on the side the orientation's normal (+90) points to",
+)
+HUE_TUNING = _object(
+    {
+        "kind": {"enum": ["contrast", "field"], "description": "contrast (default): hue h left of a vertical boundary and h + 180 "
+                 "right; field: hue h over the whole field"},
+        "step": {"type": "number", "minimum": 0.5, "maximum": 180},
+        "size": {"type": "integer", "minimum": 32, "maximum": 1024},
+    },
+    (),
+    "saturated hues swept round the colour circle (0 red, 120 green, 240 blue); a hue family's units are checked against their hue",
+)
+SWEEP_EXPECTATIONS = {
+    "uniform_at_most": {"type": "number", "minimum": 0, "description": "the strongest answer to a uniform field (boundary_tuning: "
+                        "either texture; hue_tuning: each of twelve hues) as a fraction of the peak"},
+}
 PICTURE_EXPECTATIONS = {
     "ratio": {"oneOf": [RATIO, {"type": "array", "items": RATIO, "minItems": 1}]},
     "mirror_partner": {"type": "string", "description": "a family: on every picture flipped left-right, its units answer "
@@ -307,12 +335,14 @@ CHECK = _object(
             "description": "a family name, or a list of family names and pinned unit addresses",
         },
         "stimulus": {
-            "oneOf": [{"enum": ["radial_tuning", "circle_tuning"]},
-                      _one_of_keys({"radial_tuning": RADIAL_TUNING, "circle_tuning": CIRCLE_TUNING}, "a stimulus sweep")],
+            "oneOf": [{"enum": ["radial_tuning", "circle_tuning", "boundary_tuning", "hue_tuning"]},
+                      _one_of_keys({"radial_tuning": RADIAL_TUNING, "circle_tuning": CIRCLE_TUNING, "boundary_tuning": BOUNDARY_TUNING,
+                                    "hue_tuning": HUE_TUNING}, "a stimulus sweep")],
         },
         "pictures": {"type": "object", "additionalProperties": PICTURE, "minProperties": 1, "maxProperties": 32,
                      "description": "named pictures the expectations compare (arrangements, flips, a feature each)"},
-        "expect": {**_object({**EXPECTATIONS, **PICTURE_EXPECTATIONS, **CIRCLE_EXPECTATIONS}, (), "what must hold for every unit"),
+        "expect": {**_object({**EXPECTATIONS, **SWEEP_EXPECTATIONS, **PICTURE_EXPECTATIONS, **CIRCLE_EXPECTATIONS}, (),
+                             "what must hold for every unit"),
                    "minProperties": 1},
         "comment": _COMMENT,
     },

@@ -19,6 +19,7 @@ from ..language.model import Check
 from ..stimuli.compose import Paste, flip, render_pictures
 from ..tables import format_table
 from .geometry_sweep import GEOMETRIES, Robustness, sweep_geometries
+from .sweeps import SWEEPS
 from .pictures import FLIP_TOLERANCE, CircleSweep, circle_tuning, flip_mismatch, mirror_safe, picture_maps, picture_responses
 from .tuning import ProbeUnit, RadialSweep, TuningCurve, angle_difference, curve_line_selectivity, radial_tuning
 
@@ -117,9 +118,9 @@ def run_checks(measurements: Measurements, checks: Sequence[Check], units: Seque
             rows += picture_rows(measurements, check, group, by_ref)
         if check.sweep == "circle_tuning":
             rows += circle_rows(measurements, check, group)
-        if not any(key in check.expect for key in (*UNIT_EXPECTATIONS, *GROUP_EXPECTATIONS)):
+        if not any(key in check.expect for key in (*UNIT_EXPECTATIONS, *GROUP_EXPECTATIONS, "uniform_at_most")):
             continue
-        sweep = RadialSweep(**check.stimulus)
+        sweep = check_sweep(check)
         curves = measurements.curves(group, sweep)
         expect = check.expect
         ratios = measurements.ratios(group, sweep) if "curve_line_ratio_at_least" in expect else [math.nan] * len(group)
@@ -130,6 +131,11 @@ def run_checks(measurements: Measurements, checks: Sequence[Check], units: Seque
                     passed = value >= limit if e.at_least else value <= limit
                     rows.append(CheckRow(check.name, unit.name, e.measure, value, f"{'>=' if e.at_least else '<='} {limit:g}",
                                          bool(passed) and not math.isnan(value)))
+        if "uniform_at_most" in expect:
+            uniform = sweep.uniform(group[0].probe.layer, measurements.model.geometry())
+            answers = picture_responses(measurements.model, [u.probe for u in group], uniform).max(axis=0)
+            for unit, curve, answer in zip(group, curves, answers):
+                rows.append(_row(check, unit, "strongest uniform field / peak", _ratio(answer, curve.peak), False, expect["uniform_at_most"]))
         if "preferred_orientation_across_geometry_within_deg" in expect:
             limit = expect["preferred_orientation_across_geometry_within_deg"]
             for unit, robust in zip(group, measurements.geometry(group)):
@@ -142,6 +148,11 @@ def run_checks(measurements: Measurements, checks: Sequence[Check], units: Seque
                 rows.append(CheckRow(check.name, unit.name, f"strongest at {unit.orientation:g} deg", float(responses[k].max()),
                                      f"= {unit.name}", winner is unit))
     return rows
+
+
+def check_sweep(check: Check):
+    """The sweep a check's `stimulus:` names, with its parameters."""
+    return RadialSweep(**check.stimulus) if check.sweep == "radial_tuning" else SWEEPS[check.sweep](**check.stimulus)
 
 
 def _row(check: Check, unit: DesignedUnit, measure: str, value: float, at_least: bool, limit: float) -> CheckRow:

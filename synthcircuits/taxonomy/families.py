@@ -125,3 +125,15 @@ FAMILY_TABLE: tuple[UnitFamily, ...] = (
            "drive_texture >= 0.8, grating_selectivity <= 0.5", "grating_wavelength frequency_selectivity", (SMALL, math.inf)),
 )
 FAMILIES_BY_NAME = {f.name: f for f in FAMILY_TABLE}
+
+# Shorter names people write on a command line, for rows whose names are long.
+ALIASES = {"high-low": "high_low_frequency", "high-low-frequency": "high_low_frequency", "black-and-white": "black_and_white",
+           "colour-contrast": "colour_contrast", "color-contrast": "colour_contrast", "colour-centre-surround": "colour_centre_surround",
+           "centre-surround": "centre_surround", "complex-gabor": "complex_gabor", "shifted-line": "shifted_line",
+           "early-curve": "early_curve", "tiny-curve": "tiny_curve", "brightness-gradient": "brightness_gradient",
+           "gabor-texture": "gabor_texture"}
+
+
+def family_named(text: str) -> str:
+    """The table's name for a family as written on a command line (its name, or an alias)."""
+    return ALIASES.get(text, text)

@@ -1,0 +1,88 @@
+"""Sweeps over 360 degrees besides the arcs of `RadialSweep`, each centred on the unit's receptive
+field and measured the same way (a `TuningCurve` per unit):
+
+- `BoundarySweep`: a high-low frequency boundary, fine texture on the side the orientation's
+  normal points to (+90 deg) and flat grey (or a coarse texture) on the other, turned in steps;
+- `HueSweep`: two saturated hues either side of a vertical boundary, the hue on the left swept
+  round the colour circle and its opposite (+180) on the right; `kind: field` sweeps one hue
+  over the whole field instead.
+
+Each also draws the uniform fields a boundary or contrast unit must not answer (`uniform`): either
+texture, or one hue, over the whole field.
+"""
+
+from __future__ import annotations
+
+import colorsys
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor
+
+from ..layout.geometry import INCEPTIONV1_GEOMETRY, Geometry
+from ..stimuli import color_contrast, fields, gratings, half_gratings
+from .tuning import stimulus_centre
+
+
+def hue_rgb(hue_deg: float) -> tuple[float, float, float]:
+    """The saturated colour at a hue angle: 0 red, 120 green, 240 blue."""
+    return colorsys.hsv_to_rgb((hue_deg % 360.0) / 360.0, 1.0, 1.0)
+
+
+@dataclass(frozen=True)
+class BoundarySweep:
+    wavelength: float = 3.0  # px, the fine side
+    other_wavelength: float = math.inf  # px, the other side (inf: flat mid-grey)
+    step: float = 10.0
+    size: int = 224
+
+    @property
+    def angles(self) -> np.ndarray:
+        return np.arange(0.0, 360.0, self.step)
+
+    def render(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Callable[[Tensor], Tensor]:
+        centre = stimulus_centre(layer, self.size, geometry)
+        return lambda o: half_gratings(o, wavelength=self.wavelength, other_wavelength=self.other_wavelength, size=self.size, center=centre)
+
+    def uniform(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Tensor:
+        """Either texture over the whole field, the fine one at four orientations."""
+        centre = stimulus_centre(layer, self.size, geometry)
+        fine = gratings(torch.tensor([0.0, 45.0, 90.0, 135.0]), wavelength=self.wavelength, size=self.size, center=centre)
+        if math.isinf(self.other_wavelength):
+            other = fields([(0.5, 0.5, 0.5)]).expand(1, 3, self.size, self.size)
+        else:
+            other = gratings(torch.tensor([0.0, 45.0, 90.0, 135.0]), wavelength=self.other_wavelength, size=self.size, center=centre)
+        return torch.cat([fine, other])
+
+
+@dataclass(frozen=True)
+class HueSweep:
+    kind: str = "contrast"  # "contrast": hue h left of a vertical boundary, h + 180 right; "field": hue h everywhere
+    step: float = 10.0
+    size: int = 224
+
+    @property
+    def angles(self) -> np.ndarray:
+        return np.arange(0.0, 360.0, self.step)
+
+    def render(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Callable[[Tensor], Tensor]:
+        centre = stimulus_centre(layer, self.size, geometry)
+
+        def draw(hues: Tensor) -> Tensor:
+            first = [hue_rgb(float(h)) for h in hues]
+            if self.kind == "field":
+                return fields(first).expand(-1, 3, self.size, self.size)
+            second = [hue_rgb(float(h) + 180.0) for h in hues]
+            # orientation 90: the boundary is vertical and its normal points left, where the first colour goes
+            return torch.cat([color_contrast(90.0, (a, b), size=self.size, center=centre) for a, b in zip(first, second)])
+        return draw
+
+    def uniform(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Tensor:
+        """Each of twelve hues over the whole field: one colour, no contrast."""
+        return fields([hue_rgb(h) for h in range(0, 360, 30)]).expand(-1, 3, self.size, self.size)
+
+
+SWEEPS = {"boundary_tuning": BoundarySweep, "hue_tuning": HueSweep}
