@@ -242,8 +242,11 @@ def _compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output-dir", type=opt.output_folder, default=Path("out/compare"), help="where compare.json and compare.png go")
     p.add_argument("--geometry", action="store_true",
                    help="also sweep stimulus geometry for A's units and their best matches in B: worst-case orientation error and spread")
+    p.add_argument("--sweep", default="radial", choices=["radial", "boundary", "hue"],
+                   help="the stimuli: radial (arcs, for curves), boundary (high-low frequency boundaries) or hue (colour pairs either side "
+                        "of a boundary), each swept over 360 degrees")
     p.set_defaults(handler=_body("compare", "run_compare", "a", "b", "units", "radius", "step", "rotate_b", "device", "output_dir", "layer_b",
-                                 "arch", "geometry"))
+                                 "arch", "geometry", "sweep"))
 
 
 def _edit(sub: argparse._SubParsersAction) -> None:
@@ -351,8 +354,9 @@ def _find(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", type=opt.input_path, default=None, help="weights file (any architecture `layers --list` names)")
     p.add_argument("--spec", type=opt.input_path, default=None, help="or a circuit spec, compiled now")
     _arch(p)
-    p.add_argument("--family", default="curves", choices=["curves", "lines", "edges", "color", *FAMILY_NAMES],
-                   help="what to look for: curves, lines, edges and color by their own tuned sweeps, or any family of the census's table "
+    p.add_argument("--family", default="curves", choices=["curves", "lines", "edges", "color", "boundaries", *FAMILY_NAMES],
+                   help="what to look for: curves, lines, edges, color and boundaries (figure/ground by edge, frequency and colour) by "
+                        "their own tuned sweeps, or any family of the census's table "
                         "(e.g. high-low, black-and-white, colour-contrast) by the census battery and that family's rule")
     p.add_argument("--limit", type=opt.COUNT, default=40, help="rows to print (the JSON has every unit)")
     p.add_argument("-o", "--output-dir", type=opt.output_folder, default=Path("out/find"), help="where find.json and find.png go")

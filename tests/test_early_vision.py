@@ -40,6 +40,9 @@ def _failed(rows) -> list[str]:
 
 
 def _broken(tmp_path: Path, name: str, old: str, new: str) -> Path:
+    """A copy of a shipped spec with one change (and the specs it includes beside it)."""
+    for other in SPECS.glob("*.yaml"):
+        shutil.copy(other, tmp_path / other.name)
     path = tmp_path / name
     text = (SPECS / name).read_text()
     assert old in text, old
@@ -93,7 +96,7 @@ def test_a_single_copy_is_read_alike_by_every_rotated_copy():
 
 
 @pytest.mark.parametrize("name, expectations", [("high_low_frequency.yaml", 32), ("black_and_white.yaml", 6),
-                                                ("colour_contrast.yaml", 24)])
+                                                ("colour_contrast.yaml", 24), ("boundaries.yaml", 154)])
 def test_the_shipped_early_vision_specs_pass_their_checks(name, expectations):
     rows, *_ = verify_spec(load_spec(SPECS / name))
     assert not _failed(rows) and len(rows) == expectations
@@ -131,3 +134,26 @@ def test_find_lists_exactly_the_designed_units_of_each_family(tmp_path, spec, la
     designed = {u.channel for u in compile_spec(build).units if u.layer == layer and u.kind == family.replace("-", "_").replace(
         "high_low", "high_low_frequency")}
     assert found == designed and designed
+
+
+def test_boundaries_fail_when_the_opposite_orientation_does_not_inhibit(tmp_path):
+    path = _broken(tmp_path, "boundaries.yaml", "inhibit: 1.0", "inhibit: 0.0")
+    failed = _failed(verify_spec(load_spec(path))[0])
+    assert any(f.startswith("the opposite orientation inhibits:") for f in failed)
+
+
+def test_convex_boundaries_fail_when_their_flanks_bend_the_wrong_way(tmp_path):
+    text = (SPECS / "boundaries.yaml").read_text()
+    convex = text[text.index("  - name: convex_boundary"):text.index("  - name: concave_boundary")]
+    path = _broken(tmp_path, "boundaries.yaml", convex, convex.replace("y: 0.75", "y: -0.75"))
+    assert "convex: answer to convex" in " ".join(_failed(verify_spec(load_spec(path))[0]))
+
+
+def test_find_boundary_lists_the_designed_boundary_units_and_no_cue_alone(tmp_path):
+    out = tmp_path / "find"
+    assert main(["find", "mixed3b", "--spec", str(SPECS / "boundaries.yaml"), "--family", "boundary", "-o", str(out)]) == 0
+    found = {u["channel"] for u in json.loads((out / "find.json").read_text())["units"] if u["member"]}
+    assert found == set(range(320, 336))  # the 16 designed units, in the 5x5 branch
+    out = tmp_path / "find3a"  # in mixed3a each cue is its own family: none answers all three
+    assert main(["find", "mixed3a", "--spec", str(SPECS / "boundaries.yaml"), "--family", "boundary", "-o", str(out)]) == 0
+    assert not [u for u in json.loads((out / "find.json").read_text())["units"] if u["member"]]

@@ -10,6 +10,7 @@ from ..layout.address import UnitAddress
 from ..outputs import atomic_target, make_folders
 from ..probe.compare import UnitComparison, compare_models
 from ..probe.geometry_sweep import GEOMETRIES, robustness_json, sweep_geometries
+from ..probe.sweeps import BoundarySweep, HueSweep
 from ..probe.tuning import ProbeUnit, RadialSweep
 from ..opened import SPEC_SUFFIXES
 from .common import open_model
@@ -49,9 +50,23 @@ def _layer_channel(source, name: str) -> tuple[str, int]:
     return unit.layer, source.channel_of(unit)
 
 
+SWEEP_NAMES = ("radial", "boundary", "hue")
+
+
+def comparison_sweep(name: str, radius: float, step: float):
+    """The stimuli both models see: arcs (curves), high-low boundaries or hue pairs, swept over 360 degrees."""
+    if name == "boundary":
+        return BoundarySweep(step=step)
+    if name == "hue":
+        return HueSweep(step=step)
+    return RadialSweep(radius=radius, step=step)
+
+
 def run_compare(a: Path, b: Path, units: str | None, radius: float, step: float, rotate_b: float, device: str, output: Path,
-                layer_b: str | None = None, architecture_b: str | None = None, geometry: bool = False) -> int:
-    sweep = RadialSweep(radius=radius, step=step)
+                layer_b: str | None = None, architecture_b: str | None = None, geometry: bool = False, sweep_name: str = "radial") -> int:
+    sweep = comparison_sweep(sweep_name, radius, step)
+    if geometry and sweep_name != "radial":
+        raise UserError("--geometry varies arcs; it goes with the radial sweep", hint="drop --geometry, or --sweep")
     source_a, source_b = open_model(a, device), open_model(b, device, architecture_b)
     addresses = source_a.parse_units(units) if units else default_units(a)
     if layer_b is not None and not source_b.architecture.has_layer(layer_b):
@@ -59,12 +74,15 @@ def run_compare(a: Path, b: Path, units: str | None, radius: float, step: float,
     results = compare_models(source_a, source_b, addresses, sweep, rotate_b, layer_b)
     label_b = f"B{f' rotated {rotate_b:g} deg' if rotate_b else ''}"
     print(f"A: {source_a.label}\nB: {source_b.label}{f' (stimuli rotated by {rotate_b:g} deg)' if rotate_b else ''}")
-    print(f"radial tuning: radius {sweep.radius:g} px, width {sweep.width:g} px, span {sweep.span:g} deg, step {sweep.step:g} deg\n")
+    if isinstance(sweep, RadialSweep):
+        print(f"radial tuning: radius {sweep.radius:g} px, width {sweep.width:g} px, span {sweep.span:g} deg, step {sweep.step:g} deg\n")
+    else:
+        print(f"{sweep_name} sweep: {sweep}\n")
     print(comparison_table(results))
     robust = geometry_rows(source_a, source_b, results) if geometry else []
     make_folders(output)
     with atomic_target(output / "compare.json") as tmp:
-        tmp.write_text(json.dumps({"a": source_a.label, "b": source_b.label, "rotate_b": rotate_b, "sweep": sweep.__dict__,
+        tmp.write_text(json.dumps({"a": source_a.label, "b": source_b.label, "rotate_b": rotate_b, "sweep": {"kind": sweep_name, **{k: (None if v == float("inf") else v) for k, v in sweep.__dict__.items()}},
                                    "units": [r.as_json() for r in results],
                                    "geometry": [{"a": ra, "b": rb} for ra, rb in robust]}, indent=1))
     panels = [(r.unit, [("A", r.curve_a), (f"{label_b} same unit", r.curve_b), (f"{label_b} best: {r.best_match}", r.best_curve)]) for r in results]

@@ -100,10 +100,11 @@ def vis_sheet(model, layer: str, rows: list[UnitClass], steps: int, path: Path) 
 
 
 def find_table(rows: list[UnitClass], family: str) -> str:
-    selectivity = {"curves": "curve/line", "lines": "1-min/max", "edges": "1-min/max", "color": "hue/grey"}[family]
+    selectivity = {"curves": "curve/line", "lines": "1-min/max", "edges": "1-min/max", "color": "hue/grey",
+                   "boundaries": "weakest cue alone / all"}[family]
     body = [[r.unit, r.branch or "", "yes" if r.member else "", r.score, r.peak, r.preferred, r.width, r.echo, r.selectivity,
              r.detail] for r in rows]
-    return format_table(["unit", "branch", family, "score", "peak", "preferred", "width", "echo", selectivity, "hue"], body)
+    return format_table(["unit", "branch", family, "score", "peak", "preferred", "width", "echo", selectivity, "detail"], body)
 
 
 def contact_sheet(rows: list[UnitClass], path: Path) -> Path | None:

@@ -341,6 +341,8 @@ class _Builder:
         """Uniform families share one rule across rotations only if the steps line up."""
         if not (target.uniform and source.uniform) or len(target.orientations) == 1 or len(source.orientations) == 1:
             return  # a single copy on either side: nothing to line up
+        if rule.tuning.every or target.axis != source.axis:
+            return  # the rule reads every source alike, or turns in another axis than the target
         ratio = target.step / source.step
         if abs(ratio - round(ratio)) > 1e-9 or round(ratio) < 1:
             raise self.src.error(

@@ -233,6 +233,12 @@ _XY = {"type": "array", "items": {"type": "number", "minimum": -2048, "maximum":
        "description": "[x, y] px from the picture's centre, x right, y up"}
 _PX = {"type": "number", "exclusiveMinimum": 0, "maximum": 2048}
 
+_CUES = {"type": "array", "items": {"enum": ["edge", "frequency", "colour"]}, "uniqueItems": True, "maxItems": 3,
+         "description": "what tells the figure from the ground: edge (lighter), frequency (fine texture), colour (red against grey "
+                        "of the same luminance); default all three"}
+_SHAPE = {"enum": ["straight", "convex", "concave"], "description": "a straight boundary, or a circle's edge with the figure inside "
+          "(convex) or outside (concave)"}
+
 # What a part of a composed picture draws. Strokes are dark on the picture's background unless
 # `colour` says otherwise.
 PICTURE_PARTS: dict[str, dict[str, Any]] = {
@@ -248,6 +254,12 @@ PICTURE_PARTS: dict[str, dict[str, Any]] = {
         ("unit",), "the unit's feature visualisation (seeded, so the same every run), pasted as a square of `size` px"),
     "image": _object({"path": {"type": "string"}, "size": {"type": "integer", "minimum": 8, "maximum": 1024}}, ("path",),
                      "an image file (e.g. a dataset-example crop), resized to `size` px square"),
+    "boundary": _object(
+        {"angle": _NUMBER, "cues": _CUES, "shape": _SHAPE, "radius": {**_PX, "description": "of a curved boundary (default 40)"},
+         "against": {**_CUES, "description": "cues that mark the other side as the figure: cues in conflict"}},
+        ("angle",),
+        "a figure against its ground over the whole picture, meeting at a boundary through `at` (the figure on the side the angle's "
+        "normal, +90 deg, points to), told apart by the cues"),
 }
 PICTURE_PART = {
     "type": "object",
@@ -302,6 +314,12 @@ HUE_TUNING = _object(
     (),
     "saturated hues swept round the colour circle (0 red, 120 green, 240 blue); a hue family's units are checked against their hue",
 )
+CUE_TUNING = _object(
+    {"cues": _CUES, "shape": _SHAPE, "radius": {**_POSITIVE, "maximum": 1000}, "step": {"type": "number", "minimum": 0.5, "maximum": 180},
+     "size": {"type": "integer", "minimum": 32, "maximum": 1024}},
+    (),
+    "figure/ground boundaries swept over 360 degrees, the figure on the side the normal (+90) points to",
+)
 SWEEP_EXPECTATIONS = {
     "uniform_at_most": {"type": "number", "minimum": 0, "description": "the strongest answer to a uniform field (boundary_tuning: "
                         "either texture; hue_tuning: each of twelve hues) as a fraction of the peak"},
@@ -335,9 +353,9 @@ CHECK = _object(
             "description": "a family name, or a list of family names and pinned unit addresses",
         },
         "stimulus": {
-            "oneOf": [{"enum": ["radial_tuning", "circle_tuning", "boundary_tuning", "hue_tuning"]},
+            "oneOf": [{"enum": ["radial_tuning", "circle_tuning", "boundary_tuning", "hue_tuning", "cue_tuning"]},
                       _one_of_keys({"radial_tuning": RADIAL_TUNING, "circle_tuning": CIRCLE_TUNING, "boundary_tuning": BOUNDARY_TUNING,
-                                    "hue_tuning": HUE_TUNING}, "a stimulus sweep")],
+                                    "hue_tuning": HUE_TUNING, "cue_tuning": CUE_TUNING}, "a stimulus sweep")],
         },
         "pictures": {"type": "object", "additionalProperties": PICTURE, "minProperties": 1, "maxProperties": 32,
                      "description": "named pictures the expectations compare (arrangements, flips, a feature each)"},

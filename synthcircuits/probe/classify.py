@@ -4,6 +4,9 @@ All units of the layer are measured in one sweep per stimulus kind (unit-level p
 the model allows it). Curves: radial tuning to arcs (the sweep `verify` and `compare` use),
 echo, width, and the curve/line ratio at the preferred orientation. Lines and edges: an
 orientation sweep and its selectivity. Colour: solid fields of six hues against grey.
+Boundaries: figure/ground boundaries swept over 360 degrees with every cue at once and with each
+cue alone (edge, frequency, colour): a member answers each cue alone at the orientation it
+prefers for all of them.
 """
 
 from __future__ import annotations
@@ -15,10 +18,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..stimuli import edges, lines
-from .tuning import ProbeUnit, RadialSweep, TuningCurve, responses_at_centre, stimulus_centre
+from ..stimuli import CUES, edges, lines
+from .sweeps import CueSweep
+from .tuning import ProbeUnit, RadialSweep, TuningCurve, angle_difference, responses_at_centre, stimulus_centre
 
-FAMILIES = ("curves", "lines", "edges", "color")
+FAMILIES = ("curves", "lines", "edges", "color", "boundaries")
 # A member answers its stimuli with at least this fraction of the layer's strongest answer, so
 # weak units with a tidy tuning curve are not counted. With 0.25 the trained BVLC inception_3b
 # lists 38 curve units, 25 of them in the 5x5 branch (which holds 20% of the channels).
@@ -52,7 +56,7 @@ def classify_layer(model: nn.Module, units: Sequence[ProbeUnit], branches: Seque
     """Every unit's measurements and membership of `family`, best first."""
     if family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; choose one of {', '.join(FAMILIES)}")
-    classify = {"curves": _curves, "lines": _lines, "edges": _edges, "color": _colour}[family]
+    classify = {"curves": _curves, "lines": _lines, "edges": _edges, "color": _colour, "boundaries": _boundaries}[family]
     rows = classify(model, list(units), sweep, progress)
     for row, branch in zip(rows, branches):
         row.branch = branch
@@ -121,6 +125,35 @@ def _edges(model, units, sweep, progress) -> list[UnitClass]:
         score = curve.peak / top * selectivity * (1 - min(max(echo, 0.0), 1.0)) if curve.peak > 0 else 0.0
         rows.append(UnitClass(u.name, u.channel, None, member, score, curve.peak, curve.preferred(), curve.width(), echo,
                               selectivity, curve=curve))
+    return rows
+
+
+CUE_AGREEMENT_DEG = 30.0  # each cue alone must prefer an orientation this close to all cues together
+CUE_SHARE = 0.2  # and reach at least this fraction of their answer
+
+
+def _boundaries(model, units, sweep, progress) -> list[UnitClass]:
+    layer, geometry = units[0].layer, model.geometry()
+
+    def measure(cues):
+        cue_sweep = CueSweep(cues=cues, step=sweep.step, size=sweep.size)
+        return [c for c, _ in _orientation(model, units, cue_sweep.angles, cue_sweep.render(layer, geometry), 360.0, progress)]
+
+    together, alone = measure(CUES), {cue: measure((cue,)) for cue in CUES}
+    top = max(max(c.peak for c in together), 1e-12)
+    rows = []
+    for k, u in enumerate(units):
+        curve = together[k]
+        preferred, echo = curve.preferred(), curve.echo()
+        shares = {cue: (alone[cue][k].peak / curve.peak if curve.peak > 0 else 0.0) for cue in CUES}
+        agree = np.isfinite(preferred) and all(
+            np.isfinite(alone[cue][k].preferred()) and angle_difference(alone[cue][k].preferred(), preferred) <= CUE_AGREEMENT_DEG
+            for cue in CUES)
+        weakest = min(shares.values())
+        member = bool(curve.peak >= PEAK_FLOOR * top and echo <= 0.5 and agree and weakest >= CUE_SHARE)
+        score = curve.peak / top * min(weakest, 1.0) * (1 - min(max(echo, 0.0), 1.0)) if curve.peak > 0 else 0.0
+        rows.append(UnitClass(u.name, u.channel, None, member, float(score), curve.peak, preferred, curve.width(), echo, float(weakest),
+                              detail=", ".join(f"{cue} {v:.2f}" for cue, v in shares.items()), curve=curve))
     return rows
 
 

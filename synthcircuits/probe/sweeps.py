@@ -23,7 +23,7 @@ import torch
 from torch import Tensor
 
 from ..layout.geometry import INCEPTIONV1_GEOMETRY, Geometry
-from ..stimuli import color_contrast, fields, gratings, half_gratings
+from ..stimuli import CUES, color_contrast, cue_boundaries, fields, gratings, half_gratings
 from .tuning import stimulus_centre
 
 
@@ -85,4 +85,26 @@ class HueSweep:
         return fields([hue_rgb(h) for h in range(0, 360, 30)]).expand(-1, 3, self.size, self.size)
 
 
-SWEEPS = {"boundary_tuning": BoundarySweep, "hue_tuning": HueSweep}
+@dataclass(frozen=True)
+class CueSweep:
+    """Figure/ground boundaries (`stimuli.cue_boundaries`) turned over 360 degrees."""
+
+    cues: tuple[str, ...] = CUES
+    shape: str = "straight"
+    radius: float = 40.0
+    step: float = 10.0
+    size: int = 224
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "cues", tuple(self.cues))
+
+    @property
+    def angles(self) -> np.ndarray:
+        return np.arange(0.0, 360.0, self.step)
+
+    def render(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Callable[[Tensor], Tensor]:
+        centre = stimulus_centre(layer, self.size, geometry)
+        return lambda o: cue_boundaries(o, self.cues, shape=self.shape, radius=self.radius, size=self.size, center=centre)
+
+
+SWEEPS = {"boundary_tuning": BoundarySweep, "hue_tuning": HueSweep, "cue_tuning": CueSweep}

@@ -43,6 +43,12 @@ def draw_picture(picture: Mapping[str, Any], paste: Paste | None = None) -> Tens
         kind = next(k for k in part if k not in ("at", "colour"))
         x, y = part.get("at", (0.0, 0.0))
         centre = (size / 2 + x, size / 2 - y)
+        if kind == "boundary":  # a whole-picture figure/ground boundary through `at`
+            b = part[kind]
+            canvas = render.cue_boundaries(float(b["angle"]), tuple(b.get("cues", render.CUES)), shape=b.get("shape", "straight"),
+                                           radius=float(b.get("radius", 40.0)), size=size, center=centre,
+                                           against=tuple(b.get("against", ())))[0]
+            continue
         if kind in PASTED:
             if paste is None:
                 raise ValueError(f"a {kind} part needs a source of pasted pictures")

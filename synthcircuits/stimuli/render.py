@@ -242,3 +242,44 @@ def rings(radius: Number, *, width: Number = 3.0, size: int = 224, center=None, 
 def fields(colours) -> Tensor:
     """Solid fields of the given RGB colours, (N, 3) -> (N, 3, 1, 1): they broadcast to any size."""
     return torch.as_tensor(colours, dtype=torch.float32).reshape(-1, 3, 1, 1)
+
+
+CUES = ("edge", "frequency", "colour")  # what may tell a figure from its ground at a boundary
+
+
+def cue_boundaries(orientation: Number, cues=CUES, *, shape: str = "straight", radius: float = 40.0, size: int = 224,
+                   center=None, against=()) -> Tensor:
+    """A figure meeting its ground at a boundary through `center` at `orientation`, the figure on the
+    side the normal (+90 deg) points to, told apart by the chosen cues: `edge` (the figure lighter:
+    0.7 against 0.3), `frequency` (a 3 px grating on the figure, flat ground), `colour` (the figure
+    red, the ground a grey of the same luminance). With none of them both sides are the same grey.
+    Cues also named in `against` mark the other side instead: cues in conflict.
+    `shape`: a straight boundary, or a circle of `radius` whose edge passes through `center`,
+    `convex` (the figure is the disc) or `concave` (the figure surrounds a disc of ground)."""
+    (orientation,) = _batch(orientation)
+    across = _across(orientation, size, center)  # (N, H, W): + on the figure's side
+    if shape == "straight":
+        figure = across.add(0.5).clamp(0, 1)
+    else:
+        x, y = _frame(size, center, orientation.numel())
+        t = torch.deg2rad(orientation).view(-1, 1, 1)
+        nx, ny = -torch.sin(t), torch.cos(t)  # the normal: towards the figure
+        sign = 1.0 if shape == "convex" else -1.0  # the disc's centre lies on the figure's side, or on the ground's
+        dx, dy = x - sign * radius * nx, y - sign * radius * ny
+        inside = (radius + 0.5 - torch.sqrt(dx * dx + dy * dy)).clamp(0, 1)
+        figure = inside if shape == "convex" else 1 - inside
+    unknown = (set(cues) | set(against)) - set(CUES)
+    if unknown:
+        raise ValueError(f"unknown cues {sorted(unknown)}")
+    side = {cue: (1 - figure if cue in against else figure).unsqueeze(1) for cue in CUES}  # where each cue marks the figure
+    lum = 0.3 + 0.4 * side["edge"] if "edge" in cues else torch.full_like(side["edge"], 0.5)
+    if "colour" in cues:  # red where the colour cue marks the figure, at the same luminance as the grey it replaces
+        red = torch.tensor([1.0, 0.0, 0.0]).view(1, 3, 1, 1)
+        white = torch.tensor([0.0, 1.0, 1.0]).view(1, 3, 1, 1)  # red alone reaches 0.299: add green and blue above that
+        tinted = torch.where(lum <= 0.299, red * lum / 0.299, red + white * (lum - 0.299) / (1 - 0.299))
+        image = side["colour"] * tinted + (1 - side["colour"]) * lum
+    else:
+        image = lum.expand(-1, 3, -1, -1)
+    if "frequency" in cues:
+        image = image + side["frequency"] * 0.3 * torch.cos(2 * math.pi * across / 3.0).unsqueeze(1)
+    return image.clamp(0, 1)

@@ -126,12 +126,13 @@ FAMILY_TABLE: tuple[UnitFamily, ...] = (
 )
 FAMILIES_BY_NAME = {f.name: f for f in FAMILY_TABLE}
 
-# Shorter names people write on a command line, for rows whose names are long.
+# Shorter names people write on a command line: for rows whose names are long, and for `find`'s
+# tuned families (boundary -> boundaries).
 ALIASES = {"high-low": "high_low_frequency", "high-low-frequency": "high_low_frequency", "black-and-white": "black_and_white",
            "colour-contrast": "colour_contrast", "color-contrast": "colour_contrast", "colour-centre-surround": "colour_centre_surround",
            "centre-surround": "centre_surround", "complex-gabor": "complex_gabor", "shifted-line": "shifted_line",
            "early-curve": "early_curve", "tiny-curve": "tiny_curve", "brightness-gradient": "brightness_gradient",
-           "gabor-texture": "gabor_texture"}
+           "gabor-texture": "gabor_texture", "boundary": "boundaries"}
 
 
 def family_named(text: str) -> str:
