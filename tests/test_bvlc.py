@@ -161,3 +161,14 @@ def test_trained_inception_4a_has_left_right_mirror_pairs(bvlc_weights, tmp_path
     assert strongest[2] > 0.95
     units = {u["unit"]: u for u in layer["units"]}
     assert units[strongest[0]]["self_correlation"] < 0.5
+
+
+def test_trained_early_layers_hold_high_low_frequency_and_boundary_units(bvlc_weights, tmp_path):
+    """`find` with the early-vision families on the real network: measured 8 high-low units in
+    inception_3a (6 in the 3x3 branch) and 5 boundary units in inception_3b (3 in the 5x5 branch)."""
+    assert main(["find", "inception_3a", "--weights", str(bvlc_weights), "--family", "high-low", "-o", str(tmp_path / "hl")]) == 0
+    members = json.loads((tmp_path / "hl" / "find.json").read_text())["members"]
+    assert len(members) >= 5 and sum(u["branch"] == "3x3" for u in members) >= len(members) / 2
+    assert main(["find", "inception_3b", "--weights", str(bvlc_weights), "--family", "boundary", "-o", str(tmp_path / "b")]) == 0
+    found = [u for u in json.loads((tmp_path / "b" / "find.json").read_text())["units"] if u["member"]]
+    assert len(found) >= 3 and any(u["branch"] == "5x5" for u in found)
