@@ -33,15 +33,21 @@ def hue_rgb(hue_deg: float) -> tuple[float, float, float]:
 
 
 @dataclass(frozen=True)
-class BoundarySweep:
-    wavelength: float = 3.0  # px, the fine side
-    other_wavelength: float = math.inf  # px, the other side (inf: flat mid-grey)
+class TurningSweep:
+    """A sweep over the full circle in `step` degrees, drawn on `size` px pictures."""
+
     step: float = 10.0
     size: int = 224
 
     @property
     def angles(self) -> np.ndarray:
         return np.arange(0.0, 360.0, self.step)
+
+
+@dataclass(frozen=True)
+class BoundarySweep(TurningSweep):
+    wavelength: float = 3.0  # px, the fine side
+    other_wavelength: float = math.inf  # px, the other side (inf: flat mid-grey)
 
     def render(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Callable[[Tensor], Tensor]:
         centre = stimulus_centre(layer, self.size, geometry)
@@ -59,14 +65,8 @@ class BoundarySweep:
 
 
 @dataclass(frozen=True)
-class HueSweep:
+class HueSweep(TurningSweep):
     kind: str = "contrast"  # "contrast": hue h left of a vertical boundary, h + 180 right; "field": hue h everywhere
-    step: float = 10.0
-    size: int = 224
-
-    @property
-    def angles(self) -> np.ndarray:
-        return np.arange(0.0, 360.0, self.step)
 
     def render(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Callable[[Tensor], Tensor]:
         centre = stimulus_centre(layer, self.size, geometry)
@@ -86,21 +86,15 @@ class HueSweep:
 
 
 @dataclass(frozen=True)
-class CueSweep:
+class CueSweep(TurningSweep):
     """Figure/ground boundaries (`stimuli.cue_boundaries`) turned over 360 degrees."""
 
     cues: tuple[str, ...] = CUES
     shape: str = "straight"
     radius: float = 40.0
-    step: float = 10.0
-    size: int = 224
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "cues", tuple(self.cues))
-
-    @property
-    def angles(self) -> np.ndarray:
-        return np.arange(0.0, 360.0, self.step)
 
     def render(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Callable[[Tensor], Tensor]:
         centre = stimulus_centre(layer, self.size, geometry)
