@@ -157,3 +157,15 @@ def test_find_boundary_lists_the_designed_boundary_units_and_no_cue_alone(tmp_pa
     out = tmp_path / "find3a"  # in mixed3a each cue is its own family: none answers all three
     assert main(["find", "mixed3a", "--spec", str(SPECS / "boundaries.yaml"), "--family", "boundary", "-o", str(out)]) == 0
     assert not [u for u in json.loads((out / "find.json").read_text())["units"] if u["member"]]
+
+
+def test_compare_with_the_boundary_sweep_finds_the_unit_the_rotation_points_to(tmp_path):
+    out = tmp_path / "cmp"
+    assert main(["compare", str(SPECS / "high_low_frequency.yaml"), str(SPECS / "high_low_frequency.yaml"), "--sweep", "boundary",
+                 "--rotate-b", "45", "-o", str(out)]) == 0
+    units = json.loads((out / "compare.json").read_text())["units"]
+    order = ["mixed3a:110", "mixed3a:180", "mixed3a:153", "mixed3a:106", "mixed3a:112", "mixed3a:186", "mixed3a:132", "mixed3a:136"]
+    # B sees every stimulus turned 45 deg further: the copy 45 deg on from A's unit answers B's sweep as A's unit answers A's
+    assert [u["best_match"] for u in units] == [order[(k + 1) % 8] for k in range(8)]
+    assert main(["compare", str(SPECS / "high_low_frequency.yaml"), str(SPECS / "high_low_frequency.yaml"), "--sweep", "hue",
+                 "--geometry", "-o", str(out)]) == 2
