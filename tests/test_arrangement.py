@@ -283,3 +283,23 @@ def test_verify_cli_runs_a_picture_spec_and_exits_1_on_failure(tmp_path):
     broken = _variant(folder, "mirror_pathways.yaml", "at_least: 3}", "at_least: 300}")
     done = subprocess.run([sys.executable, "-m", "synthcircuits.cli", "verify", str(broken)], capture_output=True, text=True)
     assert done.returncode == 1 and "FAIL" in done.stdout
+
+
+def test_image_parts_paste_a_file_and_a_missing_one_is_named_at_its_line(tmp_path):
+    from PIL import Image
+
+    Image.new("RGB", (40, 40), (255, 0, 0)).save(tmp_path / "red.png")
+    spec_text = (SPECS / "mirror_pathways.yaml").read_text().replace(
+        "      right: {of: left, flip: horizontal}", "      right: {parts: [{image: {path: red.png, size: 32}}]}", 1)
+    (tmp_path / "s.yaml").write_text(spec_text)
+    spec = load_spec(tmp_path / "s.yaml")
+    from synthcircuits.commands.verify import picture_parts
+
+    build = compile_spec(spec)
+    pictures = render_pictures(spec.checks[0].pictures, picture_parts(build.model(), build))
+    centre = pictures["right"][:, 111, 111]
+    assert centre.tolist() == pytest.approx([1.0, 0.0, 0.0], abs=0.01)
+    (tmp_path / "s.yaml").write_text(spec_text.replace("red.png", "gone.png"))
+    with pytest.raises(SpecError) as info:
+        load_spec(tmp_path / "s.yaml")
+    assert "gone.png does not exist" in info.value.message and str(info.value.location).startswith(f"{tmp_path / 's.yaml'}:")

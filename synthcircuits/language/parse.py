@@ -423,6 +423,13 @@ class _Builder:
                     raise self.src.error(where + ("parts",), "a derived picture draws nothing of its own; remove parts: or of:")
             elif not picture.get("parts"):
                 raise self.src.error(where, "a picture needs parts: (or of: and flip:)")
+            for j, part in enumerate(picture.get("parts", [])):
+                if "image" in part:
+                    image = Path(part["image"]["path"])
+                    image = image if image.is_absolute() else self.base_dir / image
+                    if not image.is_file():
+                        raise self.src.error(where + ("parts", j, "image", "path"), f"image file {image} does not exist",
+                                             "give a path relative to the spec file")
         ratios = expect.get("ratio", [])
         for j, ratio in enumerate([ratios] if isinstance(ratios, dict) else ratios):
             where = path + ("expect", "ratio") + (() if isinstance(ratios, dict) else (j,))
