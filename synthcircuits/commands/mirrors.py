@@ -9,11 +9,9 @@ sheet per layer (sheets/<layer>.png: each pair's strongest inputs and their flip
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
 from tqdm import tqdm
 
 from .. import __version__
@@ -24,7 +22,7 @@ from ..folder_lock import locked_folder
 from ..images import load_image, load_npy
 from ..opened import OpenedModel
 from ..outputs import atomic_target, make_folders, safe_name
-from ..symmetry import MirrorStatistics, MirrorUnit, counts, mirror_partners, pairs
+from ..symmetry import LayerMirrors, MirrorUnit, counts, mirror_partners, pairs
 from ..probe.tuning import ProbeUnit
 from ..symmetry.answers import MirrorJob, battery_batches, battery_picture, battery_size, centre_answers, mirror_safe_side
 from ..symmetry.sheet import pairs_sheet
@@ -34,26 +32,6 @@ from .common import model_options
 FORMAT = 1
 SHOWN = 15  # pairs in the printed table
 SHEET_PAIRS = 12
-
-
-class LayerMirrors:
-    """One layer's statistics, and where each unit's strongest input came from."""
-
-    def __init__(self, layer: str, width: int, side: int):
-        self.layer, self.side = layer, side
-        self.statistics = MirrorStatistics(width)
-        self.best_value = np.full(width, -np.inf)
-        self.best_input: list[tuple] = [()] * width
-        self.inputs = 0  # stimuli or images (an image gives a sample per sampled position)
-
-    def add(self, a: np.ndarray, b: np.ndarray, inputs: Sequence[tuple]) -> None:
-        """Samples (rows of a and b) and the input each came from."""
-        self.statistics.add(a, b)
-        self.inputs += len(dict.fromkeys(inputs))
-        rows = a.argmax(0)
-        for unit in np.nonzero(a.max(0) > self.best_value)[0]:
-            self.best_value[unit] = a[rows[unit], unit]
-            self.best_input[unit] = inputs[rows[unit]]
 
 
 def run_mirrors(layers_text: str, weights: Path | None, spec: Path | None, architecture: str | None, output: Path, device: str,

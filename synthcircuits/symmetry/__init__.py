@@ -1,5 +1,5 @@
 """Left-right symmetry in a network: every unit's mirror partner, and the units that are their own."""
 
-from .partners import KINDS, MirrorStatistics, MirrorUnit, counts, mirror_partners, pairs
+from .partners import KINDS, LayerMirrors, MirrorStatistics, MirrorUnit, counts, mirror_partners, pairs
 
-__all__ = ["KINDS", "MirrorStatistics", "MirrorUnit", "counts", "mirror_partners", "pairs"]
+__all__ = ["KINDS", "LayerMirrors", "MirrorStatistics", "MirrorUnit", "counts", "mirror_partners", "pairs"]

@@ -63,6 +63,26 @@ class MirrorStatistics:
         return np.where(live, cov / np.where(live, scale, 1.0), 0.0).clip(-1.0, 1.0)
 
 
+class LayerMirrors:
+    """One layer's statistics, and where each unit's strongest input came from."""
+
+    def __init__(self, layer: str, width: int, side: int):
+        self.layer, self.side = layer, side
+        self.statistics = MirrorStatistics(width)
+        self.best_value = np.full(width, -np.inf)
+        self.best_input: list[tuple] = [()] * width
+        self.inputs = 0  # stimuli or images (an image gives a sample per sampled position)
+
+    def add(self, a: np.ndarray, b: np.ndarray, inputs: Sequence[tuple]) -> None:
+        """Samples (rows of a and b) and the input each came from."""
+        self.statistics.add(a, b)
+        self.inputs += len(dict.fromkeys(inputs))
+        rows = a.argmax(0)
+        for unit in np.nonzero(a.max(0) > self.best_value)[0]:
+            self.best_value[unit] = a[rows[unit], unit]
+            self.best_input[unit] = inputs[rows[unit]]
+
+
 @dataclass(frozen=True)
 class MirrorUnit:
     unit: str
