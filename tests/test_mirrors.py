@@ -137,3 +137,16 @@ def test_patch_mirror_does_the_same_for_run_time_interventions(confident_weights
     assert main(["patch", str(spec), "--weights", str(confident_weights), "--images", str(mirrored_pair), "--mirror",
                  "-o", str(tmp_path / "patch"), "--workers", "0"]) == 0
     _check_mirrored(json.loads((tmp_path / "patch" / "patch.json").read_text())["mirror"])
+
+
+def test_mirrors_over_a_folder_skips_and_lists_an_unreadable_image(tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    for k, angle in enumerate((30.0, 150.0, 80.0)):
+        image = (arcs(torch.tensor([angle]), 40.0)[0].permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+        Image.fromarray(image).save(folder / f"{k}.png")
+    (folder / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 30)
+    out = tmp_path / "m"
+    assert main(["mirrors", "mixed3a", "--spec", str(SPECS / "mirror_pathways.yaml"), "--images", str(folder), "-o", str(out)]) == 0
+    summary = json.loads((out / "mirrors.json").read_text())
+    assert [Path(s["image"]).name for s in summary["skipped"]] == ["broken.png"] and summary["layers"][0]["inputs"] == 3

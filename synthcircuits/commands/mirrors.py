@@ -17,7 +17,7 @@ from tqdm import tqdm
 from .. import __version__
 from ..census.battery import KINDS, Scale
 from ..dataset.items import Item, list_items
-from ..dataset.runner import RunOptions, read_shards, run_job
+from ..dataset.runner import RunOptions, failures, read_shards, run_job
 from ..folder_lock import locked_folder
 from ..images import load_image, load_npy
 from ..opened import OpenedModel
@@ -45,11 +45,12 @@ def run_mirrors(layers_text: str, weights: Path | None, spec: Path | None, archi
               "flipped answers are compared at the nearest positions")
     with locked_folder(output):
         make_folders(output)
+        skipped: list[tuple[str, str]] = []
         if items is not None:
-            found = _from_images(source, layers, items, output, device, ray, side)
+            found, skipped = _from_images(source, layers, items, output, device, ray, side)
         else:
             found = _from_battery(source, layers, side)
-        return _report(source, found, output, items, side)
+        return _report(source, found, output, items, side, skipped)
 
 
 def _from_battery(source: OpenedModel, layers: list[str], side: int) -> list[LayerMirrors]:
@@ -68,7 +69,8 @@ def _from_battery(source: OpenedModel, layers: list[str], side: int) -> list[Lay
 
 
 def _from_images(source: OpenedModel, layers: list[str], items: list[Item], output: Path, device: str, ray: str | None,
-                 side: int) -> list[LayerMirrors]:
+                 side: int) -> tuple[list[LayerMirrors], list[tuple[str, str]]]:
+    """Every layer's statistics over the images, and the images that could not be read (and why)."""
     paths = run_job(MirrorJob(source.model, layers), items, output / "answers", RunOptions(device=device, size=side), ray=ray)
     found = [LayerMirrors(layer, source.layer_width(layer), side) for layer in layers]
     for shard in read_shards(paths):
@@ -78,7 +80,7 @@ def _from_images(source: OpenedModel, layers: list[str], items: list[Item], outp
             a, b = shard[f"{mirrors.layer}.original"], shard[f"{mirrors.layer}.flipped"]  # (images, positions, units)
             inputs = [("image", int(i)) for i in shard["index"] for _ in range(a.shape[1])]
             mirrors.add(a.reshape(-1, a.shape[-1]), b.reshape(-1, b.shape[-1]), inputs)
-    return found
+    return found, failures(paths, items)
 
 
 def _strongest_input(source: OpenedModel, mirrors: LayerMirrors, items: list[Item] | None):
@@ -100,8 +102,10 @@ def _strongest_input(source: OpenedModel, mirrors: LayerMirrors, items: list[Ite
     return strongest
 
 
-def _report(source: OpenedModel, found: list[LayerMirrors], output: Path, items: list[Item] | None, side: int) -> int:
+def _report(source: OpenedModel, found: list[LayerMirrors], output: Path, items: list[Item] | None, side: int,
+            skipped: list[tuple[str, str]]) -> int:
     summary = {"format": FORMAT, "synthcircuits": __version__, "model": source.label, "side": side,
+               "skipped": [{"image": name, "reason": reason} for name, reason in skipped],
                "inputs": f"{len(items)} images and their flips" if items is not None else "the census battery and its flips", "layers": []}
     texts = []
     for mirrors in found:
@@ -123,6 +127,8 @@ def _report(source: OpenedModel, found: list[LayerMirrors], output: Path, items:
         tmp.write_text(json.dumps(summary, indent=1, allow_nan=False))
     with atomic_target(output / "mirrors.md") as tmp:
         tmp.write_text("\n\n".join(f"```\n{t}\n```" for t in texts) + "\n")
+    if skipped:
+        print(f"{len(skipped)} images could not be read and were skipped (listed in mirrors.json)")
     print(f"saved {output / 'mirrors.json'}, mirrors.md and contact sheets under {output / 'sheets'}")
     return 0
 
