@@ -24,22 +24,26 @@ SPECS = Path(__file__).resolve().parent.parent / "specs"
 def test_partners_pair_swapped_units_and_find_self_mirrors_and_silent_ones():
     rng = np.random.default_rng(0)
     x = rng.normal(size=(200, 3))
-    # unit 0 on a flip answers what unit 1 answered on the original, and back; unit 2 is flip-invariant
-    a = np.stack([x[:, 0], x[:, 1], x[:, 2], np.ones(200)], axis=1)
-    b = np.stack([x[:, 1], x[:, 0], x[:, 2], np.ones(200)], axis=1)
-    stats = MirrorStatistics(4)
+    one = np.zeros(200)
+    one[0] = 1.0  # answers a single input
+    # unit 0 on a flip answers what unit 1 answered on the original, and back; unit 2 is flip-invariant;
+    # unit 3 never varies; units 4 and 5 each answer one input, 5 the mirror image of 4's
+    a = np.stack([x[:, 0], x[:, 1], x[:, 2], np.ones(200), one, np.zeros(200)], axis=1)
+    b = np.stack([x[:, 1], x[:, 0], x[:, 2], np.ones(200), np.zeros(200), one], axis=1)
+    stats = MirrorStatistics(6)
     stats.add(a[:120], b[:120])
     stats.add(a[120:], b[120:])  # sums over batches: the same as one batch
     r = stats.correlation()
     assert r[0, 1] == pytest.approx(1.0) and r[2, 2] == pytest.approx(1.0) and abs(r[0, 0]) < 0.2
-    units = mirror_partners(r, ["u0", "u1", "u2", "u3"], range(4), stats.spread() > 0)
-    assert [u.kind for u in units] == ["pair", "pair", "self", "silent"]
+    assert r[4, 5] == pytest.approx(1.0)  # a perfect correlation that says nothing: one input each
+    units = mirror_partners(r, [f"u{k}" for k in range(6)], range(6), stats.live())
+    assert [u.kind for u in units] == ["pair", "pair", "self", "silent", "silent", "silent"]
     assert units[0].partner == "u1" and units[1].partner == "u0" and units[2].partner == "u2"
-    assert counts(units) == {"pair": 2, "self": 1, "one-way": 0, "silent": 1}
+    assert counts(units) == {"pair": 2, "self": 1, "one-way": 0, "silent": 3}
     assert [(p.unit, q.unit) for p, q in pairs(units)] == [("u0", "u1")]
     assert json.dumps([u.as_json() for u in units], allow_nan=False)  # silent units' NaNs are null
     with pytest.raises(ValueError):
-        stats.add(np.full((1, 4), np.nan), b[:1])
+        stats.add(np.full((1, 6), np.nan), b[:1])
 
 
 def test_inputs_are_drawn_at_a_side_whose_grid_is_left_right_symmetric():

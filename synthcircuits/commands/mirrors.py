@@ -111,7 +111,7 @@ def _report(source: OpenedModel, found: list[LayerMirrors], output: Path, items:
     for mirrors in found:
         layer = mirrors.layer
         names = [source.name_of(layer, c) for c in range(source.layer_width(layer))]
-        live = mirrors.statistics.spread() > 0
+        live = mirrors.statistics.live()
         units = mirror_partners(mirrors.statistics.correlation(), names, range(len(names)), live)
         found_pairs = pairs(units)
         sheet = pairs_sheet(found_pairs[:SHEET_PAIRS], _strongest_input(source, mirrors, items), output / "sheets" / f"{safe_name(layer)}.png")

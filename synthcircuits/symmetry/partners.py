@@ -11,7 +11,9 @@ A unit is
 - in a mirror pair with j when j is its best match, i is j's, and i != j;
 - its own mirror (a "union", left-right invariant) when its best match is itself;
 - one-way when its best match j has another best match;
-- silent when it never varied over the inputs.
+- silent when it answered (above zero) fewer than `MIN_ANSWERED` inputs: a unit that answers one
+  stimulus correlates perfectly with any unit that answers only its mirror image, which says
+  nothing about either.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 KINDS = ("pair", "self", "one-way", "silent")
+MIN_ANSWERED = 5  # inputs a unit must answer, on the originals and on the flips, to be paired at all
 
 
 class MirrorStatistics:
@@ -34,6 +37,8 @@ class MirrorStatistics:
         self.sum_aa = np.zeros(units)
         self.sum_bb = np.zeros(units)
         self.sum_ab = np.zeros((units, units))
+        self.answered = np.zeros(units, dtype=np.int64)  # inputs answered above zero, originals
+        self.answered_flipped = np.zeros(units, dtype=np.int64)
 
     def add(self, a: np.ndarray, b: np.ndarray) -> None:
         """A batch: a and b of shape (inputs, units), answers to the originals and to their flips."""
@@ -46,6 +51,12 @@ class MirrorStatistics:
         self.sum_aa += (a * a).sum(0)
         self.sum_bb += (b * b).sum(0)
         self.sum_ab += a.T @ b
+        self.answered += (a > 0).sum(0)
+        self.answered_flipped += (b > 0).sum(0)
+
+    def live(self) -> np.ndarray:
+        """Units that varied and answered at least MIN_ANSWERED inputs both ways."""
+        return (self.spread() > 0) & (self.answered >= MIN_ANSWERED) & (self.answered_flipped >= MIN_ANSWERED)
 
     def spread(self) -> np.ndarray:
         """Each unit's standard deviation over the original inputs."""
