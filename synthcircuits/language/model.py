@@ -112,7 +112,6 @@ class Check:
     path: DocPath
     sweep: str = "radial_tuning"  # "radial_tuning" or "circle_tuning"
     pictures: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> picture (schema.PICTURE), validated
-    base_dir: Path | None = None  # where picture image paths are resolved
 
 
 @dataclass(frozen=True)

@@ -402,7 +402,7 @@ class _Builder:
                 raise self.src.error(path + ("expect", key), f"{key} is measured with stimulus: {needs}")
         pictures = dict(raw.get("pictures", {}))
         self._check_pictures(path, pictures, expect, units, by_name)
-        return Check(raw.get("name", f"check {i + 1}"), tuple(units), params, expect, path, sweep, pictures, self.base_dir)
+        return Check(raw.get("name", f"check {i + 1}"), tuple(units), params, expect, path, sweep, pictures)
 
     def _check_pictures(self, path, pictures: dict, expect: dict, units: list[UnitRef], by_name: dict[str, Family]) -> None:
         """Every picture an expectation names exists; derived pictures name a drawn one; feature names

@@ -20,8 +20,8 @@ from ..stimuli.compose import Paste, flip, render_pictures
 from ..tables import format_table
 from .geometry_sweep import GEOMETRIES, Robustness, sweep_geometries
 from .sweeps import SWEEPS
-from .pictures import FLIP_TOLERANCE, CircleSweep, circle_tuning, flip_mismatch, mirror_safe, picture_maps, picture_responses
-from .tuning import ProbeUnit, RadialSweep, TuningCurve, angle_difference, curve_line_selectivity, radial_tuning
+from .pictures import FLIP_TOLERANCE, CircleSweep, circle_tuning, flip_mismatch, mirror_safe, picture_maps
+from .tuning import ProbeUnit, RadialSweep, TuningCurve, angle_difference, curve_line_selectivity, radial_tuning, responses_at_centre
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def run_checks(measurements: Measurements, checks: Sequence[Check], units: Seque
                                          bool(passed) and not math.isnan(value)))
         if "uniform_at_most" in expect:
             uniform = sweep.uniform(group[0].probe.layer, measurements.model.geometry())
-            answers = picture_responses(measurements.model, [u.probe for u in group], uniform).max(axis=0)
+            answers = responses_at_centre(measurements.model, [u.probe for u in group], uniform).max(axis=0)
             for unit, curve, answer in zip(group, curves, answers):
                 rows.append(_row(check, unit, "strongest uniform field / peak", _ratio(answer, curve.peak), False, expect["uniform_at_most"]))
         if "preferred_orientation_across_geometry_within_deg" in expect:
@@ -171,7 +171,7 @@ def picture_rows(measurements: Measurements, check: Check, group: Sequence[Desig
     pictures = measurements.pictures(check)
     names = list(pictures)
     stack = torch.stack([pictures[n] for n in names])
-    answers = picture_responses(model, [u.probe for u in group], stack)  # pictures x units
+    answers = responses_at_centre(model, [u.probe for u in group], stack)  # pictures x units
     answer = {n: answers[k] for k, n in enumerate(names)}
     rows: list[CheckRow] = []
     ratios = expect.get("ratio", [])
@@ -182,7 +182,7 @@ def picture_rows(measurements: Measurements, check: Check, group: Sequence[Desig
             rows.append(_row(check, unit, f"answer to {ratio['of']} ({of:.4g}) / to {ratio['over']} ({over:.4g})", _ratio(of, over), at_least,
                              ratio["at_least" if at_least else "at_most"]))
     if "flip_balance_within" in expect:
-        flipped = picture_responses(model, [u.probe for u in group], flip(stack, "horizontal"))
+        flipped = responses_at_centre(model, [u.probe for u in group], flip(stack, "horizontal"))
         for k, unit in enumerate(group):
             worst = max(abs(a - b) / max(abs(a), abs(b), 1e-12) for a, b in zip(answers[:, k], flipped[:, k]))
             rows.append(_row(check, unit, "answer vs answer to the left-right flip (relative difference)", worst, False,
@@ -219,7 +219,7 @@ def feature_rows(measurements: Measurements, check: Check, group, answer, stack:
         for feature, picture in shows.items():
             rows.append(_row(check, unit, f"answer to {picture} ({feature})", answer[picture][k], True, 1e-6))
     for feature, picture in shows.items():
-        ablated = picture_responses(measurements.without_feature(feature), [u.probe for u in group], stack)
+        ablated = responses_at_centre(measurements.without_feature(feature), [u.probe for u in group], stack)
         after = {n: ablated[j] for j, n in enumerate(names)}
         for k, unit in enumerate(group):
             for other, other_picture in shows.items():

@@ -23,11 +23,6 @@ from .tuning import ProbeUnit, responses_at_centre, stimulus_centre
 FLIP_TOLERANCE = 1e-4  # relative: the largest difference over a map, against the map's largest answer
 
 
-def picture_responses(model: nn.Module, units: Sequence[ProbeUnit], pictures: Tensor) -> np.ndarray:
-    """(pictures, units) answers at each unit's centre position."""
-    return responses_at_centre(model, units, pictures)
-
-
 def picture_maps(model: nn.Module, units: Sequence[ProbeUnit], pictures: Tensor) -> list[np.ndarray]:
     """Per unit, its whole feature map on every picture: (pictures, H, W)."""
     layers = list(dict.fromkeys(u.layer for u in units))
