@@ -553,7 +553,10 @@ def _decompile(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--weights", type=opt.input_path, required=True, help="the trained weights (InceptionV1 or BVLC GoogLeNet)")
     _arch(p)
     p.add_argument("--units", type=opt.non_empty, required=True,
-                   help="addresses (mixed3b:379,mixed3b:385) or a layer (its ten strongest curve detectors by `find`)")
+                   help="addresses (mixed3b:379,mixed3b:385) or a layer (its ten strongest members of --family by `find`)")
+    p.add_argument("--family", type=opt.non_empty, default="curves",
+                   help="what the units are: curves (from early curves and lines), high-low (from the inputs that weigh most, "
+                        "by side) or colour-contrast (from hue-selective inputs, by side)")
     p.add_argument("--inputs", type=opt.non_empty, default=None, help="the layer feeding the units (default: that layer)")
     p.add_argument("-o", "--output", type=opt.output_file, required=True, help="the draft circuit spec (.yaml); the fits go beside it as .json")
     p.add_argument("--report", type=opt.output_folder, default=None,
@@ -561,7 +564,7 @@ def _decompile(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--vis-steps", type=opt.whole(0, 100_000), default=128, help="feature visualisation steps in the report (0: none)")
     _device(p)
     p.set_defaults(handler=_body("decompile", "run_decompile", "weights", "arch", "units", "inputs", "output", "report", "vis_steps",
-                                 "device"))
+                                 "device", "family"))
 
 
 _COMMANDS = [_demo, _atlas, _census, _universality, _mirrors, _dataset_examples, _doctor, _find, _vis, _report, _tuning, _layers, _weights, _probe, _build, _check_spec, _schema, _verify,

@@ -9,7 +9,7 @@ trained weights (`draft`), and compiling it gives the round trip (`roundtrip`).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 from torch import nn
@@ -19,8 +19,9 @@ from ..layout.address import UnitAddress
 from ..layout.keys import conv_key, conv_row
 from ..layout.topology import feeding_layer
 from ..models.expanded import expanded_layer_weights
-from .families import MeasuredFamily, MeasuredUnit, measure_inputs, measure_targets
+from .families import MeasuredFamily, MeasuredUnit
 from .fit import FittedRule, fit_rule
+from .kinds import KINDS, TargetKind
 
 __all__ = ["Decompilation", "decompile"]
 
@@ -36,9 +37,11 @@ class Decompilation:
     dropped: list[MeasuredUnit] = field(default_factory=list)  # input units left out to fit the bottleneck
     outside: float = 0.0  # share of the targets' squared weights on units in no input family
     silent: list[UnitAddress] = field(default_factory=list)  # asked-for units with no preferred orientation, left out
+    kind: TargetKind = KINDS["curves"]
 
 
-def decompile(model: nn.Module, targets: Sequence[UnitAddress], input_layer: str | None = None) -> Decompilation:
+def decompile(model: nn.Module, targets: Sequence[UnitAddress], input_layer: str | None = None,
+              kind: TargetKind = KINDS["curves"]) -> Decompilation:
     arch = model.architecture
     if getattr(arch, "key_scheme", None) != "googlenet":
         raise UserError(f"decompiling reads expanded weights of GoogLeNet layouts (inceptionv1, bvlc_googlenet), not {arch.name}")
@@ -55,26 +58,27 @@ def decompile(model: nn.Module, targets: Sequence[UnitAddress], input_layer: str
     if pooled:
         raise UserError(f"{pooled[0]} is in the pool branch, which reads a max pool; circuit specs place no units there",
                         hint="decompile units of the 1x1, 3x3 or 5x5 branches")
-    measured = measure_targets(model, arch, targets)
+    measured = kind.measure(model, arch, targets)
     silent = [u.address for u in measured.units if not np.isfinite(u.orientation)]
     if silent:
         if len(silent) == len(targets):
-            raise UserError(f"none of the units answers arcs (no preferred orientation): {', '.join(map(str, silent[:5]))}")
-        measured = MeasuredFamily(measured.kind, measured.period, tuple(u for u in measured.units if np.isfinite(u.orientation)))
+            raise UserError(f"none of the units answers {kind.answers} (no preferred orientation): {', '.join(map(str, silent[:5]))}",
+                            hint=f"--family names what the units are ({', '.join(KINDS)})")
+        measured = replace(measured, units=tuple(u for u in measured.units if np.isfinite(u.orientation)))
         targets = [u.address for u in measured.units]
-    families = measure_inputs(model, arch, feeder.name)
-    if not families:
-        raise UserError(f"no curve or line units found in {feeder.name} to decompile {layer} from")
     state = model.state_dict()
     weights = expanded_layer_weights(state, arch, layer)[[t.channel for t in targets]].double().cpu().numpy()
     total = float((weights**2).sum())
+    families = kind.inputs(model, arch, feeder.name, weights)
+    if not families:
+        raise UserError(f"no inputs for {kind.title} found in {feeder.name} to decompile {layer} from")
     families, dropped = _fit_bottleneck(arch, targets, families, weights)
     members = {u.address.channel for f in families for u in f.units} | {u.address.channel for u in dropped}
     outside = float(sum((weights[:, c] ** 2).sum() for c in range(weights.shape[1]) if c not in members)) / max(total, 1e-30)
     sizes = [arch.layer(t.layer).unit_kernel(t.branch) for t in targets]
-    rules = [fit_rule(weights[:, [u.address.channel for u in f.units]], measured, sizes, f, total) for f in families]
+    rules = [fit_rule(weights[:, [u.address.channel for u in f.units]], measured, sizes, f, total, kind.candidates) for f in families]
     biases = {t: float(state[f"{conv_key(t)}.bias"][conv_row(t)]) for t in targets}
-    return Decompilation(measured, feeder.name, families, rules, biases, sizes, dropped, outside, silent)
+    return Decompilation(measured, feeder.name, families, rules, biases, sizes, dropped, outside, silent, kind)
 
 
 def _fit_bottleneck(arch, targets, families: list[MeasuredFamily], weights: np.ndarray) -> tuple[list[MeasuredFamily], list[MeasuredUnit]]:
@@ -86,5 +90,5 @@ def _fit_bottleneck(arch, targets, families: list[MeasuredFamily], weights: np.n
         return families, []
     energy = {u.address.channel: float((weights[:, u.address.channel] ** 2).sum()) for u in units}
     kept = set(sorted(energy, key=lambda c: -energy[c])[: min(widths)])
-    pruned = [MeasuredFamily(f.kind, f.period, tuple(u for u in f.units if u.address.channel in kept)) for f in families]
+    pruned = [replace(f, units=tuple(u for u in f.units if u.address.channel in kept)) for f in families]
     return [f for f in pruned if f.units], [u for u in units if u.address.channel not in kept]

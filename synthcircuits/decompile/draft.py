@@ -13,6 +13,7 @@ from ..compile.claims import least_read_bottleneck_channels
 from ..layout.keys import conv_row
 from . import Decompilation
 from .families import MeasuredFamily
+from .fit import lands
 
 POOR_FIT = 0.5  # below this explained variance the draft says the language does not capture the pair
 CHECK_WITHIN_DEG = 15.0
@@ -26,20 +27,21 @@ def draft_spec(result: Decompilation, model: nn.Module, base: Path, label: str, 
     """`measured`: the trained units as first measured, where `result`'s orientations have been
     calibrated (the draft then says by how much)."""
     arch = model.architecture
-    targets = result.targets
+    targets, kind = result.targets, result.kind
     layer = targets.units[0].address.layer
     lines = [
         "# Drafted by `synthcircuits decompile`: edit it, then `synthcircuits build` / `verify` it.",
-        f"# {len(targets.units)} units of {layer} in {label}, from the curve and line families of {result.input_layer}.",
+        f"# {len(targets.units)} units of {layer} in {label} as {kind.title}, from {result.input_layer}.",
         "# Each input family's trained expanded weights onto the units were fitted with the spec language's rules:",
     ]
     for rule in result.rules:
-        lines.append(f"#   {rule.source.kind}s ({len(rule.source.units)} units): {rule.spatial} {rule.params or ''} "
+        lines.append(f"#   {rule.source.label} ({len(rule.source.units)} units): {rule.pattern} "
                      f"r {rule.r:.3f}, explained variance {rule.explained:.1%}, {rule.energy:.1%} of the weight energy")
-        if rule.explained < POOR_FIT:
-            lines += [f"#   The language does not capture the {rule.source.kind} -> target weights well: one orientation-difference",
-                      "#   profile along one arc or line explains less than half their variance. Missing: a tuning that varies",
-                      "#   with position along the pattern (a table per position), or per-unit explicit connections."]
+    poor = [rule.source.label for rule in result.rules if rule.explained < POOR_FIT]
+    if poor:
+        lines += [f"# The language does not capture these inputs' weights well (under {POOR_FIT:.0%} explained): {', '.join(poor)}.",
+                  "# One weight profile per pattern, shared by every target, is what a rule says. Missing: a weight that",
+                  "# varies with position inside the pattern (a table per position), or per-unit explicit connections."]
     lines.append(f"# Weight energy on {result.input_layer} units in no family (left out): {result.outside:.1%}.")
     if measured is not None:
         shifts = [abs((u.orientation - m.orientation + 180.0) % 360.0 - 180.0) for u, m in zip(targets.units, measured.units)]
@@ -63,13 +65,14 @@ def draft_spec(result: Decompilation, model: nn.Module, base: Path, label: str, 
     input_names = []
     for family in result.inputs:
         for branch, units in _by_branch(family).items():
-            name = family_name(family.kind, branch)
+            name = family_name(family.label, branch)
             input_names.append((name, family))
             lines += [
                 f"  - name: {name}",
                 f"    layer: {result.input_layer}",
                 *([f"    branch: {branch}"] if branch in ("1x1", "3x3", "5x5") else []),
                 "    keep: true",
+                *(["    axis: hue"] if family.axis == "hue" else []),
                 f"    period: {family.period}",
                 f"    units: [{', '.join(str(u.address) for u in units)}]",
                 f"    orientations: [{', '.join(f'{u.orientation:.1f}' for u in units)}]",
@@ -79,10 +82,12 @@ def draft_spec(result: Decompilation, model: nn.Module, base: Path, label: str, 
         name = family_name("unit", branch, "decompiled_")
         target_names.append(name)
         bias = float(np.mean([result.biases[u.address] for u in units]))
+        kernel = arch.layer(layer).unit_kernel(branch)
         lines += [
             f"  - name: {name}",
             f"    layer: {layer}",
             *([f"    branch: {branch}"] if branch in ("1x1", "3x3", "5x5") else []),
+            *(["    axis: hue"] if kind.axis == "hue" else []),
             "    period: 360",
             f"    units: [{', '.join(str(u.address) for u in units)}]",
             f"    orientations: [{', '.join(f'{u.orientation:.1f}' for u in units)}]",
@@ -93,21 +98,23 @@ def draft_spec(result: Decompilation, model: nn.Module, base: Path, label: str, 
         lines.append("    inputs:")
         for source_name, family in input_names:
             rule = next(r for r in result.rules if r.source is family)
-            spatial = f"{rule.spatial}: {{{', '.join(f'{k}: {v:g}' for k, v in rule.params.items())}}}"
-            table = ", ".join(f"{a:g}: {w:.6g}" for a, w in rule.table)
-            lines += [
-                f"      - from: {source_name}",
-                f"        {spatial}",
-                f"        tuning: {{table: {{{table}}}}}",
-                f"        comment: fitted, r {rule.r:.3f}, explained variance {rule.explained:.1%}",
-            ]
+            for part in (p for p in rule.parts if lands(p, kernel)):
+                # One source unit has no orientation to differ in: its whole table is a gain.
+                weight = (f"gain: {part.table[0][1]:.6g}" if len(part.table) == 1 else
+                          f"tuning: {{table: {{{', '.join(f'{a:g}: {w:.6g}' for a, w in part.table)}}}}}")
+                lines += [
+                    f"      - from: {source_name}",
+                    f"        {part.words}",
+                    f"        {weight}",
+                    f"        comment: fitted, r {rule.r:.3f}, explained variance {rule.explained:.1%}",
+                ]
     peaks = [u.peak for u in targets.units]
     lines += [
-        "# The trained units' measured tuning: the rebuilt units should prefer the same orientations.",
+        f"# The trained units' measured tuning: the rebuilt units should prefer the same {'hues' if kind.axis == 'hue' else 'orientations'}.",
         "checks:",
         "  - name: rebuilt like the trained units",
         f"    units: [{', '.join(target_names)}]",
-        "    stimulus: radial_tuning",
+        f"    stimulus: {kind.check}",
         f"    expect: {{preferred_orientation_within_deg: {CHECK_WITHIN_DEG:g}, peak_at_least: {0.1 * min(peaks):.6g}}}",
     ]
     return "\n".join(lines) + "\n"

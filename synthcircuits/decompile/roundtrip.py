@@ -1,5 +1,6 @@
 """The round trip: compile the draft and set each rebuilt unit beside the trained one (expanded
-weights, radial tuning, preferred orientation; with a report folder, feature visualisations)."""
+weights, tuning under the kind's sweep, preferred orientation or hue; with a report folder,
+feature visualisations)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from torch import nn
 from ..compile import compile_spec
 from ..models.expanded import expanded_layer_weights
 from ..outputs import atomic_target
-from ..probe.tuning import ProbeUnit, RadialSweep, TuningCurve, angle_difference, radial_tuning
+from ..probe.tuning import ProbeUnit, TuningCurve, angle_difference
 from ..language import Spec
 from ..tables import format_table
 from . import Decompilation
@@ -24,7 +25,7 @@ from . import Decompilation
 class UnitTrip:
     unit: str
     weight_r: float  # trained vs rebuilt expanded weights on the whole input layer
-    tuning_r: float  # radial tuning, trained vs rebuilt
+    tuning_r: float  # tuning under the kind's sweep, trained vs rebuilt
     preferred_trained: float
     preferred_rebuilt: float
     preferred_difference: float
@@ -47,7 +48,8 @@ class RoundTrip:
         return [asdict(u) for u in self.units]
 
 
-def round_trip(result: Decompilation, model: nn.Module, spec: Spec, sweep: RadialSweep = RadialSweep()) -> RoundTrip:
+def round_trip(result: Decompilation, model: nn.Module, spec: Spec) -> RoundTrip:
+    """The draft compiled, each target set beside its trained self under the kind's own sweep."""
     rebuilt = compile_spec(spec).model().eval()
     arch = model.architecture
     targets = [u.address for u in result.targets.units]
@@ -55,7 +57,7 @@ def round_trip(result: Decompilation, model: nn.Module, spec: Spec, sweep: Radia
     trained_w = expanded_layer_weights(model.state_dict(), arch, layer)
     rebuilt_w = expanded_layer_weights(rebuilt.state_dict(), arch, layer)
     probes = [ProbeUnit(str(t), t.layer, t.channel) for t in targets]
-    before, after = radial_tuning(model, probes, sweep), radial_tuning(rebuilt, probes, sweep)
+    before, after = result.kind.tuning(model, probes), result.kind.tuning(rebuilt, probes)
     rows, curves = [], {}
     for t, a, b in zip(targets, before, after):
         w0, w1 = trained_w[t.channel].flatten().double().numpy(), rebuilt_w[t.channel].flatten().double().numpy()
@@ -88,8 +90,10 @@ def write_report(trip: RoundTrip, result: Decompilation, model: nn.Module, folde
     from ..viz.tuning_plot import plot_profiles
 
     assets = folder / "assets"
-    profiles = plot_profiles([(f"{r.source.kind}s -> units ({r.spatial}, r {r.r:.2f})", [a for a, _ in r.table], r.profile)
-                              for r in result.rules], assets / "profiles.png")
+    # Profiles over orientation (or hue) difference; a single input unit's part is one gain, listed above instead.
+    shown = [(f"{r.source.label} -> units ({p.words}, r {r.r:.2f})", [a for a, _ in p.table], p.profile)
+             for r in result.rules for p in r.parts if len(p.table) > 1]
+    profiles = f"<img src='assets/{plot_profiles(shown, assets / 'profiles.png').name}' alt='fitted profiles'>" if shown else ""
     units = [u.address for u in result.targets.units]
     pictures: dict[str, list] = {}
     if vis_steps:
@@ -107,17 +111,24 @@ def write_report(trip: RoundTrip, result: Decompilation, model: nn.Module, folde
             cell += f'<img src="assets/{vis.name}" alt="feature visualisations of {unit}, trained then rebuilt" height="160">'
         rows.append(f"<tr><td>{html.escape(str(unit))}</td><td>{trip_row.weight_r:.3f}</td><td>{trip_row.tuning_r:.3f}</td>"
                     f"<td>{trip_row.preferred_difference:.1f}</td><td>{cell}</td></tr>")
-    rules = "".join(f"<li>{html.escape(r.source.kind)}s ({len(r.source.units)} units): {html.escape(r.spatial)} {html.escape(str(r.params))}, "
-                    f"r {r.r:.3f}, explained variance {r.explained:.1%}, {r.energy:.1%} of the weight energy</li>" for r in result.rules)
+    rules = "".join(f"<li>{html.escape(r.source.label)} ({len(r.source.units)} units): {html.escape(r.pattern)}"
+                    f"{_gains(r)}, r {r.r:.3f}, explained variance {r.explained:.1%}, {r.energy:.1%} of the weight energy</li>"
+                    for r in result.rules)
     page = (f"<!doctype html><meta charset='utf-8'><title>decompiled {html.escape(units[0].layer)}</title>"
             "<style>body{font-family:sans-serif;margin:2em} td{padding:4px 8px;vertical-align:middle} img{margin-right:8px}</style>"
             f"<h1>Decompiled {len(units)} units of {html.escape(units[0].layer)} from {html.escape(result.input_layer)}</h1>"
-            f"<ul>{rules}</ul><img src='assets/{profiles.name}' alt='fitted orientation-difference profiles'>"
+            f"<ul>{rules}</ul>{profiles}"
             "<h2>Round trip</h2><table><tr><th>unit</th><th>weight r</th><th>tuning r</th><th>preferred difference (deg)</th>"
             "<th>tuning; feature visualisations (trained, rebuilt)</th></tr>" + "".join(rows) + "</table>")
     with atomic_target(folder / "index.html") as tmp:
         tmp.write_text(page)
     return folder / "index.html"
+
+
+def _gains(rule) -> str:
+    """A single input unit's parts are gains: say them."""
+    single = [p for p in rule.parts if len(p.table) == 1]
+    return f" (gains {', '.join(f'{p.table[0][1]:.3g}' for p in single)})" if single else ""
 
 
 __all__: Sequence[str] = ["RoundTrip", "UnitTrip", "calibrated", "round_trip", "write_report"]
