@@ -93,7 +93,8 @@ SPATIAL_RULES: dict[str, dict[str, Any]] = {
     "along_arc": _object(
         {"radius": _POSITIVE, "width": _POSITIVE},
         ("radius",),
-        "positions on an arc through the centre, convex side towards the unit's orientation",
+        "positions on an arc through the centre, convex side towards the unit's orientation, within `width` cells of it "
+        "(a rectified source summed across that width tolerates a shifted arc)",
     ),
     # Arrangement: where in the target's receptive field a source is read, in the target's own
     # frame (it turns with the target's orientation); positions in grid cells of the target's kernel.
