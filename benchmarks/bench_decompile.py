@@ -1,7 +1,8 @@
 """Decompile: time for ten units against a whole branch (inception_3b's 5x5 branch of the trained
 BVLC GoogLeNet) and the whole layer (every unit outside the pool branch; those that answer no
 arc are left out), split into its stages: measuring the units (classification sweeps), fitting
-the rules, and the round trip (compile the draft, sweep both).
+the rules, and the round trip (compile the draft, sweep both). Then each `--family` on its own
+compiled spec against the ten compiled curves.
 Falls back to the compiled curve circuit's mixed3b 5x5 branch where the BVLC folder is absent.
 
     .venv/bin/python benchmarks/bench_decompile.py
@@ -20,6 +21,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 from synthcircuits.compile import compile_spec  # noqa: E402
 from synthcircuits.decompile import decompile  # noqa: E402
 from synthcircuits.decompile.draft import draft_spec  # noqa: E402
+from synthcircuits.decompile.kinds import KINDS  # noqa: E402
 from synthcircuits.decompile.roundtrip import round_trip  # noqa: E402
 from synthcircuits.layout.address import unit_at  # noqa: E402
 from synthcircuits.models import load_model  # noqa: E402
@@ -43,9 +45,9 @@ def weights(folder: Path) -> tuple[Path, str]:
     return out, "mixed3b"
 
 
-def timed(model, path: Path, targets) -> list:
+def timed(model, path: Path, targets, kind=KINDS["curves"]) -> list:
     start = time.perf_counter()
-    result = decompile(model, targets)
+    result = decompile(model, targets, kind=kind)
     fitted = time.perf_counter()
     spec = parse_spec(draft_spec(result, model, path, path.name), "draft.yaml")
     trip = round_trip(result, model, spec)
@@ -71,6 +73,29 @@ def main() -> None:
                        [["ten curve detectors", *small, 1.0],
                         [f"the whole 5x5 branch ({branch.stop - branch.start})", *large, large[3] / small[3]],
                         [f"the whole layer outside the pool branch ({len(everything)})", *all_units, all_units[3] / small[3]]]))
+    print()
+    families()
+
+
+FAMILY_SPECS = (("curves", "curve_circuit.yaml", "curve"), ("high-low", "high_low_frequency.yaml", "high_low_frequency"),
+                ("colour-contrast", "colour_contrast.yaml", "colour_contrast"))
+
+
+def families() -> None:
+    """Each family's decompile on its own compiled spec, against the ten compiled curves in the same run."""
+    rows = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for kind, spec_name, family in FAMILY_SPECS:
+            built = compile_spec(load_spec(ROOT / "specs" / spec_name))
+            path = Path(tmp) / f"{kind}.safetensors"
+            built.save(path)
+            model = load_model(path)
+            targets = [u.address for u in built.units if u.family == family]
+            rows.append([kind, *timed(model, path, targets, KINDS[kind])])
+    base = rows[0][4]
+    print("decompile per family, each on its compiled spec (2-core CPU)")
+    print(format_table(["--family", "units", "measure + fit s", "round trip s", "total s", "mean tuning r", "total vs curves"],
+                       [[*row, row[4] / base] for row in rows]))
 
 
 if __name__ == "__main__":
