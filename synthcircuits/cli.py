@@ -242,9 +242,9 @@ def _compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("-o", "--output-dir", type=opt.output_folder, default=Path("out/compare"), help="where compare.json and compare.png go")
     p.add_argument("--geometry", action="store_true",
                    help="also sweep stimulus geometry for A's units and their best matches in B: worst-case orientation error and spread")
-    p.add_argument("--sweep", default="radial", choices=["radial", "boundary", "hue"],
-                   help="the stimuli: radial (arcs, for curves), boundary (high-low frequency boundaries) or hue (colour pairs either side "
-                        "of a boundary), each swept over 360 degrees")
+    p.add_argument("--sweep", default="radial", choices=["radial", "boundary", "hue", "cue"],
+                   help="the stimuli: radial (arcs, for curves), boundary (high-low frequency boundaries), hue (colour pairs either side "
+                        "of a boundary) or cue (figure/ground boundaries by edge, frequency and colour at once), each swept over 360 degrees")
     p.set_defaults(handler=_body("compare", "run_compare", "a", "b", "units", "radius", "step", "rotate_b", "device", "output_dir", "layer_b",
                                  "arch", "geometry", "sweep"))
 

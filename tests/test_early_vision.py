@@ -169,3 +169,19 @@ def test_compare_with_the_boundary_sweep_finds_the_unit_the_rotation_points_to(t
     assert [u["best_match"] for u in units] == [order[(k + 1) % 8] for k in range(8)]
     assert main(["compare", str(SPECS / "high_low_frequency.yaml"), str(SPECS / "high_low_frequency.yaml"), "--sweep", "hue",
                  "--geometry", "-o", str(out)]) == 2
+
+
+def test_compare_with_the_cue_sweep_pairs_boundary_units_of_the_same_turn(tmp_path):
+    from synthcircuits.compile import compile_spec
+    from synthcircuits.language import load_spec
+
+    built = compile_spec(load_spec(SPECS / "boundaries.yaml"))
+    convex = [str(u.address) for u in built.units if u.family == "convex_boundary"]
+    out = tmp_path / "cmp"
+    assert main(["compare", str(SPECS / "boundaries.yaml"), str(SPECS / "boundaries.yaml"), "--sweep", "cue", "--units", ",".join(convex),
+                 "--rotate-b", "45", "-o", str(out)]) == 0
+    units = json.loads((out / "compare.json").read_text())["units"]
+    # B's stimuli are turned 45 deg on: each unit's best match answers at its orientation + 45 (convex or concave alike)
+    turned = {str(u.address): u.orientation for u in built.units if "boundary" in u.family}
+    for row in units:
+        assert (turned[row["best_match"]] - turned[row["unit"]]) % 360 == pytest.approx(45.0), row

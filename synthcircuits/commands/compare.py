@@ -10,7 +10,7 @@ from ..layout.address import UnitAddress
 from ..outputs import atomic_target, make_folders
 from ..probe.compare import UnitComparison, compare_models
 from ..probe.geometry_sweep import GEOMETRIES, robustness_json, sweep_geometries
-from ..probe.sweeps import BoundarySweep, HueSweep
+from ..probe.sweeps import BoundarySweep, CueSweep, HueSweep
 from ..probe.tuning import ProbeUnit, RadialSweep
 from ..opened import SPEC_SUFFIXES
 from .common import open_model
@@ -50,15 +50,18 @@ def _layer_channel(source, name: str) -> tuple[str, int]:
     return unit.layer, source.channel_of(unit)
 
 
-SWEEP_NAMES = ("radial", "boundary", "hue")
+SWEEP_NAMES = ("radial", "boundary", "hue", "cue")
 
 
 def comparison_sweep(name: str, radius: float, step: float):
-    """The stimuli both models see: arcs (curves), high-low boundaries or hue pairs, swept over 360 degrees."""
+    """The stimuli both models see: arcs (curves), high-low boundaries, hue pairs or figure/ground
+    boundaries with every cue (edge, frequency, colour), swept over 360 degrees."""
     if name == "boundary":
         return BoundarySweep(step=step)
     if name == "hue":
         return HueSweep(step=step)
+    if name == "cue":
+        return CueSweep(step=step)
     return RadialSweep(radius=radius, step=step)
 
 
