@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 
 from browser import assert_page_whole, chromium
+from processes import start_cli
 from synthcircuits.cli import main
 from synthcircuits.commands.common import open_model
 
@@ -152,13 +153,11 @@ def test_bad_layers_exit_2_and_write_nothing(layers, message, safetensors_weight
 
 def test_a_build_stopped_mid_way_keeps_its_pictures_and_the_next_build_finishes_the_rest(tmp_path, capsys):
     import signal
-    import subprocess
-    import sys
     import time
 
     out = tmp_path / "site"
     args = ["atlas", "--spec", str(SPEC), "--layers", "conv2d1,conv2d2,mixed3a", "--vis-steps", "8", "--diverse", "2", "-o", str(out)]
-    process = subprocess.Popen([sys.executable, "-m", "synthcircuits.cli", *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    process = start_cli(args)
     deadline = time.monotonic() + 600  # a safety net only: the loop ends as soon as 32 pictures exist, however busy the machine
     while len(list((out / "assets").glob("vis-*.png"))) < 32 and time.monotonic() < deadline and process.poll() is None:
         time.sleep(0.2)  # the first chunk of 32 pictures is on disk

@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 from PIL import Image
 
+from processes import start_cli
 from synthcircuits.cli import main
 from synthcircuits.models import build_model, save_safetensors
 
@@ -46,7 +47,7 @@ def args(weights: Path, images: Path, out: Path, units: str = "mixed3b:379,mixed
 
 
 def start(argv: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "synthcircuits.cli", *argv], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    return start_cli(argv)
 
 
 def wait_for(path: Path, process: subprocess.Popen, timeout: float = 120) -> None:

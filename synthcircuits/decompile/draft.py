@@ -95,19 +95,21 @@ def draft_spec(result: Decompilation, model: nn.Module, base: Path, label: str, 
         ]
         if biases.std() > 0.05 * max(abs(biases.mean()), 1e-9):
             lines.append(f"    comment: trained biases {biases.min():.3g} to {biases.max():.3g}; one bias per family is what the language has")
-        lines.append("    inputs:")
+        rules = []
         for source_name, family in input_names:
             rule = next(r for r in result.rules if r.source is family)
             for part in (p for p in rule.parts if lands(p, kernel)):
                 # One source unit has no orientation to differ in: its whole table is a gain.
                 weight = (f"gain: {part.table[0][1]:.6g}" if len(part.table) == 1 else
                           f"tuning: {{table: {{{', '.join(f'{a:g}: {w:.6g}' for a, w in part.table)}}}}}")
-                lines += [
+                rules += [
                     f"      - from: {source_name}",
                     f"        {part.words}",
                     f"        {weight}",
                     f"        comment: fitted, r {rule.r:.3f}, explained variance {rule.explained:.1%}",
                 ]
+        # A branch no fitted pattern reaches (a 1x1 unit read only by sides) keeps its bias alone.
+        lines += ["    inputs:", *rules] if rules else ["    inputs: []"]
     peaks = [u.peak for u in targets.units]
     lines += [
         f"# The trained units' measured tuning: the rebuilt units should prefer the same {'hues' if kind.axis == 'hue' else 'orientations'}.",
