@@ -45,7 +45,7 @@ def run_decompile(weights: Path, architecture: str | None, units_text: str, inpu
     if result.silent:
         print(f"left out, no preferred orientation (they do not answer {kind.answers}): {', '.join(map(str, result.silent))}\n")
     print(format_table(["input family", "units", "rule", "r", "explained", "weight energy"],
-                       [[r.source.label, len(r.source.units), r.pattern, r.r, r.explained, r.energy] for r in result.rules]))
+                       [[r.source.label, r.source.members, r.pattern, r.r, r.explained, r.energy] for r in result.rules]))
     difference = "hue" if kind.axis == "hue" else "orientation"
     for r in result.rules:
         for p in r.parts:

@@ -35,7 +35,7 @@ def draft_spec(result: Decompilation, model: nn.Module, base: Path, label: str, 
         "# Each input family's trained expanded weights onto the units were fitted with the spec language's rules:",
     ]
     for rule in result.rules:
-        lines.append(f"#   {rule.source.label} ({len(rule.source.units)} units): {rule.pattern} "
+        lines.append(f"#   {rule.source.label} ({rule.source.members}): {rule.pattern} "
                      f"r {rule.r:.3f}, explained variance {rule.explained:.1%}, {rule.energy:.1%} of the weight energy")
     poor = [rule.source.label for rule in result.rules if rule.explained < POOR_FIT]
     if poor:

@@ -51,6 +51,11 @@ class MeasuredFamily:
     def label(self) -> str:
         return self.name or self.kind
 
+    @property
+    def members(self) -> str:
+        """What it holds, in words: `16 units`, or the one unit's address."""
+        return str(self.units[0].address) if len(self.units) == 1 else f"{len(self.units)} units"
+
 
 def classified(model: nn.Module, arch: Architecture, layer: str, channels: Sequence[int], kind: str) -> list[UnitClass]:
     units = [ProbeUnit(f"{layer}:{c}", layer, c) for c in channels]

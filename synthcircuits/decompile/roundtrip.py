@@ -111,7 +111,7 @@ def write_report(trip: RoundTrip, result: Decompilation, model: nn.Module, folde
             cell += f'<img src="assets/{vis.name}" alt="feature visualisations of {unit}, trained then rebuilt" height="160">'
         rows.append(f"<tr><td>{html.escape(str(unit))}</td><td>{trip_row.weight_r:.3f}</td><td>{trip_row.tuning_r:.3f}</td>"
                     f"<td>{trip_row.preferred_difference:.1f}</td><td>{cell}</td></tr>")
-    rules = "".join(f"<li>{html.escape(r.source.label)} ({len(r.source.units)} units): {html.escape(r.pattern)}"
+    rules = "".join(f"<li>{html.escape(r.source.label)} ({html.escape(r.source.members)}): {html.escape(r.pattern)}"
                     f"{_gains(r)}, r {r.r:.3f}, explained variance {r.explained:.1%}, {r.energy:.1%} of the weight energy</li>"
                     for r in result.rules)
     page = (f"<!doctype html><meta charset='utf-8'><title>decompiled {html.escape(units[0].layer)}</title>"
