@@ -9,36 +9,22 @@ quotes trained BVLC GoogLeNet, --weights bvlc_googlenet.safetensors)
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).parent))
+from subject import benchmark_subject  # noqa: E402
 from timing import median_seconds  # noqa: E402
 
 from synthcircuits.census.battery import BATTERY, Scale  # noqa: E402
 from synthcircuits.census.layer import census_layer  # noqa: E402
-from synthcircuits.commands.common import open_model  # noqa: E402
-from synthcircuits.models import build_model  # noqa: E402
-from synthcircuits.opened import OpenedModel  # noqa: E402
 from synthcircuits.probe.classify import classify_layer  # noqa: E402
 from synthcircuits.probe.tuning import ProbeUnit, RadialSweep  # noqa: E402
 from synthcircuits.tables import format_table  # noqa: E402
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--weights", type=Path, default=None)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    torch.set_grad_enabled(False)
-    if args.weights:
-        source = open_model(args.weights, args.device)
-    else:
-        source = OpenedModel("random inceptionv1", build_model("inceptionv1", seed=0).to(args.device))
+    args, source = benchmark_subject()
     arch = source.architecture
     layers = [arch.layer(name).name for name in ("conv2d2", "mixed3a", "mixed3b") if arch.has_layer(name)] or \
              [arch.equivalent_of(name) for name in ("conv2d2", "mixed3a", "mixed3b")]

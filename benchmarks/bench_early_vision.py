@@ -10,21 +10,16 @@ Run: .venv/bin/python benchmarks/bench_early_vision.py [--weights FILE] [--devic
 
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-import torch
-
 sys.path.insert(0, str(Path(__file__).parent))
+from subject import benchmark_subject  # noqa: E402
 from timing import median_seconds  # noqa: E402
 
 from synthcircuits.census.layer import census_layer  # noqa: E402
-from synthcircuits.commands.common import open_model  # noqa: E402
 from synthcircuits.compile import compile_spec  # noqa: E402
 from synthcircuits.language import load_spec  # noqa: E402
-from synthcircuits.models import build_model  # noqa: E402
-from synthcircuits.opened import OpenedModel  # noqa: E402
 from synthcircuits.probe.classify import classify_layer  # noqa: E402
 from synthcircuits.probe.tuning import ProbeUnit, RadialSweep  # noqa: E402
 from synthcircuits.tables import format_table  # noqa: E402
@@ -34,12 +29,7 @@ EARLY = ("high_low_frequency.yaml", "black_and_white.yaml", "colour_contrast.yam
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--weights", type=Path, default=None)
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--repeats", type=int, default=3)
-    args = parser.parse_args()
-    torch.set_grad_enabled(False)
+    args, source = benchmark_subject()
 
     curves = load_spec(SPECS / "curve_circuit.yaml")
     baseline = median_seconds(lambda: compile_spec(curves), repeats=args.repeats)
@@ -49,8 +39,6 @@ def main() -> None:
         t = median_seconds(lambda: compile_spec(spec), repeats=args.repeats)
         rows.append([f"compile {name} ({spec.unit_count} units)", f"{t:.3f}", f"{t / baseline:.2f}x"])
 
-    source = open_model(args.weights, args.device) if args.weights else \
-        OpenedModel("random inceptionv1", build_model("inceptionv1", seed=0).to(args.device))
     arch = source.architecture
     layer = arch.layer("mixed3a").name if arch.has_layer("mixed3a") else arch.equivalent_of("mixed3a")
     channels = list(range(source.layer_width(layer)))
