@@ -165,7 +165,7 @@ def test_unit_in_a_layer_without_weights_gets_a_clear_line(tmp_path, capsys, cor
 @pytest.mark.parametrize("file, message", [
     ("badlayout.safetensors", "compact_layout metadata is not a list of compact layers"),
     ("hugelayout.safetensors", "describes a layer InceptionV1 cannot hold"),
-    ("spliced.safetensors", "says it is a spliced model, but its synthcircuits.splice metadata is missing"),
+    ("spliced.safetensors", "says it is a spliced model, but its synthcircuits.side_paths metadata is missing"),
     ("empty.safetensors", "not a readable safetensors file"),
 ])
 def test_weight_files_whose_metadata_lies_are_refused(tmp_path, capsys, corpus, file, message):

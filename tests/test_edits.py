@@ -157,12 +157,15 @@ def test_splice_replaces_the_named_channels_with_the_compiled_circuits_units(ran
     others = [c for c in range(480) if c not in curves]
     torch.testing.assert_close(ours["mixed3b"][:, curves], compiled[:, curves], rtol=1e-4, atol=1e-3)
     assert torch.equal(ours["mixed3b"][:, others], base[:, others])
-    path = save_safetensors(spliced.state_dict(), tmp_path / "spliced.safetensors",
-                            {"synthcircuits.architecture": "spliced", "synthcircuits.splice": spliced.splice_metadata()})
+    path = save_safetensors(spliced.file_tensors(), tmp_path / "spliced.safetensors",
+                            {"synthcircuits.architecture": "spliced", "synthcircuits.side_paths": spliced.side_path_metadata()})
     torch.testing.assert_close(open_model(path).model(images), spliced(images))
 
 
-def test_transplant_gives_a_unit_the_weights_a_patch_spec_compiles(random_inceptionv1, tmp_path):
+def test_transplant_of_a_unit_whose_patch_claims_bottleneck_channels_runs_beside_the_network(random_inceptionv1, images, tmp_path):
+    from synthcircuits.compile import compile_spec
+    from synthcircuits.language import load_spec
+
     base = save_safetensors(random_inceptionv1.state_dict(), tmp_path / "base.safetensors")
     patch = tmp_path / "patch.yaml"
     patch.write_text(f"""
@@ -180,11 +183,18 @@ families:
     inputs: [{{from: trained, center: {{}}, tuning: {{excite: 1, width_deg: 60}}}}]
 """)
     result = apply_edits(random_inceptionv1.state_dict(), edit(f"  - transplant: {{spec: {patch}, units: [3b:379]}}\n", tmp_path / "e.yaml"))
-    changed = {k for k in result.state if not torch.equal(result.state[k], random_inceptionv1.state_dict()[k])}
-    assert changed == {"mixed3b_5x5_pre_relu_conv.weight", "mixed3b_5x5_pre_relu_conv.bias",
-                       "mixed3b_5x5_bottleneck_pre_relu_conv.weight", "mixed3b_5x5_bottleneck_pre_relu_conv.bias"}
-    expanded = expanded_layer_weights(result.state, INCEPTIONV1, "mixed3b")[379]
-    assert expanded[147, 2, 2] > 0 and expanded.abs().sum() == expanded[147, 2, 2].abs()
+    assert all(torch.equal(result.state[k], v) for k, v in random_inceptionv1.state_dict().items())  # no shared channel overwritten
+    (side,) = result.sides
+    assert "mixed3b 5x5 bottleneck channel(s) 31" in side.describe()
+    edited = edited_model(result)
+    ours = capture(edited, images, ["mixed3b", "mixed3b_5x5_bottleneck"])
+    trained = capture(random_inceptionv1, images, ["mixed3b", "mixed3b_5x5_bottleneck"])
+    circuit = capture(compile_spec(load_spec(patch)).model(), images, ["mixed3b"])["mixed3b"]
+    others = [c for c in range(480) if c != 379]
+    assert torch.equal(ours["mixed3b"][:, others], trained["mixed3b"][:, others])
+    assert torch.equal(ours["mixed3b_5x5_bottleneck"], trained["mixed3b_5x5_bottleneck"])
+    torch.testing.assert_close(ours["mixed3b"][:, 379], circuit[:, 379], rtol=1e-5, atol=1e-5)
+    assert not torch.allclose(ours["mixed3b"][:, 379], trained["mixed3b"][:, 379])
 
 
 def make_labelled_folder(root: Path) -> Path:

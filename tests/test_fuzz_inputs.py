@@ -144,7 +144,7 @@ def test_mutated_weight_files_load_or_are_refused(capsys, compact_file, data):
             from synthcircuits.models import read_weights
 
             weights = read_weights(compact_file)
-            key = data.draw(st.sampled_from(sorted(weights.metadata) + ["synthcircuits.splice", "synthcircuits.preprocessing"]))
+            key = data.draw(st.sampled_from(sorted(weights.metadata) + ["synthcircuits.splice", "synthcircuits.side_paths", "synthcircuits.preprocessing"]))
             meta = {**weights.metadata, key: data.draw(st.one_of(st.sampled_from(
                 ["", "{}", "[]", "null", "spliced", "compact", "inceptionv1", '[{"name": "conv2d0"}]', '{"mean": [1], "std": [0, 0, 0]}']),
                 st.text(max_size=20)))}

@@ -14,7 +14,8 @@ from ..errors import UserError, WeightsError
 from ..models.fetch import default_weights_path
 from ..models.weights import WeightFile, read_weights
 from ..outputs import atomic_target
-from ..models.zoo import ARCHITECTURE_KEY, model_from_file
+from ..models.spliced import SPLICED, spliced_from_file
+from ..models.zoo import ARCHITECTURE_KEY, model_from_file, model_from_state_dict
 from ..opened import SPEC_SUFFIXES, OpenedModel
 
 UNITS_KEY = "synthcircuits.units"  # written by compile.build
@@ -55,10 +56,8 @@ def open_model(path: Path, device: str = "cpu", architecture: str | None = None)
         return OpenedModel(f"{path} (compiled)", build.model().to(device), designed=designed)
     weights = read_weights(path)
     kind = architecture or weights.metadata.get(ARCHITECTURE_KEY)
-    if kind == "spliced":
-        from ..edit.splice import spliced_from_weights
-
-        model = spliced_from_weights(weights.tensors, weights.metadata, "inceptionv1", str(path)).to(device)
+    if kind == SPLICED:
+        model = spliced_from_file(weights.tensors, weights.metadata, str(path), model_from_state_dict).to(device)
         return OpenedModel(str(path), model, file=weights)
     model = model_from_file(weights, architecture, device)
     if kind == "compact":

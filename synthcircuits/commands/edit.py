@@ -19,7 +19,7 @@ from ..edit.effect import measure_effect
 from ..edit.spec import EditSpec, check_weights_architecture, load_edit
 from ..causal.patch_spec import PatchSpec
 from ..language.source import SpecError
-from ..edit.splice import SplicedModel
+from ..models.spliced import SIDE_PATHS_KEY, SPLICED, SplicedModel
 
 
 def base_weights_path(spec: EditSpec | PatchSpec, weights: Path | None) -> Path:
@@ -39,19 +39,21 @@ def base_weights_path(spec: EditSpec | PatchSpec, weights: Path | None) -> Path:
 def edit_metadata(result: EditResult, base_hash: str, model: nn.Module) -> dict[str, str]:
     meta = {
         "synthcircuits.version": __version__,
-        "synthcircuits.architecture": "spliced" if isinstance(model, SplicedModel) else result.spec.architecture,
+        "synthcircuits.architecture": SPLICED if isinstance(model, SplicedModel) else result.spec.architecture,
         "synthcircuits.edit_name": result.spec.name,
         "synthcircuits.edit_hash": result.spec.content_hash,
         "synthcircuits.base_hash": base_hash,
         "synthcircuits.edit_log": json.dumps(result.log_json()),
     }
     if isinstance(model, SplicedModel):
-        meta["synthcircuits.splice"] = model.splice_metadata()
+        meta[SIDE_PATHS_KEY] = model.side_path_metadata()
     return meta
 
 
 def save_edited(model: nn.Module, path: Path, metadata: dict[str, str]) -> Path:
-    return save_safetensors(model.state_dict(), path, metadata)
+    """One weights file: a spliced network's holds its base and its side circuits (`models.spliced`)."""
+    tensors = model.file_tensors() if isinstance(model, SplicedModel) else model.state_dict()
+    return save_safetensors(tensors, path, metadata)
 
 
 def run_edit(edit_path: Path, weights: Path | None, images: Path | None, mean_images: Path | None, output: Path | None,
@@ -67,7 +69,7 @@ def run_edit(edit_path: Path, weights: Path | None, images: Path | None, mean_im
     check_weights_architecture(weights_architecture(base_file), spec.architecture, spec.architecture_location, source)
     labelled = list_images(images, read_class_map(class_map) if class_map else None, spec.architecture) if images else None
     result = apply_edits(base_file.tensors, spec, mean_image_loader(mean_images))
-    print(f"{spec.name}: {len(result.changes)} tensor writes on {source}" + (f", {len(result.splices)} splice(s)" if result.splices else ""))
+    print(f"{spec.name}: {len(result.changes)} tensor writes on {source}" + (f", {len(result.sides)} side path(s)" if result.sides else ""))
     print(result.log_table())
     model = edited_model(result, device)
     if output:

@@ -1,9 +1,9 @@
-"""Applying an edit spec: a new state dict (the old one untouched), a log, and any splices."""
+"""Applying an edit spec: a new state dict (the old one untouched), a log, and any side circuits."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import cache
 from pathlib import Path
 
@@ -19,6 +19,7 @@ from ..models.zoo import architecture_named, model_from_state_dict, weights_arch
 from ..tables import format_table
 from . import ops, traced_ops
 from .spec import EditOp, EditSpec, edit_error
+from .splice import SideCircuit, compact_side_circuit, replace_units, spec_units, spliced_network
 from .state import Change, StateEditor
 
 MeanImages = Callable[[EditOp], Tensor]  # the image batch a mean ablation averages over
@@ -29,21 +30,21 @@ class EditResult:
     spec: EditSpec
     state: dict[str, Tensor]
     changes: list[Change]
-    splices: list[EditOp] = field(default_factory=list)
-
-    def splice_lines(self) -> list[str]:
-        return [f"outputs of {', '.join(map(str, op.units)) or 'its deepest pinned units'} replaced by {op.path.name}'s compiled units"
-                for op in self.splices]
+    sides: list[SideCircuit] = field(default_factory=list)  # circuits whose units run beside the network
 
     def log_table(self) -> str:
         rows = [[c.op, c.describe(), c.changed] for c in self.changes]
-        rows += [[op.label, line, ""] for op, line in zip(self.splices, self.splice_lines())]
+        rows += [[label, side.describe(), ""] for label, side in self._side_ops()]
         return format_table(["edit", "tensor elements written", "changed"], rows)
 
     def log_json(self) -> list[dict]:
         log = [{"op": c.op, "tensor": c.tensor, "index": c.describe().split("  (")[0], "note": c.note, "changed": c.changed} for c in self.changes]
-        log += [{"op": op.label, "splice": line, "spec": str(op.path)} for op, line in zip(self.splices, self.splice_lines())]
+        log += [{"op": label, "side_path": side.describe(), "units": list(side.units),
+                 "paths": [p.as_json() for p in side.paths]} for label, side in self._side_ops()]
         return log
+
+    def _side_ops(self) -> list[tuple[str, SideCircuit]]:
+        return [(side.op_label, side) for side in self.sides]
 
 
 def mean_image_loader(default_folder: Path | None = None) -> MeanImages:
@@ -70,7 +71,8 @@ def mean_image_loader(default_folder: Path | None = None) -> MeanImages:
     return images_for
 
 
-Apply = Callable[[StateEditor, EditOp, Architecture, MeanImages], None]
+# An operation writes through the editor; one whose units must run beside the network returns their side circuit.
+Apply = Callable[[StateEditor, EditOp, Architecture, MeanImages], "SideCircuit | None"]
 
 
 def donor_tensors(op: EditOp, arch: Architecture) -> dict[str, Tensor]:
@@ -83,12 +85,45 @@ def donor_tensors(op: EditOp, arch: Architecture) -> dict[str, Tensor]:
     return weights.tensors
 
 
-def _googlenet_transplant(editor: StateEditor, op: EditOp, arch: Architecture, mean_images: MeanImages) -> None:
+def _googlenet_transplant(editor: StateEditor, op: EditOp, arch: Architecture, mean_images: MeanImages) -> SideCircuit | None:
+    """The units take the circuit's values: their rows copied where that is exact, else on a side path."""
     if op.from_weights:
-        ops.transplant(editor, op, arch, donor_tensors(op, arch), {})
-        return
-    compiled, claimed = _compile_patch(op, editor.result())
-    ops.transplant(editor, op, arch, compiled, claimed)
+        return replace_units(editor, op, arch, donor_tensors(op, arch), op.path.name)
+    return replace_units(editor, op, arch, _compile_patch(op, editor.result(), arch), op.path.name)
+
+
+def _googlenet_splice(editor: StateEditor, op: EditOp, arch: Architecture, mean_images: MeanImages) -> SideCircuit:
+    """A circuit spec run beside the network: a base patch compiled onto it, or a clean-room
+    circuit compiled compact (from the image)."""
+    from ..compile import compile_spec
+    from ..language import load_spec
+
+    spec = load_spec(op.path)
+    if patches_a_base(spec):
+        if spec.architecture != arch.name:
+            raise edit_error(op, f"{op.path.name} is a {spec.architecture} circuit; the edit changes {arch.name}",
+                             "splice a circuit written for the edited architecture")
+        build = compile_spec(spec, "inceptionv1", base=editor.result())
+        kept = {f.name for f in spec.families if f.keep}
+        placed = {u.address: u.layer for u in build.units if u.address is not None and u.family not in kept}
+        deepest = max(placed.values(), key=arch.index) if placed else ""
+        units = spec_units(op, placed, deepest)
+        return replace_units(editor, replace(op, units=units), arch, build.state, op.path.name, side_path_only=True)
+    if arch.name != "inceptionv1":
+        raise edit_error(op, f"{op.path.name} is a clean-room circuit (no base:), compiled in InceptionV1's layout; the edit changes "
+                         f"{arch.name}", "splice a base patch (base:, keep:) written for this architecture")
+    build = compile_spec(spec, "compact")
+    deepest = build.compact_layers[-1].name
+    records = {u.address: u.channel for u in build.units if u.address is not None}
+    units = spec_units(op, {u.address: u.layer for u in build.units if u.address is not None}, deepest)
+    if units[0].layer != deepest:
+        raise edit_error(op, f"splice units from the circuit's deepest layer ({deepest}); {units[0].layer} units would cut the side path short")
+    return compact_side_circuit(replace(op, units=units), build.model(), records, deepest)
+
+
+def patches_a_base(spec) -> bool:
+    """Whether a circuit spec is written onto trained weights (base:, kept units, or a trained architecture)."""
+    return spec.base is not None or spec.architecture != "inceptionv1" or any(f.keep for f in spec.families)
 
 
 # Each architecture family's edit operations, by the name edit specs use (`splice` is applied
@@ -101,6 +136,7 @@ GOOGLENET_OPS: dict[str, Apply] = {
     "scale_connection": lambda e, op, arch, m: ops.scale_connection(e, op, arch),
     "mean_ablate": lambda e, op, arch, m: ops.mean_ablate(e, op, arch, unit_means(e.result(), op, m, arch.name)),
     "transplant": _googlenet_transplant,
+    "splice": _googlenet_splice,
 }
 TRACED_OPS: dict[str, Apply] = {
     "ablate": lambda e, op, arch, m: traced_ops.ablate(e, op, arch),
@@ -121,18 +157,17 @@ def apply_edits(state: Mapping[str, Tensor], spec: EditSpec, mean_images: MeanIm
     table = OPS_BY_SCHEME[arch.key_scheme]
     mean_images = mean_images or mean_image_loader()
     editor = StateEditor(state)
-    splices = []
+    sides = []
     for op in spec.ops:
         start = len(editor.changes)
-        if op.kind == "splice":
-            splices.append(op)
-            continue
         if op.kind not in table:
             raise edit_error(op, f"{op.kind} is not defined for {arch.name}", "available: " + ", ".join(table))
-        table[op.kind](editor, op, arch, mean_images)
-        if sum(c.changed for c in editor.changes[start:]) == 0:
+        side = table[op.kind](editor, op, arch, mean_images)
+        if side is not None:
+            sides.append(replace(side, op_label=op.label))
+        elif sum(c.changed for c in editor.changes[start:]) == 0:
             raise edit_error(op, f"{op.label} changes nothing: those weights already have the values it would write")
-    return EditResult(spec, editor.result(), editor.changes, splices)
+    return EditResult(spec, editor.result(), editor.changes, sides)
 
 
 def unit_means(state: Mapping[str, Tensor], op: EditOp, mean_images: MeanImages, architecture: str) -> dict[UnitAddress, float]:
@@ -144,25 +179,24 @@ def unit_means(state: Mapping[str, Tensor], op: EditOp, mean_images: MeanImages,
     return {u: float(acts[u.layer][:, u.channel].double().mean()) for u in op.units}
 
 
-def _compile_patch(op: EditOp, state: Mapping[str, Tensor]):
+def _compile_patch(op: EditOp, state: Mapping[str, Tensor], arch: Architecture) -> dict[str, Tensor]:
+    """The network's state with the patch spec compiled onto it; the op's units must be ones it builds."""
     from ..compile import compile_spec
     from ..language import load_spec
 
     spec = load_spec(op.path)
+    if spec.architecture != arch.name:
+        raise edit_error(op, f"{op.path.name} is a {spec.architecture} circuit; the edit changes {arch.name}",
+                         "transplant from a circuit written for the edited architecture")
     build = compile_spec(spec, "inceptionv1", base=state)
     built = {u.address for u in build.units}
     missing = [str(u) for u in op.units if u not in built]
     if missing:
         raise edit_error(op, f"{op.path.name} does not compile {', '.join(missing)}", "name units the circuit spec pins")
-    claimed = {(b.block, b.branch): b.channels for b in build.bottlenecks}
-    return build.state, claimed
+    return build.state
 
 
 def edited_model(result: EditResult, device: str | torch.device = "cpu") -> nn.Module:
-    """The edited network as one module (splices wrap it with their circuits' side paths)."""
+    """The edited network as one module (side circuits run beside it, see `models.spliced`)."""
     model = model_from_state_dict(result.state, result.spec.architecture)
-    for op in result.splices:
-        from .splice import splice_circuit
-
-        model = splice_circuit(model, op)
-    return model.to(device).eval()
+    return spliced_network(model, result.sides).to(device).eval()

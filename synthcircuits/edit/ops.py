@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from pathlib import Path
-
 import torch
 from torch import Tensor
 
@@ -83,15 +81,3 @@ def mean_ablate(editor: StateEditor, op: EditOp, arch: Architecture, means: Mapp
             bias_key = reader.tensor.replace(".weight", ".bias")
             editor.write(op.label, bias_key, (slice(None),), editor[bias_key] + contribution, f"absorbs {unit} = {mean:.4g}")
             editor.write(op.label, reader.tensor, (slice(None), unit.channel), 0.0, f"weights reading {unit}")
-
-
-def transplant(editor: StateEditor, op: EditOp, arch: Architecture, compiled: Mapping[str, Tensor], claimed: Mapping[tuple[str, str], tuple[int, ...]]) -> None:
-    """Copy the compiled rows of the named units, and the bottleneck channels their build claimed."""
-    for unit in op.units:
-        key, row = conv_key(unit), conv_row(unit)
-        for suffix in ("weight", "bias"):
-            editor.write(op.label, f"{key}.{suffix}", (row,), compiled[f"{key}.{suffix}"][row], f"{unit} from {Path(op.path).name}")
-        for channel in claimed.get((unit.layer, unit.branch), ()):
-            bottleneck = bottleneck_name(unit.layer, unit.branch)
-            for suffix in ("weight", "bias"):
-                editor.write(op.label, f"{bottleneck}.{suffix}", (channel,), compiled[f"{bottleneck}.{suffix}"][channel], "claimed by the circuit")

@@ -1,123 +1,114 @@
-"""Splicing: a compiled circuit runs beside a trained model, and its units' outputs replace
-the same channels of the trained model's layer. Still one module (and one ONNX graph).
+"""Circuits put into a trained network, exactly: `transplant` and `splice` edits.
 
-The circuit's own lower layers (its lines, early curves) live only on the side path, so
-they overwrite nothing in the trained model.
+Both give the named units the values the circuit computes for them and change nothing else
+(`edit.replace`). The circuit is one of:
+- a circuit spec with `base:` (or kept trained units, or another architecture than InceptionV1):
+  compiled onto the network being edited, so its kept units are that network's;
+- a clean-room spec (no base): compiled as a compact network that runs beside the model from
+  the image (only `splice`);
+- a weights file of the same architecture (`transplant: {weights: ...}`).
+`transplant` copies weight rows where that is exact and otherwise runs the units on a side path,
+saying why; `splice` always runs a side path.
 """
 
 from __future__ import annotations
 
-import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
 
-import torch
 from torch import Tensor, nn
 
-from ..errors import WeightsError
-from ..models.compact import CompactNet, compact_from_metadata
-from ..models.weights import check_shapes
-from ..models.staged import NO_TAP, Stage, Tap, run_stages
+from ..errors import UserError
+from ..layout.address import UnitAddress
+from ..layout.architectures import Architecture
+from ..layout.keys import conv_key, conv_row
+from ..layout.topology import pre_activation_point
+from ..models.compact import CompactNet
+from ..models.spliced import SidePath, SplicedModel
+from ..models.zoo import model_from_state_dict
+from .replace import RowCopy, SidePlan, one_layer, plan_replacement, side_paths
 from .spec import EditOp, edit_error
+from .state import StateEditor
 
 
-class SplicedModel(nn.Module):
-    def __init__(self, base: nn.Module, circuit: CompactNet, layer: str, base_channels: Sequence[int], circuit_channels: Sequence[int]):
-        super().__init__()
-        self.base, self.circuit, self.layer = base, circuit, layer
-        self.architecture = base.architecture
-        self.register_buffer("base_channels", torch.tensor(list(base_channels)), persistent=False)
-        self.register_buffer("circuit_channels", torch.tensor(list(circuit_channels)), persistent=False)
+@dataclass(frozen=True)
+class SideCircuit:
+    """A circuit that runs beside the network: a state dict of the network's architecture, or a
+    compact network, with the side paths its units take."""
 
-    @staticmethod
-    def preprocess(x: Tensor) -> Tensor:
-        return x  # each path applies its own preprocessing
+    label: str
+    circuit: Mapping[str, Tensor] | CompactNet
+    paths: tuple[SidePath, ...]
+    units: tuple[str, ...]
+    why: str
+    op_label: str = ""  # the edit operation that made it, for the log
 
-    def forward(self, x: Tensor) -> Tensor:
-        last = self.base.stages()[-2][0]  # the logits, as the base model's forward returns
-        return run_stages(self, x, NO_TAP, last)
+    def describe(self) -> str:
+        start = " and ".join(sorted({p.fork or "the image" for p in self.paths}))
+        return f"{', '.join(self.units)} take {self.label}'s values on a side path from {start}: {self.why}"
 
-    def stages(self) -> Sequence[tuple[str, Stage]]:
-        images: dict[str, Tensor] = {}  # this run's input, for the side path
-        stages = list(self.base.stages())
-        first_name, first = stages[0]
-
-        def start(x: Tensor, tap: Tap) -> Tensor:
-            images["x"] = x
-            return first(self.base.preprocess(x), tap)
-
-        def spliced(fn: Stage) -> Stage:
-            def run(h: Tensor, tap: Tap) -> Tensor:
-                out = fn(h, tap)
-                side = run_stages(self.circuit, images["x"], NO_TAP, self.layer)
-                return out.index_copy(1, self.base_channels, side.index_select(1, self.circuit_channels))
-
-            return run
-
-        stages[0] = (first_name, start)
-        return [(name, spliced(fn) if name == self.layer else fn) for name, fn in stages]
-
-    def geometry(self):
-        return self.base.geometry()
-
-    def hook_points(self) -> dict[str, str]:
-        return self.base.hook_points()
-
-    def splice_metadata(self) -> str:
-        return json.dumps({"layer": self.layer, "base_channels": self.base_channels.tolist(),
-                           "circuit_channels": self.circuit_channels.tolist(), "circuit_layout": json.loads(self.circuit.layout_metadata())})
+    def module(self, architecture: str) -> nn.Module:
+        if isinstance(self.circuit, CompactNet):
+            return self.circuit
+        return model_from_state_dict(dict(self.circuit), architecture, self.label)
 
 
-def splice_circuit(model: nn.Module, op: EditOp) -> SplicedModel:
-    """Compile the op's circuit spec (compact) and splice the named units (default: the units
-    its deepest layer pins) into `model`."""
-    from ..compile import compile_spec
-    from ..language import load_spec
-
-    build = compile_spec(load_spec(op.path), "compact")
-    deepest = build.compact_layers[-1].name
-    records = {u.address: u for u in build.units if u.address is not None}
-    wanted = op.units or tuple(u.address for u in build.units if u.layer == deepest and u.address is not None)
-    missing = [str(u) for u in wanted if u not in records]
-    if missing:
-        raise edit_error(op, f"{op.path.name} does not place {', '.join(missing)}", "splice units the circuit spec pins")
-    layers = {records[u].layer for u in wanted}
-    if len(layers) != 1:
-        raise edit_error(op, f"a splice replaces units of one layer; these span {sorted(layers)}")
-    (layer,) = layers
-    if layer != deepest:
-        raise edit_error(op, f"splice units from the circuit's deepest layer ({deepest}); {layer} units would cut the side path short")
-    return SplicedModel(model, build.model(), layer, [u.channel for u in wanted], [records[u].channel for u in wanted])
+def spliced_network(model: nn.Module, sides: Sequence[SideCircuit]) -> nn.Module:
+    """`model` with every side circuit's units spliced in (the model itself when there are none)."""
+    if not sides:
+        return model
+    circuits, paths = [], []
+    for side in sides:
+        module = side.module(model.architecture.name)
+        for path in side.paths:
+            circuits.append(module)
+            paths.append(path)
+    return SplicedModel(model, circuits, paths).eval()
 
 
-SPLICE_KEY = "synthcircuits.splice"
-
-
-def _width(circuit: CompactNet, layer: str) -> int:
-    return next((l.out_channels for l in circuit.layers if l.name == layer), 0)
-
-
-def spliced_from_weights(tensors: dict[str, Tensor], metadata: dict[str, str], base_architecture: str,
-                         source: str = "the file") -> SplicedModel:
-    from ..models.zoo import model_from_state_dict
-
-    hint = "write the file again with `synthcircuits edit ... -o FILE`"
+def replace_units(editor: StateEditor, op: EditOp, arch: Architecture, circuit: Mapping[str, Tensor], label: str,
+                  side_path_only: bool = False) -> SideCircuit | None:
+    """Give `op.units` the circuit's values: write their rows where that is exact (logged), else
+    return the side circuit that carries them."""
     try:
-        info = json.loads(metadata[SPLICE_KEY])
-        layer, base_channels, circuit_channels = info["layer"], list(info["base_channels"]), list(info["circuit_channels"])
-        layout = json.dumps(info["circuit_layout"])
-    except (KeyError, ValueError, TypeError):
-        raise WeightsError(f"{source}: says it is a spliced model, but its {SPLICE_KEY} metadata is missing or not "
-                           "{layer, base_channels, circuit_channels, circuit_layout}", hint=hint) from None
-    base = model_from_state_dict({k[5:]: v for k, v in tensors.items() if k.startswith("base.")}, base_architecture,
-                                 f"{source} (its base. tensors)")
-    circuit = compact_from_metadata(layout, source)
-    circuit_tensors = {k[8:]: v for k, v in tensors.items() if k.startswith("circuit.")}
-    check_shapes(circuit_tensors, {k: tuple(v.shape) for k, v in circuit.state_dict().items()},
-                 f"{source}: the circuit. tensors do not fit the circuit its metadata describes")
-    circuit.load_state_dict(circuit_tensors, strict=True)
-    sizes = {len(base_channels), len(circuit_channels)}
-    if (len(sizes) != 1 or not base.architecture.has_layer(str(layer))
-            or not all(isinstance(c, int) and 0 <= c < base.architecture.layer(layer).channels for c in base_channels)
-            or not all(isinstance(c, int) and 0 <= c < _width(circuit, layer) for c in circuit_channels)):
-        raise WeightsError(f"{source}: its {SPLICE_KEY} metadata names channels its layer {layer!r} does not have", hint=hint)
-    return SplicedModel(base, circuit, layer, base_channels, circuit_channels).eval()
+        plan = plan_replacement(editor.result(), circuit, arch, op.units)
+    except UserError as exc:  # about the units: said at the edit's line
+        raise edit_error(op, exc.message, exc.hint) from None
+    if isinstance(plan, RowCopy) and not side_path_only:
+        for unit in op.units:
+            key, row = conv_key(unit), conv_row(unit)
+            for suffix in ("weight", "bias"):
+                editor.write(op.label, f"{key}.{suffix}", (row,), circuit[f"{key}.{suffix}"][row], f"{unit} from {label}")
+        return None
+    if isinstance(plan, RowCopy):
+        fork = arch.layers[arch.index(op.units[0].layer) - 1].name
+        plan = SidePlan(plan.units, side_paths(op.units, fork), "a splice runs beside the network")
+    return SideCircuit(label, dict(circuit), plan.paths, tuple(map(str, op.units)), plan.why)
+
+
+def compact_side_circuit(op: EditOp, circuit: CompactNet, records: Mapping[UnitAddress, int], layer: str) -> SideCircuit:
+    """A clean-room circuit's units (`records`: address -> the circuit's channel) from the image."""
+    by_point: dict[str, list[UnitAddress]] = {}
+    for unit in op.units:
+        by_point.setdefault(pre_activation_point(unit), []).append(unit)
+    paths = tuple(SidePath(layer, point, tuple(conv_row(u) for u in units), f"{layer}_pre_relu", tuple(records[u] for u in units), None)
+                  for point, units in by_point.items())
+    return SideCircuit(Path(op.path).name, circuit, paths, tuple(map(str, op.units)),
+                       "a clean-room circuit computes its own lower layers")
+
+
+def spec_units(op: EditOp, placed: Mapping[UnitAddress, str], deepest: str) -> tuple[UnitAddress, ...]:
+    """The units a splice or transplant names, else those the circuit pins in its deepest layer;
+    each must be one the circuit places."""
+    wanted = op.units or tuple(sorted(u for u, layer in placed.items() if layer == deepest))
+    missing = [str(u) for u in wanted if u not in placed]
+    if missing:
+        raise edit_error(op, f"{Path(op.path).name} does not place {', '.join(missing)}", "name units the circuit spec pins")
+    if not wanted:
+        raise edit_error(op, f"{Path(op.path).name} pins no units in its deepest layer", "name the units: units: [...]")
+    try:
+        one_layer(wanted, "a splice")
+    except UserError as exc:
+        raise edit_error(op, exc.message, exc.hint) from None
+    return tuple(wanted)

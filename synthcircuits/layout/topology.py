@@ -69,3 +69,17 @@ def readers(arch: Architecture, unit: UnitAddress) -> list[Reader]:
             Reader(f"{conv_name(nxt.name, 'pool_reduce')}.weight", 1, pooled=True),
         ]
     return [Reader(f"{conv_name(nxt.name)}.weight", nxt.kernel)]
+
+
+def layer_convs(arch: Architecture, layer: Layer) -> list[str]:
+    """Key prefixes of every conv that computes `layer` (a block's bottlenecks and branches)."""
+    if layer.kind == "conv":
+        return [conv_name(layer.name)]
+    if layer.kind != "block":
+        return []
+    return [bottleneck_name(layer.name, b.name) for b in layer.branches if b.bottleneck] + [conv_name(layer.name, b.name) for b in layer.branches]
+
+
+def pre_activation_point(unit: UnitAddress) -> str:
+    """The hook point holding the unit's pre-activation, e.g. `mixed3b_5x5_pre_relu`."""
+    return f"{unit.layer}_{unit.branch}_pre_relu" if unit.branch else f"{unit.layer}_pre_relu"

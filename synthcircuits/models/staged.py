@@ -67,6 +67,18 @@ def run_stages(model: StagedModel, x: Tensor, tap: Tap, last_stage: str | None =
     return h
 
 
+def run_stages_from(model: StagedModel, h: Tensor, after: str, tap: Tap, last_stage: str) -> Tensor:
+    """Run the stages that follow `after` on `h` (that stage's output), up to `last_stage`."""
+    started = False
+    for name, stage in model.stages():
+        if started:
+            h = tap(name, tap.cropped(name, stage(h, tap)))
+            if name == last_stage:
+                return h
+        started = started or name == after
+    raise ValueError(f"no stage {last_stage!r} after {after!r}")
+
+
 def relu_with_taps(name: str, pre: Tensor, tap: Tap) -> Tensor:
     """ReLU that offers both the pre-activation (`NAME_pre_relu`) and the output to the tap
     (an intervening tap may hand back a changed pre-activation, which the ReLU then reads)."""
@@ -88,10 +100,10 @@ def inception_block(
     pres: list[Tensor] = []
 
     def branch_output(part: str, inp: Tensor) -> Tensor:
-        pre = conv(part, inp)
+        pre = tap(f"{name}_{part}_pre_relu", conv(part, inp))  # a splicing or intervening tap may hand back new values
         if part in ("1x1", "3x3", "5x5", "pool_reduce"):
             pres.append(pre)
-        return tap(f"{name}_{part}", relu_with_taps(f"{name}_{part}", pre, tap))
+        return tap(f"{name}_{part}", tap.relu(pre))
 
     b1 = branch_output("1x1", x)
     b3 = branch_output("3x3", branch_output("3x3_bottleneck", x))
