@@ -271,6 +271,32 @@ def _edit(sub: argparse._SubParsersAction) -> None:
                                  "batch_size", "workers", "shards", "ray", "mirror"))
 
 
+def _faithfulness(sub: argparse._SubParsersAction) -> None:
+    p = _add(sub, "faithfulness", "splice a circuit into the trained network exactly and measure how much of the network's behaviour it "
+             "keeps: trained, units silenced, mean-ablated and spliced, over images, with paired bootstrap intervals")
+    p.add_argument("circuit", type=opt.input_path,
+                   help="what reimplements units of the trained network: a circuit spec (a decompiled draft, an extracted circuit, a "
+                        "base patch; compiled onto --weights) or a weights file of the same architecture")
+    p.add_argument("--weights", type=opt.input_path, required=True, help="the trained network (inceptionv1 or bvlc_googlenet weights)")
+    p.add_argument("--images", type=opt.input_path, required=True,
+                   help="image folder (or one subfolder per class), list file or .npy batch the networks run over")
+    p.add_argument("--class-map", type=opt.input_path, default=None,
+                   help="lines `FOLDER_NAME label` naming class subfolders (e.g. WordNet ids); labelled folders add top-1/top-5 accuracy")
+    p.add_argument("--units", type=opt.non_empty, default=None,
+                   help="comma-separated units to replace (default: the spec's units in its deepest layer; a weights file's changed units)")
+    p.add_argument("-o", "--output-dir", type=opt.output_folder, default=Path("out/faithfulness"),
+                   help="faithfulness.json, .md and .html, and the runs (resumable: the same command continues a stopped run)")
+    p.add_argument("--no-per-unit", dest="per_unit", action="store_false",
+                   help="skip splicing and mean-ablating each unit alone (two more networks per unit)")
+    p.add_argument("--limit", type=opt.COUNT, default=None, help="use at most this many images (in listing order)")
+    p.add_argument("--batch-size", type=opt.whole(1, 4096), default=16, help="images per forward")
+    p.add_argument("--workers", type=opt.whole(0, 64), default=2, help="processes decoding images beside the networks'")
+    _ray(p)
+    _device(p)
+    p.set_defaults(handler=_body("faithfulness", "run_faithfulness", "circuit", "weights", "images", "class_map", "units", "output_dir",
+                                 "batch_size", "workers", "device", "ray", "per_unit", "limit"))
+
+
 def _export(sub: argparse._SubParsersAction) -> None:
     p = _add(sub, "export", "export a spec or weights (optionally edited) to ONNX, checked against onnxruntime")
     p.add_argument("source", type=opt.input_path, help="a circuit spec (.yaml) or a weights file")
@@ -567,7 +593,7 @@ def _decompile(sub: argparse._SubParsersAction) -> None:
                                  "device", "family"))
 
 
-_COMMANDS = [_demo, _atlas, _census, _universality, _mirrors, _dataset_examples, _doctor, _find, _vis, _report, _tuning, _layers, _weights, _probe, _build, _check_spec, _schema, _verify,
+_COMMANDS = [_demo, _atlas, _census, _universality, _mirrors, _dataset_examples, _doctor, _find, _vis, _report, _tuning, _layers, _weights, _probe, _build, _check_spec, _schema, _verify, _faithfulness,
              _compare, _edit, _patch, _attribute, _extract, _decompile, _export]
 
 

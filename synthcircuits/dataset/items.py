@@ -70,16 +70,23 @@ def _listed(path: Path) -> list[Item]:
     return items
 
 
-def read_class_map(path: Path) -> dict[str, str]:
-    """Lines `FOLDER_NAME label words` (e.g. `n01440764 tench`): folder names -> class labels."""
+def read_class_map(path: Path, architecture: str | None = None) -> dict[str, str]:
+    """Lines `FOLDER_NAME label words` (e.g. `n01440764 tench`): folder names -> class labels.
+    With `architecture`, every label must name one of its classes (refused at its line)."""
     text = read_utf8(path, "class map", MAX_CLASS_MAP_BYTES)
+    known = index_by_name(architecture) if architecture else None
     mapping = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if line.strip() and not line.startswith("#"):
             parts = line.split(maxsplit=1)
             if len(parts) != 2:
                 raise UserError(f"{path}:{number}: expected `FOLDER_NAME label`, got {line!r}")
+            if known is not None and normalise(parts[1]) not in known:
+                raise UserError(f"{path}:{number}: {parts[1].strip()!r} names no {architecture} class",
+                                hint="use the class names `synthcircuits` prints (torchvision's ImageNet labels, e.g. 'sports car')")
             mapping[parts[0]] = parts[1]
+    if not mapping:
+        raise UserError(f"{path}: the class map names no class", hint="write lines `FOLDER_NAME label`, e.g. `n01440764 tench`")
     return mapping
 
 

@@ -19,7 +19,7 @@ from ..models.zoo import architecture_named, model_from_state_dict, weights_arch
 from ..tables import format_table
 from . import ops, traced_ops
 from .spec import EditOp, EditSpec, edit_error
-from .splice import SideCircuit, compact_side_circuit, replace_units, spec_units, spliced_network
+from .splice import SideCircuit, compact_side_circuit, patches_a_base, placed_units, replace_units, spec_units, spliced_network
 from .state import Change, StateEditor
 
 MeanImages = Callable[[EditOp], Tensor]  # the image batch a mean ablation averages over
@@ -104,26 +104,18 @@ def _googlenet_splice(editor: StateEditor, op: EditOp, arch: Architecture, mean_
             raise edit_error(op, f"{op.path.name} is a {spec.architecture} circuit; the edit changes {arch.name}",
                              "splice a circuit written for the edited architecture")
         build = compile_spec(spec, "inceptionv1", base=editor.result())
-        kept = {f.name for f in spec.families if f.keep}
-        placed = {u.address: u.layer for u in build.units if u.address is not None and u.family not in kept}
-        deepest = max(placed.values(), key=arch.index) if placed else ""
-        units = spec_units(op, placed, deepest)
+        units = spec_units(op, placed_units(spec, build), arch)
         return replace_units(editor, replace(op, units=units), arch, build.state, op.path.name, side_path_only=True)
     if arch.name != "inceptionv1":
         raise edit_error(op, f"{op.path.name} is a clean-room circuit (no base:), compiled in InceptionV1's layout; the edit changes "
                          f"{arch.name}", "splice a base patch (base:, keep:) written for this architecture")
     build = compile_spec(spec, "compact")
     deepest = build.compact_layers[-1].name
-    records = {u.address: u.channel for u in build.units if u.address is not None}
-    units = spec_units(op, {u.address: u.layer for u in build.units if u.address is not None}, deepest)
+    units = spec_units(op, {u.address: u.layer for u in build.units if u.address is not None}, arch)
     if units[0].layer != deepest:
         raise edit_error(op, f"splice units from the circuit's deepest layer ({deepest}); {units[0].layer} units would cut the side path short")
-    return compact_side_circuit(replace(op, units=units), build.model(), records, deepest)
-
-
-def patches_a_base(spec) -> bool:
-    """Whether a circuit spec is written onto trained weights (base:, kept units, or a trained architecture)."""
-    return spec.base is not None or spec.architecture != "inceptionv1" or any(f.keep for f in spec.families)
+    records = {u.address: u.channel for u in build.units if u.address is not None}
+    return compact_side_circuit(op.path.name, units, build.model(), records, deepest)
 
 
 # Each architecture family's edit operations, by the name edit specs use (`splice` is applied

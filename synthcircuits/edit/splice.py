@@ -81,34 +81,63 @@ def replace_units(editor: StateEditor, op: EditOp, arch: Architecture, circuit: 
             for suffix in ("weight", "bias"):
                 editor.write(op.label, f"{key}.{suffix}", (row,), circuit[f"{key}.{suffix}"][row], f"{unit} from {label}")
         return None
+    return _side_circuit(plan, arch, circuit, label)
+
+
+def side_circuit(base: Mapping[str, Tensor], circuit: Mapping[str, Tensor], arch: Architecture, units: Sequence[UnitAddress],
+                 label: str) -> SideCircuit:
+    """The units on a side path that computes them as `circuit` does (from where it first differs
+    from `base`), whether or not a row copy would also be exact."""
+    return _side_circuit(plan_replacement(base, circuit, arch, units), arch, circuit, label)
+
+
+def _side_circuit(plan: RowCopy | SidePlan, arch: Architecture, circuit: Mapping[str, Tensor], label: str) -> SideCircuit:
     if isinstance(plan, RowCopy):
-        fork = arch.layers[arch.index(op.units[0].layer) - 1].name
-        plan = SidePlan(plan.units, side_paths(op.units, fork), "a splice runs beside the network")
-    return SideCircuit(label, dict(circuit), plan.paths, tuple(map(str, op.units)), plan.why)
+        fork = arch.layers[arch.index(plan.units[0].layer) - 1].name
+        plan = SidePlan(plan.units, side_paths(plan.units, fork), "a splice runs beside the network")
+    return SideCircuit(label, dict(circuit), plan.paths, tuple(map(str, plan.units)), plan.why)
 
 
-def compact_side_circuit(op: EditOp, circuit: CompactNet, records: Mapping[UnitAddress, int], layer: str) -> SideCircuit:
+def compact_side_circuit(label: str, units: Sequence[UnitAddress], circuit: CompactNet, records: Mapping[UnitAddress, int],
+                         layer: str) -> SideCircuit:
     """A clean-room circuit's units (`records`: address -> the circuit's channel) from the image."""
     by_point: dict[str, list[UnitAddress]] = {}
-    for unit in op.units:
+    for unit in units:
         by_point.setdefault(pre_activation_point(unit), []).append(unit)
-    paths = tuple(SidePath(layer, point, tuple(conv_row(u) for u in units), f"{layer}_pre_relu", tuple(records[u] for u in units), None)
-                  for point, units in by_point.items())
-    return SideCircuit(Path(op.path).name, circuit, paths, tuple(map(str, op.units)),
-                       "a clean-room circuit computes its own lower layers")
+    paths = tuple(SidePath(layer, point, tuple(conv_row(u) for u in us), f"{layer}_pre_relu", tuple(records[u] for u in us), None)
+                  for point, us in by_point.items())
+    return SideCircuit(label, circuit, paths, tuple(map(str, units)), "a clean-room circuit computes its own lower layers")
 
 
-def spec_units(op: EditOp, placed: Mapping[UnitAddress, str], deepest: str) -> tuple[UnitAddress, ...]:
-    """The units a splice or transplant names, else those the circuit pins in its deepest layer;
-    each must be one the circuit places."""
-    wanted = op.units or tuple(sorted(u for u, layer in placed.items() if layer == deepest))
+def patches_a_base(spec) -> bool:
+    """Whether a circuit spec is written onto trained weights (base:, kept units, or a trained architecture)."""
+    return spec.base is not None or spec.architecture != "inceptionv1" or any(f.keep for f in spec.families)
+
+
+def placed_units(spec, build) -> dict[UnitAddress, str]:
+    """The units a compiled circuit places at addresses of the network (kept trained units left
+    out), with their layers."""
+    kept = {f.name for f in spec.families if f.keep}
+    return {u.address: u.layer for u in build.units if u.address is not None and u.family not in kept}
+
+
+def chosen_units(named: Sequence[UnitAddress], placed: Mapping[UnitAddress, str], arch: Architecture, circuit: str) -> tuple[UnitAddress, ...]:
+    """The units named, else those the circuit places in its deepest layer; each must be one the
+    circuit places, all in one layer (UserError otherwise)."""
+    deepest = max(placed.values(), key=arch.index) if placed else None
+    wanted = tuple(named) or tuple(sorted(u for u, layer in placed.items() if layer == deepest))
     missing = [str(u) for u in wanted if u not in placed]
     if missing:
-        raise edit_error(op, f"{Path(op.path).name} does not place {', '.join(missing)}", "name units the circuit spec pins")
+        raise UserError(f"{circuit} does not place {', '.join(missing)}", hint="name units the circuit spec pins")
     if not wanted:
-        raise edit_error(op, f"{Path(op.path).name} pins no units in its deepest layer", "name the units: units: [...]")
+        raise UserError(f"{circuit} places no units of the network", hint="a circuit that reimplements units pins them: units: [...]")
+    one_layer(wanted, "a splice")
+    return wanted
+
+
+def spec_units(op: EditOp, placed: Mapping[UnitAddress, str], arch: Architecture) -> tuple[UnitAddress, ...]:
+    """`chosen_units` for an edit operation, its errors said at the operation's line."""
     try:
-        one_layer(wanted, "a splice")
+        return chosen_units(op.units, placed, arch, Path(op.path).name)
     except UserError as exc:
         raise edit_error(op, exc.message, exc.hint) from None
-    return tuple(wanted)

@@ -134,11 +134,11 @@ def write_report(report: Report, output: Path, steps: int = 128, size: int = 96,
             body.append(_dataset_section(report.dataset, str(unit.address), cache))
         if unit.spec_text:
             body.append(f"<h2>Spec</h2><pre>{html.escape(unit.spec_text)}</pre>")
-        _write_page(output / page_name(unit.address), f"{unit.address}", "\n".join(body))
+        write_page(output / page_name(unit.address), f"{unit.address}", "\n".join(body))
         index_rows.append((unit, vis[unit.address]))
     _write_index(report, output, index_rows)
     for name, body in report.sections:
-        _write_page(output / name, name, f"<p><a href='index.html'>index</a></p>{body}")
+        write_page(output / name, name, f"<p><a href='index.html'>index</a></p>{body}")
     return cache
 
 
@@ -274,10 +274,11 @@ def _write_index(report: Report, output: Path, rows: Sequence[tuple[ReportUnit, 
             body.append(f"<tr><td><img class='thumb' src='{vis}' alt=''></td><td><a href='{page_name(unit.address)}'>{unit.address}</a></td>"
                         f"<td>{html.escape(unit.family)}</td><td>{orientation}</td></tr>")
         body.append("</table>")
-    _write_page(output / "index.html", report.title, "\n".join(body))
+    write_page(output / "index.html", report.title, "\n".join(body))
 
 
-def _write_page(path: Path, title: str, body: str) -> None:
+def write_page(path: Path, title: str, body: str) -> None:
+    """A static page in the report's style, written atomically."""
     text = f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>{STYLE}</head><body>{body}{BROKEN_IMAGE_PROBE}</body></html>\n"
     with atomic_target(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
