@@ -53,3 +53,18 @@ def load_item(item: Item, size: int) -> Tensor:
         image = torch.nn.functional.interpolate(image[None], size=(size, size), mode="bilinear",
                                                 align_corners=False, antialias=True)[0]
     return image
+
+
+def require_readable(items: Sequence[Item], size: int) -> None:
+    """Return once one item reads (usually the first); if none does, a UserError naming the
+    first few and the count, before any run writes anything."""
+    reasons = []
+    for item in items:
+        try:
+            load_item(item, size)
+            return
+        except UserError as exc:
+            reasons.append(f"{item.name} ({exc.message.removeprefix(f'{item.name}: ').removeprefix(f'{item.path}: ')})")
+    shown = "; ".join(reasons[:3])
+    raise UserError(f"none of the {len(items)} images can be read: {shown}{' ...' if len(reasons) > 3 else ''}",
+                    hint="give images PIL can open (JPEG, PNG, ...)")

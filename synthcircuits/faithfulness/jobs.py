@@ -33,8 +33,8 @@ class MeansJob:
 
     def process(self, images: Tensor) -> dict[str, np.ndarray]:
         with torch.no_grad():
-            observed = self.runs.observed(images.to(next(self.runs.trained.parameters()).device))
-        return {"unit_means": torch.cat([o.double().mean((2, 3)) for o in observed], 1).cpu().numpy()}
+            _, observed, _ = self.runs.trunk(images.to(next(self.runs.trained.parameters()).device), with_circuit=False)
+        return {"unit_means": observed.double().mean((2, 3)).cpu().numpy()}
 
 
 class VariantsJob:
@@ -55,16 +55,15 @@ class VariantsJob:
         runs = self.runs
         device = next(runs.trained.parameters()).device
         means = torch.tensor(self.means, dtype=torch.float32, device=device)
-        split = [means[[j for j, (q, _) in enumerate(runs.slots) if q == p]] for p in range(len(runs.paths))]
         with torch.no_grad():
-            h, circuit = runs.trunk(images.to(device))
-            logits, readout = runs.run(h)
+            replaced_layer, _, circuit = runs.trunk(images.to(device))
+            logits, readout = runs.run(replaced_layer)
             log_p = torch.log_softmax(logits.double(), 1)
             out = {"trained.top5": predictions(log_p.exp(), 5, self.valid).cpu().numpy(),
                    "readout.count": np.full(len(images), readout[0].numel(), dtype=np.int64)}
             x = readout.double().flatten(1)
             for variant in self.variants:
-                other_logits, other_readout = runs.run(h, variant.sources, circuit, split)
+                other_logits, other_readout = runs.run(replaced_layer, variant.sources, circuit, means)
                 log_q = torch.log_softmax(other_logits.double(), 1)
                 y = other_readout.double().flatten(1)
                 out[f"{variant.name}.top5"] = predictions(log_q.exp(), 5, self.valid).cpu().numpy()

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor, nn
 
 from ..layout.address import UnitAddress
-from ..models.spliced import ReplacingTap, SidePath, circuit_values
+from ..models.spliced import SidePath, circuit_values
 from ..models.staged import NO_TAP, Tap
 
 SOURCES = ("trained", "zero", "mean", "circuit")
@@ -40,14 +40,18 @@ def variants_for(count: int, per_unit: bool) -> list[Variant]:
 
 
 class SplicedRuns:
-    """One trained network, one side circuit, and the units it replaces (all in `layer`)."""
+    """One trained network, one side circuit, and the units it replaces (all in `layer`).
+
+    The replaced layer runs once per batch, trained: a variant only changes the replaced units'
+    channels of its output (their ReLU of the chosen pre-activations; every other channel is the
+    trained one, bit for bit), and the stages above run per variant."""
 
     def __init__(self, trained: nn.Module, circuit: nn.Module, paths: Sequence[SidePath], units: Sequence[UnitAddress],
                  readout: str):
         self.trained, self.circuit, self.paths, self.units, self.readout = trained.eval(), circuit.eval(), tuple(paths), tuple(units), readout
         self.layer = self.paths[0].layer
         names = [name for name, _ in trained.stages()]
-        self.first_replaced = names.index(self.layer)
+        self.replaced_stage = names.index(self.layer)
         self.last = trained.architecture.classifier
         # unit j lives in path slot[j] = (path index, position among that path's channels)
         self.slots = [(p, k) for p, path in enumerate(self.paths) for k in range(len(path.channels))]
@@ -55,53 +59,51 @@ class SplicedRuns:
     def to(self, device: str) -> SplicedRuns:
         return SplicedRuns(self.trained.to(device), self.circuit.to(device), self.paths, self.units, self.readout)
 
-    def trunk(self, images: Tensor) -> tuple[Tensor, list[Tensor]]:
-        """The replaced layer's input, and each path's circuit values, for `images`."""
+    def trunk(self, images: Tensor, with_circuit: bool = True) -> tuple[Tensor, Tensor, Tensor | None]:
+        """The replaced layer's trained output, the replaced units' trained activations (N, k, H, W)
+        and (`with_circuit`) the circuit's pre-activations for them, in slot order."""
         kept = {"": images}
         forks = {p.fork for p in self.paths}
         h = self.trained.preprocess(images)
-        for name, stage in self.trained.stages()[: self.first_replaced]:
+        for name, stage in self.trained.stages()[: self.replaced_stage + 1]:
             h = stage(h, NO_TAP)
             if name in forks:
                 kept[name] = h
         device = images.device
-        values = [circuit_values(self.circuit, path, kept[path.fork or ""], torch.tensor(path.circuit_channels, device=device))
-                  for path in self.paths]
-        return h, values
+        if not with_circuit:
+            return h, h.index_select(1, self._channels(device)), None
+        circuit = torch.cat([circuit_values(self.circuit, path, kept[path.fork or ""], torch.tensor(path.circuit_channels, device=device))
+                             for path in self.paths], 1)
+        return h, h.index_select(1, self._channels(device)), circuit
 
-    def observed(self, images: Tensor) -> list[Tensor]:
-        """Each path's replaced units in the trained network: their activations (after the ReLU)."""
-        points = [path.point.removesuffix("_pre_relu") for path in self.paths]
-        tap = Tap(points)
-        h = self.trained.preprocess(images)
-        for name, stage in self.trained.stages()[: self.first_replaced + 1]:
-            h = tap(name, stage(h, tap))
-        return [tap.values[point].index_select(1, torch.tensor(path.channels, device=h.device)) for point, path in zip(points, self.paths)]
+    def _channels(self, device) -> Tensor:
+        return torch.tensor([u.channel for u in self.units], device=device)
 
-    def run(self, h: Tensor, sources: Sequence[str] | None = None, circuit: Sequence[Tensor] = (), means: Sequence[Tensor] = ()
+    def run(self, out: Tensor, sources: Sequence[str] | None = None, circuit: Tensor | None = None, means: Tensor | None = None
             ) -> tuple[Tensor, Tensor]:
-        """(logits, the readout layer's activations) from the replaced layer's input `h`, each unit
-        from its source (None: the trained network)."""
+        """(logits, the readout layer's activations) from the replaced layer's trained output
+        `out`, each unit from its source (None: all trained)."""
+        if sources is not None and any(s != "trained" for s in sources):
+            out = out.index_copy(1, self._channels(out.device), self.replacement(out, sources, circuit, means))
         tap = Tap([self.readout])
-        if sources is not None:
-            for p, path in enumerate(self.paths):
-                values, where = self._replacement(p, sources, circuit[p], means[p] if means else None)
-                if where is not None and bool(where.any()):
-                    tap = ReplacingTap(tap, path.point, torch.tensor(path.channels, device=h.device), values, where)
-        for name, stage in self.trained.stages()[self.first_replaced :]:
+        h = out
+        for name, stage in self.trained.stages()[self.replaced_stage + 1 :]:
             h = tap(name, stage(h, tap))
             if name == self.last:
                 break
         return h, tap.values[self.readout]
 
-    def _replacement(self, p: int, sources: Sequence[str], circuit: Tensor, means: Tensor | None) -> tuple[Tensor, Tensor]:
-        """Path `p`'s replacement values (N, k, H, W) and where they apply ((N, k) booleans)."""
-        own = [sources[j] for j, (q, _) in enumerate(self.slots) if q == p]
-        values = torch.zeros_like(circuit)
-        for k, source in enumerate(own):
-            if source == "circuit":
-                values[:, k] = circuit[:, k]
+    def replacement(self, out: Tensor, sources: Sequence[str], circuit: Tensor, means: Tensor | None) -> Tensor:
+        """The replaced units' activations (N, k, H, W): each its source's pre-activation through the ReLU."""
+        kept = out.index_select(1, self._channels(out.device))
+        columns = []
+        for j, source in enumerate(sources):
+            if source == "trained":
+                columns.append(kept[:, j])
+            elif source == "zero":
+                columns.append(torch.zeros_like(kept[:, j]))
             elif source == "mean":
-                values[:, k] = means[k]
-        where = torch.tensor([source != "trained" for source in own], device=circuit.device)
-        return values, where.expand(circuit.shape[0], -1)
+                columns.append(torch.full_like(kept[:, j], float(means[j])).clamp(min=0))
+            else:
+                columns.append(torch.relu(circuit[:, j]))
+        return torch.stack(columns, 1)
