@@ -216,7 +216,9 @@ def _schema(sub: argparse._SubParsersAction) -> None:
 def _verify(sub: argparse._SubParsersAction) -> None:
     p = _add(sub, "verify", "run a spec's checks on its build (or on given weights); exit 1 if any fails")
     p.add_argument("spec", type=opt.input_path, help="a circuit spec with a checks: section")
-    p.add_argument("--weights", type=opt.input_path, default=None, help="check these InceptionV1 weights at the spec's unit addresses instead")
+    p.add_argument("--weights", type=opt.input_path, default=None,
+                   help="check these weights (of the spec's architecture) at the spec's unit addresses instead; faithfulness: checks "
+                        "splice the circuit into them")
     p.add_argument("--target", default="inceptionv1", choices=["inceptionv1", "compact"], help=TARGET_HELP)
     _device(p)
     p.add_argument("--json", type=opt.output_file, default=None, help="also write the rows as JSON")

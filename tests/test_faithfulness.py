@@ -232,3 +232,28 @@ def test_faithfulness_refuses_bad_input_at_one_line(trained_file, photos, tmp_pa
     err = refused(["faithfulness", spec, *common[:2], "--images", labelled, "--class-map", mapping, *common[4:]], tmp_path, capsys)
     assert f"{mapping}:1:" in err
     assert "does not place mixed3b:7" in refused(["faithfulness", spec, *common, "--units", "3b:7"], tmp_path, capsys)
+
+
+def test_verify_holds_a_spec_to_its_faithfulness_claim(trained_file, photos, tmp_path, capsys):
+    spec = patch_spec(tmp_path, trained_file)
+    claim = f"checks:\n  - name: keeps the network's behaviour\n    faithfulness: {{images: {photos}, measure: kl, recovers_at_least: %s}}\n"
+    spec.write_text(spec.read_text() + claim % "-1000")
+    assert main(["verify", str(spec), "--weights", str(trained_file)]) == 0
+    printed = capsys.readouterr().out
+    assert "recovered KL(trained || edited) against mean ablation (6 images)" in printed and "pass" in printed
+    spec.write_text(spec.read_text().replace("recovers_at_least: -1000", "recovers_at_least: 1"))
+    assert main(["verify", str(spec), "--weights", str(trained_file)]) == 1  # a re-fitted circuit is never better than the units
+    assert "FAIL" in capsys.readouterr().out
+
+
+def test_a_faithfulness_claim_is_checked_at_its_line(trained_file, photos, tmp_path, capsys):
+    from tests.test_bad_input import refused
+
+    spec = patch_spec(tmp_path, trained_file)
+    text = spec.read_text()
+    spec.write_text(text + f"checks:\n  - faithfulness: {{images: nowhere, recovers_at_least: 0.5}}\n")
+    assert f"{spec}:15:20: " in refused(["check-spec", spec], tmp_path, capsys)
+    spec.write_text(text + f"checks:\n  - faithfulness: {{images: {photos}, measure: top5, recovers_at_least: 0.5}}\n")
+    assert "top5 accuracy needs labelled images" in refused(["check-spec", spec], tmp_path, capsys)
+    spec.write_text(text + f"checks:\n  - {{faithfulness: {{images: {photos}, recovers_at_least: 0.5}}, units: curve}}\n")
+    assert "units: belongs to a stimulus check" in refused(["check-spec", spec], tmp_path, capsys)

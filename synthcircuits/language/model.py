@@ -115,6 +115,22 @@ class Check:
 
 
 @dataclass(frozen=True)
+class FaithfulnessClaim:
+    """A clean-room test at the level of the network: spliced into the trained network, the
+    circuit recovers at least `recovers_at_least` of what ablating its units costs (run by `verify`)."""
+
+    name: str
+    images: Path
+    recovers_at_least: float
+    measure: str = "top1_agreement"
+    against: str = "mean"  # "mean" (mean ablation) or "zero" (silencing)
+    units: tuple[UnitAddress, ...] = ()
+    class_map: Path | None = None
+    limit: int | None = None
+    path: DocPath = ()
+
+
+@dataclass(frozen=True)
 class Spec:
     name: str
     description: str
@@ -122,6 +138,7 @@ class Spec:
     families: tuple[Family, ...]
     connections: tuple[Connection, ...] = ()
     checks: tuple[Check, ...] = ()
+    faithfulness: tuple[FaithfulnessClaim, ...] = ()
     base: Path | None = None
     zero: tuple[UnitAddress, ...] = ()
     bottleneck_channels: dict[str, tuple[int, ...]] = field(default_factory=dict)

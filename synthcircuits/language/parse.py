@@ -14,7 +14,7 @@ from ..layout.address import UnitAddress, parse_unit
 from ..layout.architectures import Architecture, Layer, get_architecture
 from ..layout.topology import feeding_layer, first_layer
 from ..taxonomy import FAMILIES_BY_NAME
-from .model import Check, Connection, Family, InputRule, PixelKernel, Spec, Tuning, UnitRef, mirror_angle
+from .model import Check, Connection, FaithfulnessClaim, Family, InputRule, PixelKernel, Spec, Tuning, UnitRef, mirror_angle
 from .schema import SPATIAL_RULES, validate_structure
 from .source import Source, parse_source, read_source
 
@@ -62,7 +62,8 @@ class _Builder:
             architecture=self.arch.name,
             families=families,
             connections=tuple(self._connection(i, raw, families) for i, raw in enumerate(self.data.get("connections", []))),
-            checks=tuple(self._check(i, raw, families) for i, raw in enumerate(self.data.get("checks", []))),
+            checks=tuple(self._check(i, raw, families) for i, raw in enumerate(self.data.get("checks", [])) if "faithfulness" not in raw),
+            faithfulness=tuple(self._faithfulness(i, raw) for i, raw in enumerate(self.data.get("checks", [])) if "faithfulness" in raw),
             base=base,
             zero=self._zero(base),
             bottleneck_channels=self._bottlenecks(base),
@@ -372,8 +373,43 @@ class _Builder:
                 raise self.src.error(path + ("kernel",), f"kernel must be square, odd and at most {limit}x{limit} here")
         return Connection(source, target, float(raw["weight"]) if "weight" in raw else None, kernel, path)
 
+    def _faithfulness(self, i: int, raw) -> FaithfulnessClaim:
+        """A network-level claim: its files exist, its units are addresses, and it stands alone."""
+        path = ("checks", i)
+        others = [key for key in ("units", "expect", "stimulus", "pictures") if key in raw]
+        if others:
+            raise self.src.error(path + (others[0],), f"a faithfulness: check measures the spliced network; {others[0]}: belongs to "
+                                 "a stimulus check", "write them as two checks")
+        claim = raw["faithfulness"]
+        where = path + ("faithfulness",)
+
+        def existing(key: str) -> Path:
+            found = Path(claim[key]) if Path(claim[key]).is_absolute() else self.base_dir / claim[key]
+            if not found.exists():
+                raise self.src.error(where + (key,), f"{found} does not exist", "give a path relative to this spec file")
+            return found
+
+        images = existing("images")
+        labelled = images.is_dir() and any(p.is_dir() for p in images.iterdir())
+        if claim.get("measure") in ("top1", "top5") and not labelled:
+            raise self.src.error(where + ("measure",), f"{claim['measure']} accuracy needs labelled images",
+                                 "give a folder with a subfolder per class (and class_map: for WordNet ids)")
+        units = []
+        for j, text in enumerate(claim.get("units", [])):
+            try:
+                units.append(parse_unit(text, self.arch))
+            except AddressError as exc:
+                raise self.src.error(where + ("units", j), exc.message, exc.hint) from None
+        return FaithfulnessClaim(raw.get("name", f"check {i + 1}"), images, float(claim["recovers_at_least"]),
+                                 claim.get("measure", "top1_agreement"), "zero" if claim.get("against") == "silencing" else "mean",
+                                 tuple(units), existing("class_map") if "class_map" in claim else None, claim.get("limit"), where)
+
     def _check(self, i: int, raw, families) -> Check:
         path = ("checks", i)
+        for key in ("units", "expect"):
+            if key not in raw:
+                raise self.src.error(path, f"a check needs {key}: (or is a faithfulness: claim)",
+                                     "e.g. {units: curve, expect: {preferred_orientation_within_deg: 15}}")
         names = [raw["units"]] if isinstance(raw["units"], str) else raw["units"]
         by_name = {f.name: f for f in families}
         units: list[UnitRef] = []

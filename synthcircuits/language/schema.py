@@ -346,9 +346,28 @@ CIRCLE_EXPECTATIONS = {
                                   "(a half circle of twice the radius, at 8 orientations)"},
 }
 
+FAITHFULNESS_MEASURES = ("top1_agreement", "kl", "readout_r", "top1", "top5")
+FAITHFULNESS = _object(
+    {
+        "images": {"type": "string", "description": "image folder (or one subfolder per class), list file or .npy batch, relative to "
+                   "this spec"},
+        "class_map": {"type": "string", "description": "lines `FOLDER_NAME label` naming class subfolders (needed for top1 and top5)"},
+        "measure": {"enum": list(FAITHFULNESS_MEASURES), "description": "top1_agreement (default) or kl with the trained network, "
+                    "readout_r (the next layer's correlation), top1 or top5 accuracy (labelled images)"},
+        "against": {"enum": ["mean_ablation", "silencing"], "description": "the ablation the circuit is set against (default mean_ablation)"},
+        "recovers_at_least": {"type": "number", "maximum": 1, "description": "1 - gap(spliced) / gap(ablated) must be at least this"},
+        "units": {"type": "array", "items": {"type": "string"}, "minItems": 1,
+                  "description": "the units spliced (default: the spec's units in its deepest layer)"},
+        "limit": {"type": "integer", "minimum": 1, "maximum": 1_000_000, "description": "at most this many images"},
+    },
+    ("images", "recovers_at_least"),
+    "the network-level claim: spliced into the trained network (verify --weights, else the spec's base), the circuit keeps at least "
+    "this fraction of what ablating its units costs",
+)
 CHECK = _object(
     {
         "name": {"type": "string"},
+        "faithfulness": FAITHFULNESS,
         "units": {
             "oneOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}, "minItems": 1}],
             "description": "a family name, or a list of family names and pinned unit addresses",
@@ -365,8 +384,9 @@ CHECK = _object(
                    "minProperties": 1},
         "comment": _COMMENT,
     },
-    ("units", "expect"),
-    "an expectation about the compiled units, run by synthcircuits verify",
+    (),
+    "an expectation about the compiled units (units: and expect:), or a faithfulness: claim about the circuit spliced into the "
+    "trained network, run by synthcircuits verify",
 )
 
 SPEC_SCHEMA: dict[str, Any] = {
