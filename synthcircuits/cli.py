@@ -359,8 +359,10 @@ def _report(sub: argparse._SubParsersAction) -> None:
                    help="a `decompile --report` folder: copied into the report and linked from its index")
     p.add_argument("--census", type=opt.input_path, default=None,
                    help="a `census` output folder: its tables on a page of the report, its contact sheets copied and linked")
+    p.add_argument("--faithfulness", type=opt.input_path, default=None,
+                   help="a `faithfulness` output folder: its table on a page of the report, linked from its index")
     p.set_defaults(handler=_body("draw", "run_report", "source", "output_dir", "units", "steps", "size", "edits", "images", "device", "arch",
-                                 "dataset_examples", "canvas", "decompiled", "census"))
+                                 "dataset_examples", "canvas", "decompiled", "census", "faithfulness"))
 
 
 def _tuning(sub: argparse._SubParsersAction) -> None:

@@ -206,6 +206,15 @@ def test_the_command_writes_strict_json_a_page_and_resumes(trained_file, photos,
     assert "<pre>" in (out / "faithfulness.html").read_text()
     assert main(argv) == 0  # a second run reads the finished shards
     assert "resuming" in capsys.readouterr().err
+    from browser import assert_page_whole
+
+    assert "recovered" in assert_page_whole(out / "faithfulness.html", tmp_path / "profile")
+    report = tmp_path / "report"
+    assert main(["report", str(trained_file), "-o", str(report), "--steps", "2", "--size", "32", "--units", "mixed3b:379",
+                 "--faithfulness", str(out)]) == 0
+    dom = assert_page_whole(report / "faithfulness.html", tmp_path / "profile")
+    assert "faithfulness/faithfulness.html" in dom and "against mean ablation" in dom
+    assert "faithfulness.html" in (report / "index.html").read_text()
 
 
 def test_faithfulness_refuses_bad_input_at_one_line(trained_file, photos, tmp_path, capsys):

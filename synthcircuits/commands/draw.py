@@ -88,7 +88,8 @@ def _objective_file(kind: str, path: str) -> Tensor:
 
 def run_report(source_path: Path, output: Path, units_text: str | None, steps: int, size: int, edits: Path | None,
                images: Path | None, device: str, architecture: str | None = None, dataset_examples: Path | None = None,
-               canvas: str = "receptive", decompiled: Path | None = None, census: Path | None = None) -> int:
+               canvas: str = "receptive", decompiled: Path | None = None, census: Path | None = None,
+               faithfulness: Path | None = None) -> int:
     check_network_input(1, size, size, f"a {size} px feature visualisation", backward=True)
     dataset = read_dataset_examples(dataset_examples) if dataset_examples is not None else None
     source = open_model(source_path, device, architecture)
@@ -119,6 +120,10 @@ def run_report(source_path: Path, output: Path, units_text: str | None, steps: i
             from ..viz.report import census_section
 
             sections.append(census_section(census, output))
+        if faithfulness is not None:
+            from ..viz.report import faithfulness_section
+
+            sections.append(faithfulness_section(faithfulness, output))
         cache = write_report(Report(title, source, units, sections, dataset), output, steps=steps, size=size, canvas=canvas)
     print(f"saved {output / 'index.html'} ({len(units)} unit pages; {cache.drawn} pictures drawn, the rest cached)")
     return 0

@@ -244,6 +244,19 @@ def census_section(folder: Path, output: Path) -> tuple[str, str]:
             f"articles'.</p><p><a href='census/index.html'>the census with its contact sheets</a></p><pre>{html.escape(text)}</pre>")
 
 
+def faithfulness_section(folder: Path, output: Path) -> tuple[str, str]:
+    """A `faithfulness` folder's page and JSON copied under OUTPUT/faithfulness/, and a page with its table."""
+    page, tables = folder / "faithfulness.html", folder / "faithfulness.md"
+    if not page.is_file() or not tables.is_file():
+        raise UserError(f"{folder} is not a faithfulness folder (no faithfulness.html and faithfulness.md)",
+                        hint="write one with `synthcircuits faithfulness CIRCUIT --weights W --images DIR -o DIR`")
+    _copy_pages(folder, output / "faithfulness", [page, tables, folder / "faithfulness.json"])
+    text = tables.read_text(encoding="utf-8").replace("```", "")
+    return ("faithfulness.html", "<h1>Faithfulness</h1><p>The circuit spliced into the trained network in place of its units, against "
+            "silencing and mean-ablating them.</p><p><a href='faithfulness/faithfulness.html'>the measurement</a></p>"
+            f"<pre>{html.escape(text)}</pre>")
+
+
 def _copy_pages(folder: Path, target: Path, files: Sequence[Path]) -> None:
     for path in files:
         if path.is_file():
