@@ -172,3 +172,44 @@ def test_trained_early_layers_hold_high_low_frequency_and_boundary_units(bvlc_we
     assert main(["find", "inception_3b", "--weights", str(bvlc_weights), "--family", "boundary", "-o", str(tmp_path / "b")]) == 0
     found = [u for u in json.loads((tmp_path / "b" / "find.json").read_text())["units"] if u["member"]]
     assert len(found) >= 3 and any(u["branch"] == "5x5" for u in found)
+
+
+# -- the articles' splice on the real network (issue 32) ------------------------------------
+
+SPLICE = ROOT / "specs" / "splices" / "bvlc_curves_3b.yaml"
+PHOTOS = ROOT.parent / "shared" / "data" / "imagenet_sample"
+
+
+def test_the_decompiled_curves_spliced_into_bvlc_change_their_units_and_nothing_else(bvlc_weights, tmp_path):
+    from synthcircuits.compile import compile_spec
+    from synthcircuits.edit import apply_edits, edited_model, parse_edit
+    from synthcircuits.language import load_spec
+
+    trained = load_model(bvlc_weights)
+    edit = parse_edit(f"synthcircuits_edit: 1\nname: s\narchitecture: bvlc_googlenet\nedits:\n  - splice: {{spec: {SPLICE}}}\n",
+                      str(tmp_path / "e.yaml"))
+    spliced = edited_model(apply_edits(trained.state_dict(), edit))
+    rebuilt = compile_spec(load_spec(SPLICE), "inceptionv1", base=trained.state_dict()).model()
+    images = torch.rand(2, 3, 224, 224, generator=torch.Generator().manual_seed(2))
+    points = ["inception_3a", "inception_3b", "inception_3b_5x5_bottleneck"]
+    ours, theirs, circuit = (capture(m, images, points) for m in (spliced, trained, rebuilt))
+    units = [324, 326, 335, 358, 361, 368, 386, 394, 408, 413]
+    others = [c for c in range(480) if c not in units]
+    assert torch.equal(ours["inception_3a"], theirs["inception_3a"])
+    assert torch.equal(ours["inception_3b_5x5_bottleneck"], theirs["inception_3b_5x5_bottleneck"])  # the draft's own runs beside
+    assert torch.equal(ours["inception_3b"][:, others], theirs["inception_3b"][:, others])
+    torch.testing.assert_close(ours["inception_3b"][:, units], circuit["inception_3b"][:, units], rtol=1e-5, atol=1e-4)
+    assert not torch.allclose(ours["inception_3b"][:, units], theirs["inception_3b"][:, units])
+
+
+@pytest.mark.skipif(not (PHOTOS / "images").is_dir(), reason="the shared ImageNet sample is not on this machine (CI has it)")
+def test_faithfulness_of_the_decompiled_curves_on_real_photos(bvlc_weights, tmp_path):
+    out = tmp_path / "f"
+    assert main(["faithfulness", str(SPLICE), "--weights", str(bvlc_weights), "--images", str(PHOTOS / "images"), "--class-map",
+                 str(PHOTOS / "wnids.txt"), "--limit", "48", "--no-per-unit", "-o", str(out), "--workers", "0"]) == 0
+    record = json.loads((out / "faithfulness.json").read_text())
+    # The first 48 photos, as an independent script with run-time hooks counts them (tests/test_faithfulness.py checks the method).
+    assert record["top1_changes"] == {"trained": 0, "zero": 6, "mean": 5, "circuit": 2}
+    assert record["measures"]["zero"]["kl"]["value"] == pytest.approx(0.0776, abs=2e-4)
+    assert record["measures"]["mean"]["kl"]["value"] == pytest.approx(0.0606, abs=2e-4)
+    assert record["measures"]["circuit"]["kl"]["value"] == pytest.approx(0.0192, abs=2e-4)

@@ -16,6 +16,8 @@ from ..outputs import atomic_target
 from ..viz.report import write_page
 from .common import open_model
 
+SHARD_SIZE = 64
+
 
 def run_faithfulness(circuit: Path, weights: Path, images: Path, class_map: Path | None, units: str | None, output: Path,
                      batch_size: int, workers: int, device: str, ray: str | None, per_unit: bool, limit: int | None) -> int:
@@ -30,7 +32,8 @@ def run_faithfulness(circuit: Path, weights: Path, images: Path, class_map: Path
     items = list_items(images, mapping, arch.name, limit)
     named = opened.parse_units(units) if units else []
     side = open_circuit(circuit, trained.state_dict(), arch, named)
-    options = RunOptions(batch_size=batch_size, workers=workers, device=device)
+    # Shards of 64: the progress bar moves (a variant pass costs several forwards an image) and a stop loses little.
+    options = RunOptions(batch_size=batch_size, workers=workers, device=device, shard_size=SHARD_SIZE)
     report = measure_faithfulness(trained, side, items, output, options, ray, per_unit, weights_label=str(weights))
     print(report.tables())
     write_outputs(report, output)
