@@ -291,3 +291,31 @@ def test_bootstrap_intervals_are_exact_at_the_extremes_and_paired():
     half = np.arange(400) % 2 == 0
     mixed = bootstrap_accuracy({("top1", "before"): half, ("top1", "after"): half, ("top5", "before"): half, ("top5", "after"): right[:1].repeat(400)})
     assert 0.44 < mixed["top1_before_low"] < 0.5 < mixed["top1_before_high"] < 0.56
+
+
+def test_transplant_from_weights_carries_the_donors_bottleneck_and_names_its_channels(random_inceptionv1, images, tmp_path):
+    base = random_inceptionv1.state_dict()
+    donor = {k: v.clone() for k, v in base.items()}
+    donor["mixed3b_5x5_bottleneck_pre_relu_conv.weight"][[3, 4]] *= -1  # channels every 5x5 unit reads
+    donor["mixed3b_5x5_pre_relu_conv.weight"][59] *= 2  # 3b:379's own row
+    donor_file = save_safetensors(donor, tmp_path / "donor.safetensors")
+    result = apply_edits(base, edit(f"  - transplant: {{weights: {donor_file}, units: [3b:379]}}\n", tmp_path / "e.yaml"))
+    assert not result.changes and "mixed3b 5x5 bottleneck channel(s) 3-4" in result.log_table()
+    ours = capture(edited_model(result), images, ["mixed3b"])["mixed3b"]
+    theirs = capture(random_inceptionv1, images, ["mixed3b"])["mixed3b"]
+    donors = capture(load_model(donor_file), images, ["mixed3b"])["mixed3b"]
+    others = [c for c in range(480) if c != 379]
+    assert torch.equal(ours[:, others], theirs[:, others])
+    torch.testing.assert_close(ours[:, 379], donors[:, 379], rtol=1e-5, atol=1e-5)
+
+
+def test_transplant_copies_the_row_where_that_is_exact(random_inceptionv1, tmp_path):
+    base = random_inceptionv1.state_dict()
+    donor = {k: v.clone() for k, v in base.items()}
+    donor["mixed3b_1x1_pre_relu_conv.weight"][7] += 1.0  # a 1x1 unit reads mixed3a directly: its row is all it has
+    donor_file = save_safetensors(donor, tmp_path / "donor.safetensors")
+    result = apply_edits(base, edit(f"  - transplant: {{weights: {donor_file}, units: [3b:7]}}\n", tmp_path / "e.yaml"))
+    assert not result.sides
+    changed = {k for k in base if not torch.equal(result.state[k], base[k])}
+    assert changed == {"mixed3b_1x1_pre_relu_conv.weight"}
+    assert torch.equal(result.state["mixed3b_1x1_pre_relu_conv.weight"][7], donor["mixed3b_1x1_pre_relu_conv.weight"][7])
