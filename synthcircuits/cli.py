@@ -8,9 +8,11 @@ Specs are validated with `check-spec`; any command's options are shown by `synth
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 import sys
 from collections.abc import Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from . import __version__
@@ -60,7 +62,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 2
         if "threads" in vars(args):
             set_threads(args.threads)
-        with running_command(sys.argv[1:] if argv is None else argv), transaction():
+        with running_command(sys.argv[1:] if argv is None else argv), messages_on_stderr(), transaction():
             return args.handler(args)  # every output appears together when the command succeeds, or none does
     except UserError as exc:
         print(f"{exc.kind}: {exc}", file=sys.stderr)
@@ -71,6 +73,30 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # `synthcircuits layers | head`: the reader left; stop quietly
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 141
+
+
+class _StderrHandler(logging.Handler):
+    """The library's messages (`logging.getLogger("synthcircuits")`) as lines on whatever
+    sys.stderr is when they are said: `resuming ...`, `note: ...`."""
+
+    def emit(self, record: logging.LogRecord) -> None:
+        prefix = "note: " if record.levelno >= logging.WARNING else ""
+        print(prefix + record.getMessage(), file=sys.stderr)
+
+
+@contextmanager
+def messages_on_stderr():
+    """While a command runs, the package's log messages of level INFO and up go to stderr; the
+    logger is left as it was found (a notebook that imports the library keeps its own setup)."""
+    logger = logging.getLogger("synthcircuits")
+    handler, level = _StderrHandler(), logger.level
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
 
 
 def build_parser() -> argparse.ArgumentParser:

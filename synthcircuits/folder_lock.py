@@ -14,9 +14,9 @@ from __future__ import annotations
 import errno
 import fcntl
 import json
+import logging
 import os
 import socket
-import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -26,6 +26,8 @@ from pathlib import Path
 from .errors import UserError
 from .invocation import command_argv
 from .outputs import make_folders, when_outputs_are_written
+
+log = logging.getLogger(__name__)  # the command line shows these on stderr; a library caller routes them
 
 LOCK_NAME = ".synthcircuits.lock"
 _HELD: set[Path] = set()  # folders this process holds: a command and its runner share one lock
@@ -86,7 +88,7 @@ def locked_folder(folder: str | Path) -> Iterator[Holder | None]:
         stale = _parse(os.pread(fd, 4096, 0).decode("utf-8", "replace"))
         _write(fd, path, json.dumps(asdict(Holder.me())) + "\n")
         if stale is not None:
-            print(f"note: took over the lock on {folder} left by {stale.describe()}, which is no longer running", file=sys.stderr)
+            log.warning("took over the lock on %s left by %s, which is no longer running", folder, stale.describe())
         yield stale
     finally:
         when_outputs_are_written(lambda: _release(key, path, fd))

@@ -8,6 +8,7 @@ physical memory (what is left for the user's other work stays the larger part).
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from functools import cache
 
 from .errors import UserError
@@ -30,12 +31,23 @@ MAX_CLASS_MAP_BYTES = 16 << 20  # ImageNet's 1,000-line map is ~30 KB
 
 @cache
 def memory_budget() -> int:
-    """Bytes one command may plan to use: a quarter of physical memory, at least 1 GiB."""
+    """Bytes one command may plan to use: a quarter of the memory it may have (physical memory,
+    or a container's cgroup `memory.max` where that is lower), at least 1 GiB."""
     try:
         total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
         total = 8 << 30
-    return max(1 << 30, total // 4)
+    limit = cgroup_memory_limit()
+    return max(1 << 30, min(total, limit or total) // 4)
+
+
+def cgroup_memory_limit(path: Path = Path("/sys/fs/cgroup/memory.max")) -> int | None:
+    """A cgroup v2 memory limit in bytes (None where there is none), as threads.py reads `cpu.max`."""
+    try:
+        text = path.read_text().strip()
+    except OSError:
+        return None
+    return int(text) if text.isdigit() and int(text) > 0 else None
 
 
 def gib(n: float) -> str:

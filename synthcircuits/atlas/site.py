@@ -11,7 +11,6 @@ arrow or k previous, u or Escape up to the layer. `index.html#find=3b:379` opens
 from __future__ import annotations
 
 import html
-import json
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from ..taxonomy import FAMILIES_BY_NAME, FAMILY_TABLE, OTHER
 from ..viz.weight_diagram import weight_colour
 from .plan import AtlasLayer, AtlasUnit
 from .weights import Link, UnitLinks
+from ..jsontext import strict_json
 
 PALETTE = ["#e6194b", "#3cb44b", "#4363d8", "#f58231", "#911eb4", "#42d4f4", "#f032e6", "#bfef45", "#fabed4", "#469990",
            "#dcbeff", "#9a6324", "#800000", "#aaffc3", "#808000", "#ffd8b1", "#000075", "#a9a9a9", "#e6beff", "#ffe119"]
@@ -110,7 +110,7 @@ def write_site(output: Path, title: str, model: str, layers: Sequence[AtlasLayer
     aliases = {a: u.page for layer in layers for u in layer.units for a in u.aliases}
     index = {"title": title, "layers": [{"name": l.name, "page": l.page, "units": len(l.units)} for l in layers], "aliases": aliases}
     with atomic_target(output / "atlas.js") as tmp:
-        tmp.write_text("window.ATLAS = " + json.dumps(index, separators=(",", ":")) + ";\n", encoding="utf-8")
+        tmp.write_text("window.ATLAS = " + strict_json(index, separators=(",", ":")) + ";\n", encoding="utf-8")
     with atomic_target(output / "site.js") as tmp:
         tmp.write_text(SITE_JS, encoding="utf-8")
     _write_index(output, title, model, layers, views, images)

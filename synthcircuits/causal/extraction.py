@@ -28,6 +28,7 @@ from ..layout.keys import conv_row
 from ..models.capture import capture
 from ..models.expanded import expanded_layer_weights
 from ..probe.tuning import ProbeUnit, RadialSweep, TuningCurve, radial_tuning
+from ..language.emit import comment, path_scalar, scalar
 from .attribution import Target
 from .edges import edge_attribution
 from .interventions import Intervention, intervened
@@ -112,13 +113,13 @@ def draft_spec(extraction: Extraction, model: nn.Module, base: Path, weights_lab
     lines = [
         "# Drafted by `synthcircuits extract`: edit it, then `synthcircuits build` / `verify` it.",
         f"# {len(kept)} of {len(extraction.ranked)} inputs of {t} keep {extraction.fidelity:.1%} of its activation "
-        f"(asked: {extraction.fraction:.0%}) at {list(extraction.position)} on {extraction.stimuli or 'the given stimuli'},",
+        f"(asked: {extraction.fraction:.0%}) at {list(extraction.position)} on {comment(extraction.stimuli or 'the given stimuli')},",
         "# the other inputs patched to their means. Each kernel is the trained expanded weight of that edge.",
         "synthcircuits: 1",
-        f"name: extracted-{t.layer}-{t.channel}",
-        f"description: the inputs of {t} in {weights_label} that explain its activation",
+        f"name: {scalar(f'extracted-{t.layer}-{t.channel}')}",
+        f"description: {scalar(f'the inputs of {t} in {weights_label} that explain its activation')}",
         "architecture: inceptionv1",
-        f"base: {base}",
+        f"base: {path_scalar(base)}",
     ]
     if t.branch in ("3x3", "5x5"):
         channels = least_read_bottleneck_channels(model.state_dict(), t.layer, t.branch, [conv_row(t)], len(kept))

@@ -3,7 +3,6 @@ circuit extraction from the command line (the library does the work: `synthcircu
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import torch
@@ -33,6 +32,7 @@ from ..viz.attribution_maps import save_heatmaps
 from ..viz.images import save_images
 from .common import model_options, open_model
 from .edit import base_weights_path
+from ..jsontext import strict_json
 
 
 def image_items(paths: list[Path], architecture: str, class_map: Path | None = None, limit: int | None = None) -> list[Item]:
@@ -85,7 +85,7 @@ def run_patch_command(spec_path: Path, weights: Path | None, architecture: str |
     print(report.tables())
     target = output_dir / "patch.json"
     with atomic_target(target) as tmp:
-        tmp.write_text(json.dumps({"spec": spec.name, "spec_sha256": spec.content_hash, "weights": source.label, "size": size,
+        tmp.write_text(strict_json({"spec": spec.name, "spec_sha256": spec.content_hash, "weights": source.label, "size": size,
                                    **report.as_json()}, indent=1))
     print(f"\nsaved {target}")
     return 0
@@ -241,7 +241,7 @@ def unit_names(arch, layer: str, channels: int) -> list[str]:
 
 def _write_json(path: Path, data: dict) -> None:
     with atomic_target(path) as tmp:
-        tmp.write_text(json.dumps(data, indent=1))
+        tmp.write_text(strict_json(data, indent=1))
     print(f"saved {path}")
 
 

@@ -10,7 +10,6 @@ runner's resumable examples/ folder."""
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +37,7 @@ from ..taxonomy import ARTICLE_SHARES, FAMILY_TABLE, OTHER
 from ..viz import Neuron, Request, Settings, visualise_many
 from ..viz.report import BROKEN_IMAGE_PROBE, STYLE
 from .common import designed_units, model_options
+from ..jsontext import strict_json
 
 FORMAT = 1
 
@@ -82,7 +82,7 @@ def _census(source: OpenedModel, layers: list[str], output: Path, device: str, v
         report.append((census, counterpart, shares, found, sheets, text))
         summary["layers"].append(_layer_json(census, counterpart, shares, found, sheets))
     with atomic_target(output / "census.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=1))
+        tmp.write_text(strict_json(summary, indent=1))
     _write_parquet(results, output / "census.parquet")
     with atomic_target(output / "census.md") as tmp:
         tmp.write_text("\n\n".join(f"```\n{entry[-1]}\n```" for entry in report) + "\n")

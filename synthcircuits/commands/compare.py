@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..errors import UserError
@@ -16,6 +15,7 @@ from ..opened import SPEC_SUFFIXES
 from .common import open_model
 from ..tables import format_table
 from ..viz import plot_tuning
+from ..jsontext import strict_json
 
 
 def default_units(path: Path) -> list[UnitAddress]:
@@ -85,7 +85,7 @@ def run_compare(a: Path, b: Path, units: str | None, radius: float, step: float,
     robust = geometry_rows(source_a, source_b, results) if geometry else []
     make_folders(output)
     with atomic_target(output / "compare.json") as tmp:
-        tmp.write_text(json.dumps({"a": source_a.label, "b": source_b.label, "rotate_b": rotate_b, "sweep": {"kind": sweep_name, **{k: (None if v == float("inf") else v) for k, v in sweep.__dict__.items()}},
+        tmp.write_text(strict_json({"a": source_a.label, "b": source_b.label, "rotate_b": rotate_b, "sweep": {"kind": sweep_name, **{k: (None if v == float("inf") else v) for k, v in sweep.__dict__.items()}},
                                    "units": [r.as_json() for r in results],
                                    "geometry": [{"a": ra, "b": rb} for ra, rb in robust]}, indent=1))
     panels = [(r.unit, [("A", r.curve_a), (f"{label_b} same unit", r.curve_b), (f"{label_b} best: {r.best_match}", r.best_curve)]) for r in results]

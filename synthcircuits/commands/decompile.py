@@ -3,7 +3,6 @@ reproduces them, with the fits and the round trip."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..decompile import decompile
@@ -18,6 +17,7 @@ from ..probe.tuning import ProbeUnit, RadialSweep
 from ..language import parse_spec
 from ..tables import format_table
 from .common import open_model
+from ..jsontext import strict_json
 
 DEFAULT_TARGETS = 10
 CALIBRATIONS = 1  # orientation corrections after the first round trip
@@ -58,7 +58,7 @@ def run_decompile(weights: Path, architecture: str | None, units_text: str, inpu
         tmp.write_text(text)
     summary = output.with_suffix(".json")
     with atomic_target(summary) as tmp:
-        tmp.write_text(json.dumps({"weights": source.label, "layer": targets[0].layer, "inputs": result.input_layer, "family": kind.name,
+        tmp.write_text(strict_json({"weights": source.label, "layer": targets[0].layer, "inputs": result.input_layer, "family": kind.name,
                                    "rules": [{"family": r.source.label, "kind": r.source.kind, "units": [str(u.address) for u in r.source.units],
                                               "parts": [{"spatial": p.spatial, "params": p.params, "table": p.table} for p in r.parts],
                                               "r": r.r, "explained": r.explained, "energy": r.energy} for r in result.rules],

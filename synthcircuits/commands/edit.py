@@ -20,6 +20,7 @@ from ..edit.spec import EditSpec, check_weights_architecture, load_edit
 from ..causal.patch_spec import PatchSpec
 from ..language.source import SpecError
 from ..models.spliced import SIDE_PATHS_KEY, SPLICED, SplicedModel
+from ..jsontext import strict_json
 
 
 def base_weights_path(spec: EditSpec | PatchSpec, weights: Path | None) -> Path:
@@ -83,7 +84,7 @@ def run_edit(edit_path: Path, weights: Path | None, images: Path | None, mean_im
         target = json_out or (output.with_suffix(".effect.json") if output else None)
         if target:
             with atomic_target(target) as tmp:
-                tmp.write_text(json.dumps({"edit": spec.name, "edit_hash": spec.content_hash, "weights": str(source),
+                tmp.write_text(strict_json({"edit": spec.name, "edit_hash": spec.content_hash, "weights": str(source),
                                            "log": result.log_json(), **report.as_json()}, indent=1))
             print(f"saved {target}")
     return 0

@@ -3,7 +3,6 @@ of the network's behaviour it keeps, against silencing and mean-ablating the uni
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..dataset.items import list_items, read_class_map
@@ -15,6 +14,7 @@ from ..models.inceptionv1 import InceptionV1
 from ..outputs import atomic_target
 from ..viz.report import write_page
 from .common import open_model
+from ..jsontext import strict_json
 
 SHARD_SIZE = 64
 
@@ -43,7 +43,7 @@ def run_faithfulness(circuit: Path, weights: Path, images: Path, class_map: Path
 
 def write_outputs(report: FaithfulnessReport, output: Path) -> None:
     with atomic_target(output / "faithfulness.json") as tmp:
-        tmp.write_text(json.dumps(report.as_json(), indent=1, allow_nan=False), encoding="utf-8")
+        tmp.write_text(strict_json(report.as_json(), indent=1), encoding="utf-8")
     with atomic_target(output / "faithfulness.md") as tmp:
         tmp.write_text("```\n" + report.tables() + "\n```\n", encoding="utf-8")
     write_page(output / "faithfulness.html", f"faithfulness: {report.circuit}", report.page())

@@ -4,7 +4,6 @@ and write a table, JSON and a contact sheet of the members' tuning curves (and, 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ..errors import UserError
@@ -19,6 +18,7 @@ from ..tables import format_table
 from ..taxonomy import FAMILIES_BY_NAME, UnitFamily, family_named
 from ..viz import Neuron, Request, Settings, plot_tuning, save_grid, visualise_many
 from .common import model_options
+from ..jsontext import strict_json
 
 SHEET_UNITS = 24
 SHEET_COLUMNS = 6
@@ -57,7 +57,7 @@ def _find_in_table(source: OpenedModel, layer: Layer, family: UnitFamily, output
     print(format_table(["unit", "branch", "confidence", *family.numbers], rows) if rows else "no member")
     make_folders(output)
     with atomic_target(output / "find.json") as tmp:
-        tmp.write_text(json.dumps({"model": source.label, "architecture": arch.name, "layer": layer.name, "family": family.name,
+        tmp.write_text(strict_json({"model": source.label, "architecture": arch.name, "layer": layer.name, "family": family.name,
                                    "rule": [str(c) for c in family.rule], "members": [u.as_json() for u in members],
                                    "units": [u.as_json() for u in census.units]}, indent=1))
     sheet = family_sheet(census, family, output / "find.png")
@@ -81,7 +81,7 @@ def _find(source: OpenedModel, layer: Layer, family: str, output: Path, limit: i
     print(find_table(rows[:limit], family))
     make_folders(output)
     with atomic_target(output / "find.json") as tmp:
-        tmp.write_text(json.dumps({"model": source.label, "architecture": arch.name, "layer": layer.name, "family": family,
+        tmp.write_text(strict_json({"model": source.label, "architecture": arch.name, "layer": layer.name, "family": family,
                                    "sweep": sweep.__dict__, "units": [r.as_json() for r in rows]}, indent=1))
     shown = members[:SHEET_UNITS] or rows[:SHEET_UNITS]
     sheet = contact_sheet(shown, output / "find.png")

@@ -8,7 +8,6 @@ sheet per layer (sheets/<layer>.png: each pair's strongest inputs and their flip
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import numpy as np
@@ -28,6 +27,7 @@ from ..symmetry.answers import MirrorJob, battery_batches, battery_picture, batt
 from ..symmetry.sheet import pairs_sheet
 from ..tables import format_table
 from .common import model_options
+from ..jsontext import strict_json
 
 FORMAT = 1
 SHOWN = 15  # pairs in the printed table
@@ -124,7 +124,7 @@ def _report(source: OpenedModel, found: list[LayerMirrors], output: Path, items:
                                   "pairs": [[a.unit, b.unit, a.correlation] for a, b in found_pairs],
                                   "sheet": str(sheet.relative_to(output)) if sheet else None, "units": [u.as_json() for u in units]})
     with atomic_target(output / "mirrors.json") as tmp:
-        tmp.write_text(json.dumps(summary, indent=1, allow_nan=False))
+        tmp.write_text(strict_json(summary, indent=1))
     with atomic_target(output / "mirrors.md") as tmp:
         tmp.write_text("\n\n".join(f"```\n{t}\n```" for t in texts) + "\n")
     if skipped:

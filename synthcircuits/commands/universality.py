@@ -6,7 +6,6 @@ index.html and one examples PNG per layer pairing."""
 from __future__ import annotations
 
 import html
-import json
 from pathlib import Path
 
 from ..census.battery import KINDS, Scale
@@ -17,6 +16,7 @@ from ..outputs import atomic_target, make_folders, safe_name
 from ..tables import format_table
 from ..taxonomy import FAMILIES_BY_NAME, OTHER
 from ..viz.report import BROKEN_IMAGE_PROBE, STYLE
+from ..jsontext import strict_json
 
 PER_NETWORK = 3
 
@@ -42,7 +42,7 @@ def run_universality(folders: list[Path], output: Path, names: str | None) -> in
                         "families": [{"family": f, "title": t, "counts": [c for c, _ in cells], "shares": [s for _, s in cells]}
                                      for f, t, cells in share_table(pairing)]})
     with atomic_target(output / "universality.json") as tmp:
-        tmp.write_text(json.dumps({"networks": [{"name": c.name, "census": str(c.folder)} for c in censuses], "pairings": entries}, indent=1))
+        tmp.write_text(strict_json({"networks": [{"name": c.name, "census": str(c.folder)} for c in censuses], "pairings": entries}, indent=1))
     with atomic_target(output / "universality.md") as tmp:
         tmp.write_text("\n\n".join(f"```\n{t}\n```" for t in texts) + "\n")
     _write_page(censuses, texts, entries, output / "index.html")

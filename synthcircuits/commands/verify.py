@@ -26,6 +26,7 @@ from ..viz.objectives import Neuron
 from ..probe.tuning import ProbeUnit, RadialSweep
 from ..language import Spec, load_spec
 from .common import open_model
+from ..jsontext import strict_json
 
 
 def designed_units(build: Build, on_trained_layout: bool = False) -> list[DesignedUnit]:
@@ -122,7 +123,7 @@ def run_verify(spec_path: Path, weights: Path | None, target: str, device: str, 
         print(robustness_table(robust))
     if json_out:
         with atomic_target(json_out) as tmp:
-            tmp.write_text(json.dumps({"spec": spec.name, "spec_hash": spec.content_hash, "source": str(source),
+            tmp.write_text(strict_json({"spec": spec.name, "spec_hash": spec.content_hash, "source": str(source),
                                        "rows": [asdict(r) for r in rows], "geometry": robustness_json(robust)}, indent=1))
     return 1 if failed else 0
 

@@ -21,6 +21,7 @@ from ..tables import format_table
 from .graph import CircuitGraph, build_graph
 from .lower import BottleneckUse, compact_index, lower_compact, lower_inceptionv1
 from .placement import assign_channels
+from ..jsontext import strict_json
 
 TARGETS = ("inceptionv1", "compact")
 
@@ -100,7 +101,7 @@ class Build:
         return "\n".join(lines)
 
     def units_json(self) -> str:
-        return json.dumps({"spec": self.spec.name, "spec_hash": self.spec.content_hash, "target": self.target,
+        return strict_json({"spec": self.spec.name, "spec_hash": self.spec.content_hash, "target": self.target,
                            "units": [u.as_json() for u in self.units]}, indent=1)
 
 

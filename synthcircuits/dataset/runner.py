@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import signal
 import socket
-import sys
 import tempfile
 import threading
 import time
@@ -40,6 +40,7 @@ from tqdm import tqdm
 
 from ..errors import Stopped, UserError
 from ..folder_lock import locked_folder
+from ..images import DECODING
 from ..invocation import command_argv, rerun_text
 from ..limits import MAX_IMAGE_SIDE, MAX_SHARDS
 from ..outputs import atomic_target, make_folders
@@ -51,6 +52,7 @@ from .shards import (FAILED_INDEX, FAILED_REASON, Job, RunOptions, Shard, batch_
                      steady_heap)
 
 RECORD_FORMAT = 2  # job.json's layout; folders of other formats are not resumed
+log = logging.getLogger(__name__)  # the command line shows these on stderr; a library caller routes them
 T = TypeVar("T")
 
 
@@ -81,7 +83,7 @@ def run_job(job: Job, items: Sequence[Item], folder: Path, options: RunOptions =
                             hint=f"to compute from the images as they are now, use a new output folder or delete {folder / 'shards'}")
         clear_shards(folder, check)
         if check.whole or check.damaged or check.unfinished:
-            print(f"resuming {folder}: {check.describe()}", file=sys.stderr)
+            log.info("resuming %s: %s", folder, check.describe())
         _compute(job, items, folder, shards, check.todo(), options, ray, kept)
     return [s.path(folder) for s in shards]
 
@@ -206,7 +208,7 @@ def _claim(folder: Path, job: Job, items: Sequence[Item], options: RunOptions) -
     """Record what this folder's shards are for; refuse to mix in another job's."""
     record = json.loads(json.dumps({
         "format": RECORD_FORMAT, "job": job.describe(), "items": len(items), "shard_size": options.shard_size,
-        "size": options.size, "items_sha256": hashlib.sha256("\n".join(i.name for i in items).encode()).hexdigest()}))
+        "size": options.size, "decoding": DECODING, "items_sha256": hashlib.sha256("\n".join(i.name for i in items).encode()).hexdigest()}))
     make_folders(folder / "shards")
     if (folder / "job.json").is_file():
         differences = _differences(read_job_record(folder), record)
@@ -233,6 +235,9 @@ def _differences(previous: dict | None, record: dict) -> list[str]:
         said += [f"the job's {key} differs" for key in sorted(set(then) | set(now)) if then.get(key) != now.get(key)]
     if (previous.get("items"), previous.get("items_sha256")) != (record["items"], record["items_sha256"]):
         said.append(f"the images differ ({previous.get('items')} listed then, {record['items']} now)")
+    if previous.get("decoding") != record["decoding"]:
+        said.append(f"its images were decoded another way ({previous.get('decoding') or 'before decoding was recorded'}; now "
+                    f"{record['decoding']})")
     for key, option in (("shard_size", "--shard-size"), ("size", "--size")):
         if previous.get(key) != record[key]:
             said.append(f"{option} was {previous.get(key)}, now {record[key]}")

@@ -10,6 +10,7 @@ import numpy as np
 from torch import nn
 
 from ..compile.claims import least_read_bottleneck_channels
+from ..language.emit import comment, path_scalar, scalar
 from ..layout.keys import conv_row
 from . import Decompilation
 from .families import MeasuredFamily
@@ -31,7 +32,7 @@ def draft_spec(result: Decompilation, model: nn.Module, base: Path, label: str, 
     layer = targets.units[0].address.layer
     lines = [
         "# Drafted by `synthcircuits decompile`: edit it, then `synthcircuits build` / `verify` it.",
-        f"# {len(targets.units)} units of {layer} in {label} as {kind.title}, from {result.input_layer}.",
+        f"# {len(targets.units)} units of {layer} in {comment(label)} as {kind.title}, from {result.input_layer}.",
         "# Each input family's trained expanded weights onto the units were fitted with the spec language's rules:",
     ]
     for rule in result.rules:
@@ -52,10 +53,10 @@ def draft_spec(result: Decompilation, model: nn.Module, base: Path, label: str, 
     biases = np.array(list(result.biases.values()))
     lines += [
         "synthcircuits: 1",
-        f"name: decompiled-{layer}",
-        f"description: {len(targets.units)} {layer} units of {label}, decompiled from {result.input_layer}",
-        f"architecture: {arch.name}",
-        f"base: {base}",
+        f"name: {scalar(f'decompiled-{layer}')}",
+        f"description: {scalar(f'{len(targets.units)} {layer} units of {label}, decompiled from {result.input_layer}')}",
+        f"architecture: {scalar(arch.name)}",
+        f"base: {path_scalar(base)}",
     ]
     claims = _claims(result, model)
     if claims:

@@ -12,6 +12,8 @@ full forward.
 
 from __future__ import annotations
 
+import inspect
+import math
 import operator
 from dataclasses import dataclass, replace
 
@@ -56,12 +58,22 @@ class Trace:
         return spans
 
 
+def tracer_settings() -> dict:
+    """What create_feature_extractor traces with by default (math and torchvision.ops wrapped,
+    torchvision.ops' modules kept whole), written out with public names only; tests/test_architectures.py
+    holds it to torchvision's own defaults."""
+    import torchvision.ops
+
+    leaves = [obj for _, obj in inspect.getmembers(torchvision.ops) if inspect.isclass(obj) and issubclass(obj, nn.Module)]
+    return {"autowrap_modules": (math, torchvision.ops), "leaf_modules": leaves}
+
+
 def trace_network(net: nn.Module, input_size: int) -> Trace:
     """Trace `net` (eval mode) and read its layers and spans; runs it once on a blank image."""
     # The same tracer settings as create_feature_extractor, so node names agree with capture's.
     from torchvision.models import feature_extraction  # 2 s to import: only when a network is traced
 
-    tracer = feature_extraction.NodePathTracer(**feature_extraction._set_default_tracer_kwargs(None))
+    tracer = feature_extraction.NodePathTracer(**tracer_settings())
     was_training = net.training
     net.eval()
     graph = tracer.trace(net)

@@ -8,21 +8,22 @@ from collections.abc import Sequence
 import numpy as np
 from pathlib import Path
 
-import matplotlib
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+from PIL import Image
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-from PIL import Image  # noqa: E402
-
-from ..outputs import atomic_target  # noqa: E402
-from ..probe.tuning import TuningCurve  # noqa: E402
+from ..outputs import atomic_target
+from ..probe.tuning import TuningCurve
 
 
 def _grid(n: int):
-    """A figure with one small axes per panel, five to a row."""
+    """A figure with one small axes per panel, five to a row: a `Figure` on its own Agg canvas, so
+    drawing touches neither pyplot's global figures nor the caller's matplotlib backend."""
     cols = min(5, n)
     rows = math.ceil(n / cols)
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.6 * rows), squeeze=False)
+    fig = Figure(figsize=(3.2 * cols, 2.6 * rows))
+    FigureCanvasAgg(fig)
+    axes = fig.subplots(rows, cols, squeeze=False)
     for ax in list(axes.flat)[n:]:
         ax.axis("off")
     return fig, axes
@@ -33,7 +34,6 @@ def _save(fig, path: str | Path) -> Path:
     path = Path(path)
     with atomic_target(path) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
-    plt.close(fig)
     return path
 
 
@@ -78,7 +78,6 @@ def plot_tuning_each(panels: Panels, paths: Sequence[str | Path], normalise: boo
         with atomic_target(Path(path)) as tmp:
             Image.fromarray(box[..., :3].copy()).save(tmp, format="PNG")
         written.append(Path(path))
-    plt.close(fig)
     return written
 
 
