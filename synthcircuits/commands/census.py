@@ -9,7 +9,6 @@ runner's resumable examples/ folder."""
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 import numpy as np
@@ -35,7 +34,7 @@ from ..outputs import atomic_target, make_folders, safe_name
 from ..tables import format_table
 from ..taxonomy import ARTICLE_SHARES, FAMILY_TABLE, OTHER
 from ..viz import Neuron, Request, Settings, visualise_many
-from ..viz.report import BROKEN_IMAGE_PROBE, STYLE
+from ..pages import write_page
 from .common import designed_units, model_options
 from ..jsontext import strict_json
 
@@ -185,29 +184,15 @@ def _write_parquet(results: list[LayerCensus], path: Path) -> None:
 
 
 def _write_page(source: OpenedModel, report, evidence, path: Path) -> None:
-    e = html.escape
-    body = [f"<h1>Census of {e(source.label)}</h1>",
-            "<p>Every unit through one battery of synthetic stimuli; each is given the first family of the table whose rule it "
-            "meets, or <em>other</em> with the reason. Shares beside the articles' (Olah et al. 2020) where the layer has an "
-            "InceptionV1 counterpart.</p>"]
-    if evidence:
-        body.append(f"<p>Dataset evidence: {evidence.images} images; sheets show each unit's strongest crops.</p>")
+    layers = []
     for census, counterpart, shares, found, sheets, text in report:
-        body.append(f"<h2 id='{e(safe_name(census.layer))}'>{e(census.layer)}</h2><pre>{e(text)}</pre>")
-        for f in FAMILY_TABLE:
-            if f.name in sheets:
-                count = sum(u.family == f.name for u in census.units)
-                rule = ", ".join(str(c) for c in f.rule)
-                body.append(f"<h3>{e(f.title)} ({count})</h3><p><code>{e(rule)}</code></p><img src='{e(sheets[f.name])}' alt='{e(f.name)}'>")
         others = [u for u in census.units if u.family == OTHER]
-        if others:
-            body.append(f"<h3>other ({len(others)})</h3><table><tr><th>unit</th><th>why</th></tr>"
-                        + "".join(f"<tr><td>{e(u.unit)}</td><td>{e(u.note)}</td></tr>" for u in others[:200]) + "</table>")
-    body.append("<h2>Families</h2><table><tr><th>family</th><th>rule</th><th>stimuli</th></tr>"
-                + "".join(f"<tr><td>{e(f.name)}</td><td><code>{e(', '.join(str(c) for c in f.rule))}</code></td><td>{e(' '.join(f.stimuli))}</td></tr>"
-                          for f in FAMILY_TABLE) + "</table>")
-    text = (f"<!doctype html><html><head><meta charset='utf-8'><title>census</title>{STYLE}</head><body>{''.join(body)}"
-            f"{BROKEN_IMAGE_PROBE}</body></html>\n")
-    with atomic_target(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        layers.append({
+            "name": census.layer, "anchor": safe_name(census.layer), "text": text,
+            "sheets": [{"title": f.title, "family": f.name, "href": sheets[f.name], "rule": ", ".join(str(c) for c in f.rule),
+                        "count": sum(u.family == f.name for u in census.units)} for f in FAMILY_TABLE if f.name in sheets],
+            "others": [(u.unit, u.note) for u in others[:200]], "other_count": len(others)})
+    families = [{"name": f.name, "rule": ", ".join(str(c) for c in f.rule), "stimuli": " ".join(f.stimuli)} for f in FAMILY_TABLE]
+    write_page(path, "census.html", title="census", model=source.label, evidence_images=evidence.images if evidence else None,
+               layers=layers, families=families)
 

@@ -5,7 +5,6 @@ Each opens its model first and parses unit addresses against that model's archit
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 import numpy as np
@@ -28,7 +27,7 @@ from ..viz.featurevis import Request, Settings, visualise_many
 from ..viz.images import save_grid
 from ..viz.objective_text import parse_objective
 from ..viz.objectives import Channel, Neuron, Objective
-from ..viz.report import Report, ReportUnit, family_texts, write_report
+from ..viz.report import Report, ReportUnit, Section, census_section, decompiled_section, faithfulness_section, family_texts, write_report
 from .common import model_options, open_model
 
 MAX_DIRECTION = 100_000  # entries of a direction vector: wider than any layer of the supported networks
@@ -111,18 +110,12 @@ def run_report(source_path: Path, output: Path, units_text: str | None, steps: i
     with locked_folder(output):  # one run writes a report folder: a second is refused, naming this one
         sections = []
         if edits is not None:
-            sections.append(("edit.html", _edit_section(source, edits, images)))
+            sections.append(_edit_section(source, edits, images))
         if decompiled is not None:
-            from ..viz.report import decompiled_section
-
             sections.append(decompiled_section(decompiled, output))
         if census is not None:
-            from ..viz.report import census_section
-
             sections.append(census_section(census, output))
         if faithfulness is not None:
-            from ..viz.report import faithfulness_section
-
             sections.append(faithfulness_section(faithfulness, output))
         cache = write_report(Report(title, source, units, sections, dataset), output, steps=steps, size=size, canvas=canvas)
     print(f"saved {output / 'index.html'} ({len(units)} unit pages; {cache.drawn} pictures drawn, the rest cached)")
@@ -134,14 +127,14 @@ def _example_units(source: OpenedModel) -> str:
     return f"{layer.name}:0,{layer.name}:1"
 
 
-def _edit_section(source: OpenedModel, edits: Path, images: Path | None) -> str:
+def _edit_section(source: OpenedModel, edits: Path, images: Path | None) -> Section:
     if images is None:
         raise UserError("a report of an edit needs --images DIR to measure its effect on")
     edit = load_edit(edits)
     result = apply_edits(source.model.state_dict(), edit)
     report = measure_effect(source.model, edited_model(result), list_images(images, architecture=source.architecture.name))
-    return (f"<h1>Edit: {html.escape(edit.name)}</h1><h2>Changes</h2><pre>{html.escape(result.log_table())}</pre>"
-            f"<h2>Effect on {html.escape(str(images))}</h2><pre>{html.escape(report.tables())}</pre>")
+    return Section("edit.html", "report_edit.html", {"name": edit.name, "log": result.log_table(), "images": str(images),
+                                                      "effect": report.tables()})
 
 
 def run_tuning(sources: list[Path], units_text: str, radii: list[float], step: float, output: Path, device: str,

@@ -12,7 +12,7 @@ from ..faithfulness import measure_faithfulness, open_circuit
 from ..faithfulness.report import FaithfulnessReport
 from ..models.inceptionv1 import InceptionV1
 from ..outputs import atomic_target
-from ..viz.report import write_page
+from ..pages import write_page
 from .common import open_model
 from ..jsontext import strict_json
 
@@ -46,4 +46,5 @@ def write_outputs(report: FaithfulnessReport, output: Path) -> None:
         tmp.write_text(strict_json(report.as_json(), indent=1), encoding="utf-8")
     with atomic_target(output / "faithfulness.md") as tmp:
         tmp.write_text("```\n" + report.tables() + "\n```\n", encoding="utf-8")
-    write_page(output / "faithfulness.html", f"faithfulness: {report.circuit}", report.page())
+    write_page(output / "faithfulness.html", "faithfulness.html", title=f"faithfulness: {report.circuit}", circuit=report.circuit,
+               back=False, link=None, tables=report.tables())

@@ -5,7 +5,6 @@ index.html and one examples PNG per layer pairing."""
 
 from __future__ import annotations
 
-import html
 from pathlib import Path
 
 from ..census.battery import KINDS, Scale
@@ -15,7 +14,7 @@ from ..errors import UserError
 from ..outputs import atomic_target, make_folders, safe_name
 from ..tables import format_table
 from ..taxonomy import FAMILIES_BY_NAME, OTHER
-from ..viz.report import BROKEN_IMAGE_PROBE, STYLE
+from ..pages import write_page
 from ..jsontext import strict_json
 
 PER_NETWORK = 3
@@ -88,15 +87,6 @@ def _grid(kind: str, field_px: int):
 
 
 def _write_page(censuses: list[Census], texts: list[str], entries: list[dict], path: Path) -> None:
-    e = html.escape
-    body = [f"<h1>Universality: {e(', '.join(c.name for c in censuses))}</h1>",
-            "<p>Each layer of the first network beside the layer of every other network whose receptive field is closest. "
-            "Shares are of each layer's units; each cell of the pictures is a network's clearest member of the family, shown by "
-            "its strongest stimulus.</p>"]
-    for text, entry in zip(texts, entries):
-        body.append(f"<h2>{e(' ~ '.join(x['network'] + ' ' + x['layer'] for x in entry['layers']))}</h2><pre>{e(text)}</pre>"
-                    f"<img src='{e(entry['examples'])}' alt='best examples'>")
-    page = (f"<!doctype html><html><head><meta charset='utf-8'><title>universality</title>{STYLE}</head><body>{''.join(body)}"
-            f"{BROKEN_IMAGE_PROBE}</body></html>\n")
-    with atomic_target(path) as tmp:
-        tmp.write_text(page, encoding="utf-8")
+    shown = [{"heading": " ~ ".join(x["network"] + " " + x["layer"] for x in entry["layers"]), "text": text, "examples": entry["examples"]}
+             for text, entry in zip(texts, entries)]
+    write_page(path, "universality.html", title="universality", networks=", ".join(c.name for c in censuses), entries=shown)

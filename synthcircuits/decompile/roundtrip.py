@@ -4,7 +4,6 @@ feature visualisations)."""
 
 from __future__ import annotations
 
-import html
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -14,10 +13,11 @@ from torch import nn
 
 from ..compile import compile_spec
 from ..models.expanded import expanded_layer_weights
-from ..outputs import atomic_target
+
 from ..probe.tuning import ProbeUnit, TuningCurve, angle_difference
 from ..language import Spec
 from ..tables import format_table
+from ..pages import write_page
 from . import Decompilation
 
 
@@ -93,7 +93,7 @@ def write_report(trip: RoundTrip, result: Decompilation, model: nn.Module, folde
     # Profiles over orientation (or hue) difference; a single input unit's part is one gain, listed above instead.
     shown = [(f"{r.source.label} -> units ({p.words}, r {r.r:.2f})", [a for a, _ in p.table], p.profile)
              for r in result.rules for p in r.parts if len(p.table) > 1]
-    profiles = f"<img src='assets/{plot_profiles(shown, assets / 'profiles.png').name}' alt='fitted profiles'>" if shown else ""
+    profiles = f"assets/{plot_profiles(shown, assets / 'profiles.png').name}" if shown else None
     units = [u.address for u in result.targets.units]
     pictures: dict[str, list] = {}
     if vis_steps:
@@ -105,24 +105,14 @@ def write_report(trip: RoundTrip, result: Decompilation, model: nn.Module, folde
     for k, (unit, trip_row) in enumerate(zip(units, trip.units)):
         a, b = trip.curves[str(unit)]
         tuning = plot_tuning([(str(unit), [("trained", a), ("rebuilt", b)])], assets / f"tuning_{unit.channel}.png", normalise=False)
-        cell = f'<img src="assets/{tuning.name}" alt="tuning of {unit}">'
-        if pictures:
-            vis = save_grid([[pictures["trained"][k], pictures["rebuilt"][k]]], assets / f"vis_{unit.channel}.png")
-            cell += f'<img src="assets/{vis.name}" alt="feature visualisations of {unit}, trained then rebuilt" height="160">'
-        rows.append(f"<tr><td>{html.escape(str(unit))}</td><td>{trip_row.weight_r:.3f}</td><td>{trip_row.tuning_r:.3f}</td>"
-                    f"<td>{trip_row.preferred_difference:.1f}</td><td>{cell}</td></tr>")
-    rules = "".join(f"<li>{html.escape(r.source.label)} ({html.escape(r.source.members)}): {html.escape(r.pattern)}"
-                    f"{_gains(r)}, r {r.r:.3f}, explained variance {r.explained:.1%}, {r.energy:.1%} of the weight energy</li>"
-                    for r in result.rules)
-    page = (f"<!doctype html><meta charset='utf-8'><title>decompiled {html.escape(units[0].layer)}</title>"
-            "<style>body{font-family:sans-serif;margin:2em} td{padding:4px 8px;vertical-align:middle} img{margin-right:8px}</style>"
-            f"<h1>Decompiled {len(units)} units of {html.escape(units[0].layer)} from {html.escape(result.input_layer)}</h1>"
-            f"<ul>{rules}</ul>{profiles}"
-            "<h2>Round trip</h2><table><tr><th>unit</th><th>weight r</th><th>tuning r</th><th>preferred difference (deg)</th>"
-            "<th>tuning; feature visualisations (trained, rebuilt)</th></tr>" + "".join(rows) + "</table>")
-    with atomic_target(folder / "index.html") as tmp:
-        tmp.write_text(page)
-    return folder / "index.html"
+        vis = save_grid([[pictures["trained"][k], pictures["rebuilt"][k]]], assets / f"vis_{unit.channel}.png") if pictures else None
+        rows.append({"unit": str(unit), "weight_r": trip_row.weight_r, "tuning_r": trip_row.tuning_r,
+                     "difference": trip_row.preferred_difference, "tuning": f"assets/{tuning.name}",
+                     "vis": f"assets/{vis.name}" if vis is not None else None})
+    rules = [f"{r.source.label} ({r.source.members}): {r.pattern}{_gains(r)}, r {r.r:.3f}, explained variance {r.explained:.1%}, "
+             f"{r.energy:.1%} of the weight energy" for r in result.rules]
+    return write_page(folder / "index.html", "roundtrip.html", title=f"decompiled {units[0].layer}", count=len(units),
+                      layer=units[0].layer, input_layer=result.input_layer, rules=rules, profiles=profiles, rows=rows)
 
 
 def _gains(rule) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 from dataclasses import dataclass, field
 
 from ..tables import format_table
@@ -82,12 +81,3 @@ class FaithfulnessReport:
                           "recovered_against_mean_ablation": {m: e.as_json() for m, e in u.recovered.items()}} for u in self.per_unit],
             "skipped": [{"image": name, "reason": reason} for name, reason in self.skipped],
         }
-
-    def page(self) -> str:
-        """The report as an HTML body (tables as on the terminal, with a reading guide)."""
-        guide = ("<p>Four networks ran over the same images: the trained one, the replaced units silenced, the units at their mean "
-                 "activation over the images, and the units taking the circuit's values on the same image (everything else trained, "
-                 "bit for bit). A circuit that does the units' job keeps the network's behaviour better than their mean does: its "
-                 "recovered fraction against mean ablation is above 0 (the Curve Circuits article's hand-written curves recovered "
-                 "0.57 of what removing the trained curves cost, in top-5 accuracy).</p>")
-        return (f"<h1>Faithfulness: {html.escape(self.circuit)}</h1>{guide}<pre>{html.escape(self.tables())}</pre>")

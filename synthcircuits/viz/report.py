@@ -9,7 +9,6 @@ only draws what changed.
 from __future__ import annotations
 
 import hashlib
-import html
 import json
 import shutil
 from collections.abc import Callable, Sequence
@@ -23,6 +22,7 @@ from ..dataset.results import DatasetExamples
 from ..errors import AddressError, UserError
 from ..layout.address import UnitAddress
 from ..models.weights import content_hash
+from ..pages import write_page
 from ..outputs import atomic_target, make_folders, pending
 from ..language.source import compose_limited
 from ..probe.tuning import ProbeUnit, RadialSweep, radial_tuning
@@ -33,15 +33,13 @@ from .objectives import Neuron
 from .tuning_plot import plot_tuning_each
 from .weight_diagram import draw_weight_diagram, incoming_kernels, strongest
 
-BROKEN_IMAGE_PROBE = (
-    "<script>window.addEventListener('load',function(){var n=0;for(var i=0;i<document.images.length;i++)"
-    "{var m=document.images[i];if(!m.complete||m.naturalWidth===0)n++;}document.body.setAttribute('data-broken-images',n);});</script>"
-)
-STYLE = (
-    "<style>body{font-family:sans-serif;margin:2em;max-width:1100px}img{max-width:100%}"
-    "table{border-collapse:collapse}td,th{padding:4px 8px;border-bottom:1px solid #ddd;text-align:left}"
-    "pre{background:#f6f6f6;padding:1em;overflow:auto}.thumb{width:64px;height:64px}</style>"
-)
+@dataclass(frozen=True)
+class Section:
+    """An extra page of a report: its file name, the template that draws it, and what it shows."""
+
+    name: str
+    template: str
+    context: dict
 
 
 @dataclass
@@ -57,7 +55,7 @@ class Report:
     title: str
     source: OpenedModel
     units: list[ReportUnit]
-    sections: list[tuple[str, str]] = field(default_factory=list)  # extra pages: (file name, html body)
+    sections: list[Section] = field(default_factory=list)  # extra pages
     dataset: DatasetExamples | None = None  # shown on each unit page that it has rows for
 
 
@@ -122,23 +120,15 @@ def write_report(report: Report, output: Path, steps: int = 128, size: int = 96,
     pages = {u.address for u in report.units}
     index_rows = []
     for unit in tqdm(report.units, desc="report pages", unit="page", leave=False):
-        body = [f"<p><a href='index.html'>index</a></p><h1>{html.escape(str(unit.address))}</h1>"]
-        if unit.family:
-            designed = f", designed orientation {unit.orientation:g} deg" if unit.orientation is not None else ""
-            body.append(f"<p>family <b>{html.escape(unit.family)}</b>{designed}</p>")
-        body.append(f"<h2>Feature visualisation</h2><img src='{vis[unit.address]}' alt='feature visualisation of {unit.address}' "
-                    "width='256'>")
-        body.append(f"<h2>Tuning</h2><img src='{tuning[unit.address]}' alt='radial tuning of {unit.address}'>")
-        body.append(_weights_section(report.source, unit, cache, pages))
-        if report.dataset is not None:
-            body.append(_dataset_section(report.dataset, str(unit.address), cache))
-        if unit.spec_text:
-            body.append(f"<h2>Spec</h2><pre>{html.escape(unit.spec_text)}</pre>")
-        write_page(output / page_name(unit.address), f"{unit.address}", "\n".join(body))
+        write_page(output / page_name(unit.address), "report_unit.html", title=str(unit.address), address=str(unit.address),
+                   family=unit.family, orientation=unit.orientation, vis=vis[unit.address], tuning=tuning[unit.address],
+                   weights=_weights_section(report.source, unit, cache, pages),
+                   dataset=_dataset_section(report.dataset, str(unit.address), cache) if report.dataset is not None else None,
+                   spec_text=unit.spec_text)
         index_rows.append((unit, vis[unit.address]))
     _write_index(report, output, index_rows)
-    for name, body in report.sections:
-        write_page(output / name, name, f"<p><a href='index.html'>index</a></p>{body}")
+    for section in report.sections:
+        write_page(output / section.name, section.template, title=section.name, **section.context)
     return cache
 
 
@@ -173,11 +163,11 @@ def draw_tuning(report: Report, cache: AssetCache, sweep: RadialSweep) -> dict[U
     return {address: cache.href(path) for address, path in paths.items()}
 
 
-def _weights_section(source: OpenedModel, unit: ReportUnit, cache: AssetCache, pages: set[UnitAddress]) -> str:
+def _weights_section(source: OpenedModel, unit: ReportUnit, cache: AssetCache, pages: set[UnitAddress]) -> dict:
     try:
         kernels = strongest(incoming_kernels(source, unit.address))
     except ValueError as exc:  # the first conv reads pixels; a traced add or pool has no one conv
-        return f"<h2>Weights</h2><p>{html.escape(str(exc))}</p>"
+        return {"problem": str(exc)}
     picture = cache.get("weights", [str(unit.address)], lambda p: draw_weight_diagram(f"{unit.address} <- strongest inputs", kernels, p))
     links = []
     for k in kernels:
@@ -185,52 +175,44 @@ def _weights_section(source: OpenedModel, unit: ReportUnit, cache: AssetCache, p
             address = source.parse_unit(k.name)
         except AddressError:  # a compact build's unpinned unit, named family[index]
             address = None
-        label = html.escape(k.name)
-        links.append(f"<a href='{page_name(address)}'>{label}</a>" if address in pages else label)
-    return (f"<h2>Weights</h2><img src='{picture}' alt='weight diagram of {unit.address}'>"
-            f"<p>inputs (red excites, blue inhibits): {', '.join(links) or 'none'}</p>")
+        links.append({"name": k.name, "page": page_name(address) if address in pages else None})
+    return {"problem": None, "picture": picture, "links": links}
 
 
-def _dataset_section(dataset: DatasetExamples, unit: str, cache: AssetCache) -> str:
+def _dataset_section(dataset: DatasetExamples, unit: str, cache: AssetCache) -> dict:
     """The unit's strongest dataset examples and a strip sampled by sigma bin, as receptive-field crops."""
     rows, stats = dataset.examples.get(unit, []), dataset.stats.get(unit)
     if not rows or stats is None:
-        return f"<h2>Dataset examples</h2><p>{html.escape(str(dataset.folder))} has no examples of {html.escape(unit)}</p>"
+        return {"missing": f"{dataset.folder} has no examples of {unit}"}
 
-    def figure(row: dict, caption: str) -> str:
+    def figure(row: dict, caption: str) -> dict:
         png = dataset.crop_png(row)
-        if png is None:
-            return f"<figure>{html.escape(Path(row['image']).name)}<figcaption>{caption}</figcaption></figure>"
-        asset = cache.get("crop", [hashlib.sha256(png).hexdigest()], lambda p: _write_bytes(png, p))
-        return (f"<figure style='display:inline-block;margin:4px'><img src='{asset}' width='96' alt='{html.escape(row['image'])}'>"
-                f"<figcaption>{caption}</figcaption></figure>")
+        asset = None if png is None else cache.get("crop", [hashlib.sha256(png).hexdigest()], lambda p: _write_bytes(png, p))
+        return {"asset": asset, "image": row["image"], "name": Path(row["image"]).name, "caption": caption}
 
-    top = [figure(r, f"{r['activation']:.3g}") for r in rows if r["kind"] == "top"]
     last = max(r["bin"] for r in rows)
 
     def bin_label(b: int) -> str:
-        return f"&ge;{b}" if b == last else f"{b}-{b + 1}"
+        return f"\u2265{b}" if b == last else f"{b}-{b + 1}"
 
-    bins = [figure(r, f"{bin_label(r['bin'])} &sigma;: {r['activation']:.3g}") for r in rows if r["kind"] == "sigma"]
-    summary = (f"{stats['images']} images; mean {stats['mean']:.3g}, std {stats['std']:.3g}, median {stats['q50']:.3g}, "
-               f"max {stats['max']:.3g}")
-    return (f"<h2>Dataset examples</h2><p>{html.escape(summary)}</p><h3>Strongest</h3>{''.join(top)}"
-            f"<h3>By activation, in standard deviations above the mean</h3>{''.join(bins)}")
+    return {"missing": None,
+            "summary": (f"{stats['images']} images; mean {stats['mean']:.3g}, std {stats['std']:.3g}, median {stats['q50']:.3g}, "
+                        f"max {stats['max']:.3g}"),
+            "top": [figure(r, f"{r['activation']:.3g}") for r in rows if r["kind"] == "top"],
+            "bins": [figure(r, f"{bin_label(r['bin'])} \u03c3: {r['activation']:.3g}") for r in rows if r["kind"] == "sigma"]}
 
 
-def decompiled_section(folder: Path, output: Path) -> tuple[str, str]:
+def decompiled_section(folder: Path, output: Path) -> Section:
     """A `decompile --report` folder copied under OUTPUT/decompiled/, and a page linking it."""
     index = folder / "index.html"
     if not index.is_file() or not (folder / "assets").is_dir():
         raise UserError(f"{folder} is not a decompile report (no index.html and assets/)",
                         hint="write one with `synthcircuits decompile ... --report DIR`")
     _copy_pages(folder, output / "decompiled", [index, *sorted(p for p in (folder / "assets").iterdir() if p.suffix == ".png" and p.is_file())])
-    return ("decompiled.html", "<h1>Decompiled units</h1><p>The trained units, decompiled into a draft spec and rebuilt: "
-            "fitted rules, round-trip numbers, tuning and feature visualisations side by side.</p>"
-            "<p><a href='decompiled/index.html'>the round-trip report</a></p>")
+    return Section("decompiled.html", "report_decompiled.html", {})
 
 
-def census_section(folder: Path, output: Path) -> tuple[str, str]:
+def census_section(folder: Path, output: Path) -> Section:
     """A `census` folder's page and contact sheets copied under OUTPUT/census/, and a page with its
     tables linking it."""
     index, tables = folder / "index.html", folder / "census.md"
@@ -239,22 +221,19 @@ def census_section(folder: Path, output: Path) -> tuple[str, str]:
                         hint="write one with `synthcircuits census LAYERS ... -o DIR`")
     sheets = sorted(p for p in (folder / "sheets").rglob("*.png") if p.is_file() and not p.is_symlink())
     _copy_pages(folder, output / "census", [index, tables, folder / "census.json", *sheets])
-    text = tables.read_text(encoding="utf-8").replace("```", "")
-    return ("census.html", "<h1>Census</h1><p>Every unit of the layers given a family by the stimulus battery; the shares beside the "
-            f"articles'.</p><p><a href='census/index.html'>the census with its contact sheets</a></p><pre>{html.escape(text)}</pre>")
+    return Section("census.html", "report_census.html", {"tables": tables.read_text(encoding="utf-8").replace("```", "")})
 
 
-def faithfulness_section(folder: Path, output: Path) -> tuple[str, str]:
+def faithfulness_section(folder: Path, output: Path) -> Section:
     """A `faithfulness` folder's page and JSON copied under OUTPUT/faithfulness/, and a page with its table."""
     page, tables = folder / "faithfulness.html", folder / "faithfulness.md"
     if not page.is_file() or not tables.is_file():
         raise UserError(f"{folder} is not a faithfulness folder (no faithfulness.html and faithfulness.md)",
                         hint="write one with `synthcircuits faithfulness CIRCUIT --weights W --images DIR -o DIR`")
     _copy_pages(folder, output / "faithfulness", [page, tables, folder / "faithfulness.json"])
-    text = tables.read_text(encoding="utf-8").replace("```", "")
-    return ("faithfulness.html", "<h1>Faithfulness</h1><p>The circuit spliced into the trained network in place of its units, against "
-            "silencing and mean-ablating them.</p><p><a href='faithfulness/faithfulness.html'>the measurement</a></p>"
-            f"<pre>{html.escape(text)}</pre>")
+    return Section("faithfulness.html", "faithfulness.html", {"circuit": "the measurement", "back": True,
+                                                              "link": "faithfulness/faithfulness.html",
+                                                              "tables": tables.read_text(encoding="utf-8").replace("```", "")})
 
 
 def _copy_pages(folder: Path, target: Path, files: Sequence[Path]) -> None:
@@ -274,24 +253,10 @@ def _write_bytes(data: bytes, target: Path) -> None:
 
 
 def _write_index(report: Report, output: Path, rows: Sequence[tuple[ReportUnit, str]]) -> None:
-    body = [f"<h1>{html.escape(report.title)}</h1><p>model: {html.escape(report.source.label)} &middot; synthcircuits {__version__}</p>"]
-    for name, _ in report.sections:
-        body.append(f"<p><a href='{name}'>{html.escape(name)}</a></p>")
-    by_layer: dict[str, list[tuple[ReportUnit, str]]] = {}
+    by_layer: dict[str, list[dict]] = {}
     for unit, vis in rows:
-        by_layer.setdefault(unit.address.layer, []).append((unit, vis))
-    for layer, entries in by_layer.items():
-        body.append(f"<h2>{html.escape(layer)}</h2><table><tr><th></th><th>unit</th><th>family</th><th>orientation</th></tr>")
-        for unit, vis in entries:
-            orientation = "" if unit.orientation is None else f"{unit.orientation:g}"
-            body.append(f"<tr><td><img class='thumb' src='{vis}' alt=''></td><td><a href='{page_name(unit.address)}'>{unit.address}</a></td>"
-                        f"<td>{html.escape(unit.family)}</td><td>{orientation}</td></tr>")
-        body.append("</table>")
-    write_page(output / "index.html", report.title, "\n".join(body))
-
-
-def write_page(path: Path, title: str, body: str) -> None:
-    """A static page in the report's style, written atomically."""
-    text = f"<!doctype html><html><head><meta charset='utf-8'><title>{html.escape(title)}</title>{STYLE}</head><body>{body}{BROKEN_IMAGE_PROBE}</body></html>\n"
-    with atomic_target(path) as tmp:
-        tmp.write_text(text, encoding="utf-8")
+        by_layer.setdefault(unit.address.layer, []).append({
+            "vis": vis, "page": page_name(unit.address), "address": str(unit.address), "family": unit.family,
+            "orientation": "" if unit.orientation is None else f"{unit.orientation:g}"})
+    write_page(output / "index.html", "report_index.html", title=report.title, model=report.source.label, version=__version__,
+               sections=[s.name for s in report.sections], layers=list(by_layer.items()))
