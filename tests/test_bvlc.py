@@ -210,6 +210,6 @@ def test_faithfulness_of_the_decompiled_curves_on_real_photos(bvlc_weights, tmp_
     record = json.loads((out / "faithfulness.json").read_text())
     # The first 48 photos, as an independent script with run-time hooks counts them (tests/test_faithfulness.py checks the method).
     assert record["top1_changes"] == {"trained": 0, "zero": 6, "mean": 5, "circuit": 2}
-    assert record["measures"]["zero"]["kl"]["value"] == pytest.approx(0.0776, abs=2e-4)
-    assert record["measures"]["mean"]["kl"]["value"] == pytest.approx(0.0606, abs=2e-4)
-    assert record["measures"]["circuit"]["kl"]["value"] == pytest.approx(0.0192, abs=2e-4)
+    assert record["measures"]["zero"]["kl"]["value"] == pytest.approx(0.07784, abs=5e-5)
+    assert record["measures"]["mean"]["kl"]["value"] == pytest.approx(0.06076, abs=5e-5)
+    assert record["measures"]["circuit"]["kl"]["value"] == pytest.approx(0.01954, abs=5e-5)
