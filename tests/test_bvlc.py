@@ -207,7 +207,7 @@ def test_faithfulness_of_the_decompiled_curves_on_real_photos(bvlc_weights, tmp_
     out = tmp_path / "f"
     assert main(["faithfulness", str(SPLICE), "--weights", str(bvlc_weights), "--images", str(PHOTOS / "images"), "--class-map",
                  str(PHOTOS / "wnids.txt"), "--limit", "48", "--no-per-unit", "-o", str(out), "--workers", "0"]) == 0
-    record = json.loads((out / "faithfulness.json").read_text())
+    record = json.loads((out / "faithfulness.json").read_text(), parse_constant=lambda c: pytest.fail(f"{c} is not JSON"))
     # The first 48 photos, as an independent script with run-time hooks counts them (tests/test_faithfulness.py checks the method).
     assert record["top1_changes"] == {"trained": 0, "zero": 6, "mean": 5, "circuit": 2}
     assert record["measures"]["zero"]["kl"]["value"] == pytest.approx(0.07784, abs=5e-5)
