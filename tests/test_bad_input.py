@@ -428,3 +428,34 @@ def test_fetch_convert_and_mean_images_refuse_what_they_cannot_use(tmp_path, cap
     err = refused(["edit", edit, "--weights", corpus / "good.safetensors", "--mean-images", corpus / "a_file",
                    "-o", tmp_path / "x.safetensors"], tmp_path, capsys)
     assert "--mean-images" in err and "is not a folder of images" in err
+
+
+def test_a_folder_in_which_no_image_can_be_read_is_refused_by_every_command_that_takes_images(tmp_path, capsys):
+    """census, atlas, mirrors, dataset-examples, edit --mirror and patch --mirror once ran over such a
+    folder and wrote their outputs ("0 of 0 predictions changed", every unit "silent")."""
+    weights = tmp_path / "lines.safetensors"
+    assert main(["build", str(SPECS / "lines_from_gabors.yaml"), "-o", str(weights)]) == 0
+    broken = tmp_path / "broken"
+    broken.mkdir()
+    for k in range(4):
+        (broken / f"{k}.png").write_bytes(b"not an image")
+    edit = tmp_path / "e.yaml"
+    edit.write_text(EDIT_HEAD + "edits:\n  - ablate: {units: [conv2d2:0]}\n")
+    patch = tmp_path / "p.yaml"
+    patch.write_text("synthcircuits_patch: 1\nname: p\ninterventions:\n  - zero: {units: [conv2d2:0]}\n")
+    out = tmp_path / "out"
+    for argv in (["census", "conv2d2", "--weights", weights, "--images", broken, "-o", out],
+                 ["atlas", "--weights", weights, "--layers", "conv2d2", "--images", broken, "-o", out, "--vis-steps", "1", "--diverse", "0"],
+                 ["mirrors", "conv2d2", "--weights", weights, "--images", broken, "-o", out],
+                 ["dataset-examples", weights, "--images", broken, "--units", "conv2d2:0", "-o", out, "--workers", "0"],
+                 ["edit", edit, "--weights", weights, "--images", broken, "--mirror", "--workers", "0"],
+                 ["patch", patch, "--weights", weights, "--images", broken, "--mirror", "-o", out, "--workers", "0"]):
+        err = refused(argv, tmp_path, capsys)
+        assert "none of the images could be read (4 listed" in err, argv[0]
+
+
+def test_two_outputs_of_decompile_never_share_a_path(tmp_path, capsys):
+    weights = tmp_path / "lines.safetensors"
+    assert main(["build", str(SPECS / "lines_from_gabors.yaml"), "-o", str(weights)]) == 0
+    err = refused(["decompile", "--weights", weights, "--units", "conv2d2:0", "-o", tmp_path / "draft.json"], tmp_path, capsys)
+    assert "would share one path" in err

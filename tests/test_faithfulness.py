@@ -232,7 +232,7 @@ def test_faithfulness_refuses_bad_input_at_one_line(trained_file, photos, tmp_pa
     broken.mkdir()
     for k in range(3):
         (broken / f"{k}.jpg").write_bytes(b"not a jpeg")
-    assert "none of the 3 images can be read" in refused(["faithfulness", spec, *common[:2], "--images", broken, *common[4:]], tmp_path, capsys)
+    assert "none of the images could be read (3 listed" in refused(["faithfulness", spec, *common[:2], "--images", broken, *common[4:]], tmp_path, capsys)
     labelled = tmp_path / "labelled"
     (labelled / "n01").mkdir(parents=True)
     Image.new("RGB", (32, 32)).save(labelled / "n01" / "a.png")

@@ -26,6 +26,9 @@ CALIBRATIONS = 1  # orientation corrections after the first round trip
 def run_decompile(weights: Path, architecture: str | None, units_text: str, inputs: str | None, output: Path, report: Path | None,
                   vis_steps: int, device: str, family: str = "curves") -> int:
     kind = target_kind(family)
+    if output.with_suffix(".json") == output or (report is not None and report.resolve() == output.resolve()):
+        raise UserError(f"-o {output}: the draft's fits are written beside it as {output.with_suffix('.json').name}, so the two would "
+                        "share one path", hint="name the draft with .yaml, e.g. -o draft.yaml")
     source = open_model(weights, device, architecture)
     if source.compact or source.file is None:
         raise UserError(f"{weights}: decompile reads a weights file of a GoogLeNet layout (a compiled spec: build it first)")

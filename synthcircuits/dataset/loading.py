@@ -58,13 +58,13 @@ def load_item(item: Item, size: int) -> Tensor:
 def require_readable(items: Sequence[Item], size: int) -> None:
     """Return once one item reads (usually the first); if none does, a UserError naming the
     first few and the count, before any run writes anything."""
-    reasons = []
+    first = None
     for item in items:
         try:
             load_item(item, size)
             return
         except UserError as exc:
-            reasons.append(f"{item.name} ({exc.message.removeprefix(f'{item.name}: ').removeprefix(f'{item.path}: ')})")
-    shown = "; ".join(reasons[:3])
-    raise UserError(f"none of the {len(items)} images can be read: {shown}{' ...' if len(reasons) > 3 else ''}",
-                    hint="give images PIL can open (JPEG, PNG, ...)")
+            first = first or f"{item.name}: {exc.message.removeprefix(f'{item.name}: ').removeprefix(f'{item.path}: ')}"
+    names = [item.name for item in items[:3]]
+    raise UserError(f"none of the images could be read ({len(items)} listed: {', '.join(names)}{' ...' if len(items) > 3 else ''}); "
+                    f"the first says {first}", hint="give images PIL can open (JPEG, PNG, ...)")

@@ -46,7 +46,7 @@ from ..limits import MAX_IMAGE_SIDE, MAX_SHARDS
 from ..outputs import atomic_target, make_folders
 from .items import Item
 from .ledger import changed_items, check_shards, clear_shards, record_shard
-from .loading import ItemImages
+from .loading import ItemImages, require_readable
 from .ray_runner import run_on_ray
 from .shards import (FAILED_INDEX, FAILED_REASON, Job, RunOptions, Shard, batch_count, batches_of, shard_payload, shards_of,
                      steady_heap)
@@ -73,6 +73,8 @@ def run_job(job: Job, items: Sequence[Item], folder: Path, options: RunOptions =
     `kept`: whether `folder` outlives the run (for what a stopped run says)."""
     folder = Path(folder)
     shards = shards_of(len(items), options.shard_size)
+    if items:
+        require_readable(items, options.size)  # a run over nothing readable is an error, before anything is written
     with locked_folder(folder):
         _claim(folder, job, items, options)
         check = check_shards(folder, shards)

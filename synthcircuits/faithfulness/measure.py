@@ -9,7 +9,6 @@ import numpy as np
 from torch import nn
 
 from ..dataset.items import Item
-from ..dataset.loading import require_readable
 from ..dataset.runner import failures, read_shards, run_and_read
 from ..dataset.shards import RunOptions
 from ..edit.splice import SideCircuit
@@ -30,7 +29,6 @@ def measure_faithfulness(trained: nn.Module, side: SideCircuit, items: Sequence[
     with `per_unit`, each unit alone) over `items`; shards under `folder` (resumable), else in
     a temporary folder."""
     arch = trained.architecture
-    require_readable(items, options.size)
     units = slot_order([parse_unit(u, arch) for u in side.units])
     layer = units[0].layer
     following = fed_layer(arch, layer)
