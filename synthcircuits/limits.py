@@ -18,6 +18,7 @@ MAX_YAML_BYTES = 1 << 20  # 1 MiB: ~150x the largest shipped spec
 MAX_YAML_DEPTH = 64  # nesting levels; specs use at most 6
 MAX_YAML_NODES = 100_000  # nodes after aliases are expanded (a "billion laughs" file has 10^9)
 MAX_YAML_ALIASES = 1_000  # alias uses (`*name`) per document
+MAX_INCLUDE_DEPTH = 16  # specs including specs; the shipped ones nest 2 deep
 MAX_SPEC_NUMBER = 1e6  # any number in a spec or edit: gains, biases, sizes; float32 overflows long before 1e38 products
 
 # Images and arrays fed to a network. A forward keeps on the order of 200 bytes of activations

@@ -459,3 +459,30 @@ def test_two_outputs_of_decompile_never_share_a_path(tmp_path, capsys):
     assert main(["build", str(SPECS / "lines_from_gabors.yaml"), "-o", str(weights)]) == 0
     err = refused(["decompile", "--weights", weights, "--units", "conv2d2:0", "-o", tmp_path / "draft.json"], tmp_path, capsys)
     assert "would share one path" in err
+
+
+def test_an_image_list_names_regular_files_only_and_is_refused_at_the_line_that_does_not(tmp_path, capsys):
+    weights = tmp_path / "lines.safetensors"
+    assert main(["build", str(SPECS / "lines_from_gabors.yaml"), "-o", str(weights)]) == 0
+    Image.new("RGB", (64, 64)).save(tmp_path / "ok.png")
+    for entry, what in (("/dev/zero", "is not a regular file"), ("../..", "is not a regular file"), ("missing.png", "does not exist")):
+        listed = tmp_path / "list.txt"
+        listed.write_text(f"# images\nok.png\n{entry}\n")
+        err = refused(["dataset-examples", weights, "--images", listed, "--units", "conv2d2:0", "-o", tmp_path / "out", "--workers", "0"],
+                      tmp_path, capsys)
+        assert f"{listed}:3: {entry} {what}" in err
+
+
+def test_includes_are_validated_like_the_top_spec_and_bounded_in_depth(tmp_path, capsys):
+    head = "synthcircuits: 1\nname: {name}\ninclude: [{include}]\nfamilies:\n  - {{name: f{name}, layer: conv2d1}}\n"
+    (tmp_path / "notes.yaml").write_text("just: some notes\n")
+    (tmp_path / "top.yaml").write_text(head.format(name="top", include="notes.yaml"))
+    assert f"{tmp_path / 'top.yaml'}:3:11: included file" in refused(["check-spec", tmp_path / "top.yaml"], tmp_path, capsys)
+    (tmp_path / "badly.yaml").write_text("synthcircuits: 1\nname: badly\nfamilies:\n  - {name: x, layer: conv2d1, gain: lots}\n")
+    (tmp_path / "top.yaml").write_text(head.format(name="top", include="badly.yaml"))
+    assert f"{tmp_path / 'badly.yaml'}:4:" in refused(["check-spec", tmp_path / "top.yaml"], tmp_path, capsys)
+    for k in range(40):  # a chain 40 deep: refused where it passes the limit, not by Python's recursion limit
+        (tmp_path / f"c{k}.yaml").write_text(head.format(name=f"c{k}", include=f"c{k + 1}.yaml") if k < 39 else
+                                             "synthcircuits: 1\nname: end\nfamilies:\n  - {name: fend, layer: conv2d1}\n")
+    err = refused(["check-spec", tmp_path / "c0.yaml"], tmp_path, capsys)
+    assert "includes nest more than 16 specs deep" in err and "c15.yaml:3:11" in err  # c0 .. c15 are 16 specs

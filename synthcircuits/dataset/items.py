@@ -60,11 +60,15 @@ def _listed(path: Path) -> list[Item]:
     except (OSError, UnicodeDecodeError) as exc:
         raise UserError(f"{path}: cannot read the image list ({exc})", hint="one image path per line, UTF-8") from None
     items = []
-    for line in text.splitlines():
+    for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if line and not line.startswith("#"):
             p = Path(line).expanduser()
-            items.append(Item(p if p.is_absolute() else path.parent / p))
+            p = p if p.is_absolute() else path.parent / p
+            if not p.is_file():  # a folder, a device such as /dev/zero, a pipe or nothing at all: no image to read
+                what = "does not exist" if not p.exists() else "is not a regular file"
+                raise UserError(f"{path}:{number}: {line} {what}", hint="name one image file per line")
+            items.append(Item(p))
     if not items:
         raise UserError(f"{path}: names no images", hint="one image path per line")
     return items

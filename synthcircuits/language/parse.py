@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import AddressError
+from ..limits import MAX_INCLUDE_DEPTH
 from ..layout.address import UnitAddress, parse_unit
 from ..layout.architectures import Architecture, Layer, get_architecture
 from ..layout.topology import feeding_layer, first_layer
@@ -94,12 +95,25 @@ class _Builder:
             if resolved in self.chain:
                 raise self.src.error(where, f"{path} includes this spec again (a cycle: "
                                      f"{' -> '.join(p.name for p in self.chain + (resolved,))})", "remove one of the includes")
-            included = _Builder(read_source(path), self.chain + (resolved,)).spec()
+            if len(self.chain) >= MAX_INCLUDE_DEPTH:
+                raise self.src.error(where, f"includes nest more than {MAX_INCLUDE_DEPTH} specs deep",
+                                     "include the specs you build on directly, not through long chains")
+            included = self._included(where, path, resolved)
             if included.architecture != self.arch.name:
                 raise self.src.error(where, f"{path} is a {included.architecture} spec; this one is {self.arch.name}")
             files += [path, *included.includes]
             families += [f for f in included.families if f.name not in {g.name for g in families}]
         return tuple(dict.fromkeys(files)), tuple(families)
+
+    def _included(self, where: tuple, path: Path, resolved: Path) -> Spec:
+        """An included spec, validated as a top spec is: a file that is not a circuit spec is refused
+        at the `include:` line that names it; an error inside one is said at its own file:line:col."""
+        source = read_source(path)
+        if not isinstance(source.data, dict) or "synthcircuits_edit" in source.data or "families" not in source.data:
+            raise self.src.error(where, f"included file {path} is not a circuit spec (a YAML mapping with synthcircuits, name and families)",
+                                 "include circuit specs only")
+        validate_structure(source)
+        return _Builder(source, self.chain + (resolved,)).spec()
 
     # -- mirror -----------------------------------------------------------------------
     def _mirrored(self, family: Family, families: tuple[Family, ...]) -> Family:
