@@ -262,7 +262,7 @@ def _compare(sub: argparse._SubParsersAction) -> None:
     p.add_argument("b", type=opt.input_path, help="a circuit spec (.yaml) or weights file")
     p.add_argument("--units", type=opt.non_empty, default=None, help="comma-separated addresses (default: the units A's spec pins)")
     p.add_argument("--radius", type=opt.RADIUS, default=32.0, help="arc radius in pixels")
-    p.add_argument("--step", type=opt.ANGLE_STEP, default=5.0, help="orientation step in degrees (above 0, at most 180)")
+    p.add_argument("--step", type=opt.ANGLE_STEP, default=5.0, help="orientation step in degrees, 0.1 to 180")
     p.add_argument("--rotate-b", type=opt.ANGLE, default=0.0, help="turn B's stimuli by this many degrees (sanity check)")
     p.add_argument("--layer-b", type=opt.non_empty, default=None, help="B's layer to search for matches (any architecture; default: the layer like A's)")
     _arch(p, "B's file's")
@@ -397,7 +397,7 @@ def _tuning(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--units", type=opt.non_empty, required=True, help="comma-separated addresses")
     p.add_argument("--radii", type=opt.listed(opt.RADIUS, most=16), default=[32.0],
                    help="arc radii in pixels, e.g. 16,32,64 (several: also an orientation x radius map)")
-    p.add_argument("--step", type=opt.ANGLE_STEP, default=5.0, help="orientation step in degrees")
+    p.add_argument("--step", type=opt.ANGLE_STEP, default=5.0, help="orientation step in degrees, 0.1 to 180")
     p.add_argument("-o", "--output", type=opt.output_file, required=True, help="output PNG")
     _device(p)
     _arch(p, "the files'")

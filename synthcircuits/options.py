@@ -104,7 +104,7 @@ VIS_SIZE = whole(16, 4096)  # feature-visualisation canvas side, px
 IMAGE_SIZE = whole(8, 16_384)  # resize+crop side for images fed to a network, px
 FRACTION = number(0.0, 1.0)
 RADIUS = number(0.0, 10_000.0, above=True)  # px
-ANGLE_STEP = number(0.0, 180.0, above=True)  # degrees
+ANGLE_STEP = number(0.1, 180.0)  # degrees: 3,600 orientations at the finest
 ANGLE = number(-3600.0, 3600.0)  # degrees
 SECONDS = number(0.0, 86_400.0, above=True)
 OPSET = whole(11, 20)  # what torch's ONNX exporter writes

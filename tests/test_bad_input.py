@@ -486,3 +486,14 @@ def test_includes_are_validated_like_the_top_spec_and_bounded_in_depth(tmp_path,
                                              "synthcircuits: 1\nname: end\nfamilies:\n  - {name: fend, layer: conv2d1}\n")
     err = refused(["check-spec", tmp_path / "c0.yaml"], tmp_path, capsys)
     assert "includes nest more than 16 specs deep" in err and "c15.yaml:3:11" in err  # c0 .. c15 are 16 specs
+
+
+def test_sweeps_and_feature_visualisations_stay_within_their_bounds(tmp_path, capsys):
+    weights = tmp_path / "lines.safetensors"
+    assert main(["build", str(SPECS / "lines_from_gabors.yaml"), "-o", str(weights)]) == 0
+    err = refused(["compare", SPECS / "lines_from_gabors.yaml", weights, "--sweep", "boundary", "--step", "0.000001", "-o", tmp_path / "c"],
+                  tmp_path, capsys)
+    assert "--step" in err and "0.1 to 180" in err
+    err = refused(["atlas", "--weights", weights, "--layers", "conv2d2", "--vis-size", "4096", "--diverse", "16", "--vis-steps", "1",
+                   "-o", tmp_path / "a"], tmp_path, capsys)  # 16 x 4096 px with gradients: about 200 GiB, over any budget
+    assert "a feature visualisation batch of 16 image(s)" in err and "budget" in err

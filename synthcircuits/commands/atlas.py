@@ -30,6 +30,7 @@ from ..folder_lock import locked_folder
 from ..models.weights import content_hash
 from ..opened import OpenedModel
 from ..outputs import make_folders
+from ..limits import check_network_input
 from .common import model_options
 
 TOP, BINS, PER_BIN = 6, 5, 1  # dataset examples per unit: the strongest, and one per sigma bin
@@ -39,6 +40,9 @@ CROP_SIDE = 64  # crops larger than this are stored shrunk: thumbnails stay smal
 def run_atlas(weights: Path | None, spec: Path | None, architecture: str | None, layers_text: str, output: Path, device: str,
               vis_steps: int, vis_size: int, diverse: int, images: Path | None = None, limit: int | None = None,
               ray: str | None = None) -> int:
+    if vis_steps:  # the largest batch the atlas optimises at once, refused before any work if it cannot fit
+        check_network_input(max(1, diverse), vis_size, vis_size, f"a feature visualisation batch of {max(1, diverse)} image(s)",
+                            backward=True)
     source = model_options(weights, spec, device, architecture)
     layers = plan_atlas(source, layers_text)
     items = list_items(images, None, source.architecture.name, limit) if images is not None else None

@@ -25,7 +25,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 from tqdm import tqdm
 
-from ..limits import FORWARD_BYTES_PER_PIXEL, memory_budget
+from ..limits import FORWARD_BYTES_PER_PIXEL, check_network_input, memory_budget
 from ..models.capture import capture
 from ..threads import ThreadTuner
 from ..layout.geometry import Cone
@@ -220,6 +220,9 @@ def _chunks(members: list[Picture], canvas: Canvas, settings: Settings) -> list[
     limit = batch_limit(canvas, settings)
     chunks: list[list[Picture]] = [[]]
     for picture in members:
+        # One request's images are optimised together: a request that alone exceeds the budget is refused, not tried.
+        check_network_input(picture.request.images, canvas.network_side, canvas.network_side,
+                            f"a feature visualisation of {picture.request.images} image(s)", backward=True)
         if chunks[-1] and sum(p.request.images for p in chunks[-1]) + picture.request.images > limit:
             chunks.append([])
         chunks[-1].append(picture)
