@@ -497,3 +497,14 @@ def test_sweeps_and_feature_visualisations_stay_within_their_bounds(tmp_path, ca
     err = refused(["atlas", "--weights", weights, "--layers", "conv2d2", "--vis-size", "4096", "--diverse", "16", "--vis-steps", "1",
                    "-o", tmp_path / "a"], tmp_path, capsys)  # 16 x 4096 px with gradients: about 200 GiB, over any budget
     assert "a feature visualisation batch of 16 image(s)" in err and "budget" in err
+
+
+def test_picture_errors_found_only_when_measuring_still_name_the_spec_line(tmp_path, capsys):
+    spec = tmp_path / "mirror.yaml"
+    spec.write_text((SPECS / "mirror_pathways.yaml").read_text().replace("      left:\n        parts:", "      left:\n        size: 224\n        parts:"))
+    err = refused(["verify", spec], tmp_path, capsys)
+    assert f"{spec}:" in err and "not symmetric about the centre of 224 px pictures" in err
+    car = tmp_path / "car.yaml"
+    car.write_text((SPECS / "car_detector.yaml").read_text().replace("{unit: mixed4b:373, size: 48}", "{unit: mixed9z:1, size: 48}"))
+    err = refused(["check-spec", car], tmp_path, capsys)
+    assert f"{car}:41:" in err and "mixed9z" in err

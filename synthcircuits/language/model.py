@@ -112,6 +112,7 @@ class Check:
     path: DocPath
     sweep: str = "radial_tuning"  # "radial_tuning" or "circle_tuning"
     pictures: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> picture (schema.PICTURE), validated
+    location: Location | None = None  # where the check is written, for what only measuring can find wrong with it
 
 
 @dataclass(frozen=True)

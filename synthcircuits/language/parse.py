@@ -452,7 +452,8 @@ class _Builder:
                 raise self.src.error(path + ("expect", key), f"{key} is measured with stimulus: {needs}")
         pictures = dict(raw.get("pictures", {}))
         self._check_pictures(path, pictures, expect, units, by_name)
-        return Check(raw.get("name", f"check {i + 1}"), tuple(units), params, expect, path, sweep, pictures)
+        return Check(raw.get("name", f"check {i + 1}"), tuple(units), params, expect, path, sweep, pictures,
+                     self.src.where(path + ("pictures",) if pictures else path))
 
     def _check_pictures(self, path, pictures: dict, expect: dict, units: list[UnitRef], by_name: dict[str, Family]) -> None:
         """Every picture an expectation names exists; derived pictures name a drawn one; feature names
@@ -480,6 +481,11 @@ class _Builder:
                     if not image.is_file():
                         raise self.src.error(where + ("parts", j, "image", "path"), f"image file {image} does not exist",
                                              "give a path relative to the spec file")
+                if "visualisation" in part:  # its unit is the model's: an address of the spec's architecture
+                    try:
+                        parse_unit(part["visualisation"]["unit"], self.arch)
+                    except AddressError as exc:
+                        raise self.src.error(where + ("parts", j, "visualisation", "unit"), exc.message, exc.hint) from None
         ratios = expect.get("ratio", [])
         for j, ratio in enumerate([ratios] if isinstance(ratios, dict) else ratios):
             where = path + ("expect", "ratio") + (() if isinstance(ratios, dict) else (j,))

@@ -193,8 +193,8 @@ def picture_rows(measurements: Measurements, check: Check, group: Sequence[Desig
         unsafe = [u.probe.layer for u in group if not mirror_safe(model, u.probe.layer, size)]
         if unsafe:
             raise UserError(f"check {check.name!r}: {unsafe[0]}'s positions are not symmetric about the centre of {size} px pictures, "
-                            "so a flip cannot map its maps exactly", hint="give the pictures an odd size whose strided maps are odd "
-                            "too (223 for InceptionV1)")
+                            "so a flip cannot map its maps exactly", location=getattr(check, "location", None),
+                            hint="give the pictures an odd size whose strided maps are odd too (223 for InceptionV1)")
         originals = picture_maps(model, [u.probe for u in group], stack)
         mirrored = picture_maps(model, [u.probe for u in partners], flip(stack, "horizontal"))
         for unit, partner, a, b in zip(group, partners, originals, mirrored):
