@@ -15,11 +15,13 @@ def read_utf8(path: str | Path, what: str, limit: int, error: type[UserError] = 
     try:
         if path.is_dir():
             raise error(f"{path} is a folder, not a {what} file")
-        size = path.stat().st_size
-        if size > limit:
-            raise error(f"{path}: {size:,} bytes is more than the {limit:,} a {what} may have",
-                        hint=f"a {what} is written by hand; check it is the right file")
-        raw = path.read_bytes()
+        if path.exists() and not path.is_file():  # a device such as /dev/zero, a pipe: endless, or blocking
+            raise error(f"{path} is not a regular file", hint=f"name the {what} file itself")
+        with open(path, "rb") as f:
+            raw = f.read(limit + 1)  # the size is what is read, not what stat says (a file may grow, or lie)
+        if len(raw) > limit:
+            raise error(f"{path}: more than the {limit:,} bytes a {what} may have",
+                        hint=f"a {what} is written by hand or by this tool; check it is the right file")
     except FileNotFoundError:
         raise error(f"{path}: no such {what} file") from None
     except OSError as exc:

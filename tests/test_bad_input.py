@@ -508,3 +508,43 @@ def test_picture_errors_found_only_when_measuring_still_name_the_spec_line(tmp_p
     car.write_text((SPECS / "car_detector.yaml").read_text().replace("{unit: mixed4b:373, size: 48}", "{unit: mixed9z:1, size: 48}"))
     err = refused(["check-spec", car], tmp_path, capsys)
     assert f"{car}:41:" in err and "mixed9z" in err
+
+
+def test_the_records_the_tool_reads_back_are_untrusted(tmp_path, capsys):
+    """census.json and job.json, damaged or lying: refused at their file (and line:col), never believed."""
+    import json as json_module
+
+    census = tmp_path / "census"
+    assert main(["census", "conv2d2", "--spec", str(SPECS / "lines_from_gabors.yaml"), "-o", str(census)]) == 0
+    capsys.readouterr()
+    good = json_module.loads((census / "census.json").read_text())
+    bad = tmp_path / "bad"
+    bad.mkdir()
+
+    def universality_of(text: str) -> str:
+        (bad / "census.json").write_text(text)
+        return refused(["universality", census, bad, "-o", tmp_path / "u"], tmp_path, capsys)
+
+    unit = next(u for u in good["layers"][0]["units"] if u["best"])
+    kind = next(iter(unit["best"]))
+    lying = json_module.loads(json_module.dumps(good))
+    next(u for u in lying["layers"][0]["units"] if u["unit"] == unit["unit"])["best"][kind] = 10**12
+    assert "1000000000000" in universality_of(json_module.dumps(lying))  # an index far past the battery
+    assert "holds NaN" in universality_of(json_module.dumps(good).replace(f'"confidence": {unit["confidence"]}', '"confidence": NaN', 1))
+    assert "nested deeper" in universality_of("[" * 100_000 + "]" * 100_000)
+    assert f"{bad / 'census.json'}:1:" in universality_of(json_module.dumps(good)[:200])  # truncated: named at its line and column
+    assert "is not a regular file" in refused(["universality", census, "/dev/zero", "-o", tmp_path / "u"], tmp_path, capsys)
+    run = tmp_path / "run"
+    assert main(["dataset-examples", str(SPECS / "lines_from_gabors.yaml"), "--images", str(_pictures(tmp_path)), "--units", "conv2d2:0",
+                 "-o", str(run), "--workers", "0"]) == 0
+    capsys.readouterr()
+    (run / "job.json").write_text((run / "job.json").read_text()[:80])
+    assert f"{run / 'job.json'}:" in refused(["doctor", run], tmp_path, capsys)
+
+
+def _pictures(tmp_path: Path) -> Path:
+    folder = tmp_path / "pictures"
+    folder.mkdir(exist_ok=True)
+    for k in range(2):
+        Image.fromarray((np.random.default_rng(k).random((48, 48, 3)) * 255).astype(np.uint8)).save(folder / f"{k}.png")
+    return folder

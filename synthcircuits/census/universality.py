@@ -8,17 +8,18 @@ files, so networks are censused once and compared in any combination.
 
 from __future__ import annotations
 
-import json
 import math
 from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
-from ..textfile import read_utf8
+from ..records import finite_number, read_record
+from .battery import KINDS, Scale
 from ..taxonomy import FAMILY_TABLE, OTHER
 
 MAX_CENSUS_BYTES = 256 << 20  # a census of 100,000 units is about 60 MB
+MAX_FIELD_PX = 100_000  # a receptive field, a window or a centre, in pixels
 FAR = 2.0  # receptive fields further apart than this ratio are not "comparable depth"
 
 
@@ -59,17 +60,14 @@ class _Malformed(ValueError):
 def read_census(folder: Path, name: str | None = None) -> Census:
     """A census folder's census.json, checked: a bad file is named with what is wrong."""
     path = Path(folder) / "census.json" if Path(folder).is_dir() else Path(folder)
-    text = read_utf8(path, "census.json", MAX_CENSUS_BYTES)
+    data = read_record(path, "census.json", MAX_CENSUS_BYTES, hint="was the census interrupted? run it again")
     try:
-        data = json.loads(text)
         if not isinstance(data, dict) or data.get("format") != 1:
             raise _Malformed("it is not a census.json of format 1 (written by `synthcircuits census`)")
         layers = tuple(_layer(raw) for raw in data["layers"])
         if not layers:
             raise _Malformed("it holds no layer")
         label = name or Path(str(data.get("model", path.parent.name)).split(" ")[0]).name
-    except json.JSONDecodeError as exc:
-        raise UserError(f"{path}:{exc.lineno}:{exc.colno}: not JSON ({exc.msg})", hint="was the census interrupted? run it again") from None
     except _Malformed as exc:
         raise UserError(f"{path}: {exc}", hint="run `synthcircuits census ... -o FOLDER` and pass FOLDER") from None
     except (ValueError, KeyError, TypeError, IndexError, AttributeError) as exc:
@@ -79,13 +77,27 @@ def read_census(folder: Path, name: str | None = None) -> Census:
 
 
 def _layer(raw: dict) -> CensusLayer:
-    field_px = int(raw["field_px"])
-    if not 1 <= field_px <= 100_000:
+    """One layer of a census.json, every field type- and range-checked: a census's numbers drive
+    pictures (a stimulus index, a window), so a lying one is refused, not drawn."""
+    field_px = int(finite_number(raw["field_px"], -math.inf, math.inf))
+    if not 1 <= field_px <= MAX_FIELD_PX:
         raise _Malformed(f"layer {raw['layer']!r} has a receptive field of {field_px} px")
-    units = tuple(CensusUnitEntry(str(u["unit"]), str(u["family"]), float(u["confidence"]), {str(k): int(v) for k, v in u["best"].items()})
+    cx, cy = (finite_number(v, 0, MAX_FIELD_PX) for v in raw["centre"])
+    lo, hi = (int(finite_number(v, 0, MAX_FIELD_PX)) for v in raw["window"])
+    if lo > hi:
+        raise _Malformed(f"layer {raw['layer']!r} has a window from {lo} to {hi}")
+    grids: dict[str, int] = {}
+
+    def stimulus(kind: str, row) -> int:
+        if kind not in KINDS:
+            raise _Malformed(f"layer {raw['layer']!r} names a stimulus kind {kind!r} the battery has not")
+        if kind not in grids:
+            grids[kind] = len(next(iter(KINDS[kind].grid(Scale(field_px)).values())))
+        return int(finite_number(row, 0, grids[kind] - 1))
+
+    units = tuple(CensusUnitEntry(str(u["unit"]), str(u["family"]), finite_number(u["confidence"], -1e6, 1e6),
+                                  {str(k): stimulus(str(k), v) for k, v in u["best"].items()})
                   for u in raw["units"])
-    cx, cy = (float(v) for v in raw["centre"])
-    lo, hi = (int(v) for v in raw["window"])
     return CensusLayer(str(raw["layer"]), field_px, (cx, cy), (lo, hi), units)
 
 

@@ -62,7 +62,7 @@ class FolderHealth:
 
 def inspect_folder(folder: str | Path) -> FolderHealth:
     folder = Path(folder)
-    record = read_job_record(folder)
+    record = read_job_record(folder, strict=(folder / "job.json").exists())  # a damaged job.json is named at its line and column
     if record is None or not (folder / "shards").is_dir():
         raise UserError(f"{folder}: not the output folder of a dataset run (no readable job.json and shards/)",
                         hint="name the -o folder of dataset-examples, or the --shards folder of edit or patch")

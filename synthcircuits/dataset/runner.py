@@ -44,6 +44,7 @@ from ..images import DECODING
 from ..invocation import command_argv, rerun_text
 from ..limits import MAX_IMAGE_SIDE, MAX_SHARDS
 from ..outputs import atomic_target, make_folders
+from ..records import read_record
 from .items import Item
 from .ledger import changed_items, check_shards, clear_shards, record_shard
 from .loading import ItemImages, require_readable
@@ -52,6 +53,7 @@ from .shards import (FAILED_INDEX, FAILED_REASON, Job, RunOptions, Shard, batch_
                      steady_heap)
 
 RECORD_FORMAT = 2  # job.json's layout; folders of other formats are not resumed
+MAX_JOB_RECORD_BYTES = 16 << 20  # a job.json is a few KB; its job's description, item count and provenance
 log = logging.getLogger(__name__)  # the command line shows these on stderr; a library caller routes them
 T = TypeVar("T")
 
@@ -179,11 +181,17 @@ def failures(paths: Sequence[Path], items: Sequence[Item]) -> list[tuple[str, st
     return found
 
 
-def read_job_record(folder: Path) -> dict | None:
-    """What `folder`'s shards were computed for (its job.json), or None if it has none that can be read."""
+def read_job_record(folder: Path, strict: bool = False) -> dict | None:
+    """What `folder`'s shards were computed for (its job.json); None if it has none. A job.json
+    that cannot be read is None too, or with `strict` a UserError at its file:line:col."""
+    path = Path(folder) / "job.json"
+    if not strict and not path.is_file():
+        return None
     try:
-        record = json.loads((Path(folder) / "job.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        record = read_record(path, "job.json", MAX_JOB_RECORD_BYTES, hint="start over in a new folder, or delete this one")
+    except UserError:
+        if strict:
+            raise
         return None
     return record if isinstance(record, dict) else None
 
@@ -191,7 +199,7 @@ def read_job_record(folder: Path) -> dict | None:
 def recorded_layout(folder: Path) -> tuple[int, int, int]:
     """(images, shard size, image size) from `folder`'s job.json, checked before anything is
     built from them: a damaged or lying record is refused at its file, never believed."""
-    record = read_job_record(folder)
+    record = read_job_record(folder, strict=True)
     where = Path(folder) / "job.json"
     if record is None or record.get("format") != RECORD_FORMAT:
         raise UserError(f"{where}: not the job record of this version's dataset runner",
