@@ -232,3 +232,59 @@ def test_memory_bombs_are_refused_within_a_gigabyte(tmp_path):
         assert code == 2 and message in err and "Traceback" not in err, f"{name}: {err}"
         assert peak_kb < (GIB_IN_KB // 8 if name == "alias bomb" else GIB_IN_KB), f"{name}: peak {peak_kb / 1024:.0f} MiB"
         assert set(tmp_path.iterdir()) == before, name
+
+
+# -- the records the tool reads back, and the newer spec words (issue 37) ----------------------
+
+NEWER_WORDS_SPEC = LINES_SPEC + """checks:
+  - name: pictured
+    units: line
+    pictures:
+      p: {parts: [{line: {angle: 0, length: 20}, at: [0, 4]}, {ring: {radius: 8}, at: [0, 0]}]}
+      q: {of: p, flip: horizontal}
+    expect: {ratio: {of: p, over: q, at_least: 0.5}}
+  - name: network level
+    faithfulness: {images: ., measure: kl, against: silencing, recovers_at_least: 0.5, limit: 4}
+"""
+
+
+@pytest.fixture(scope="module")
+def census_record(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("census")
+    assert main(["census", "conv2d2", "--spec", str(SPECS / "lines_from_gabors.yaml"), "-o", str(folder)]) == 0
+    return folder
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_census_records_are_read_or_refused(capsys, census_record, data):
+    raw = bytearray((census_record / "census.json").read_bytes())
+    kind = data.draw(st.sampled_from(["flip", "truncate", "number"]))
+    if kind == "flip":
+        for _ in range(data.draw(st.integers(1, 8))):
+            raw[data.draw(st.integers(0, len(raw) - 1))] = data.draw(st.integers(0, 255))
+    elif kind == "truncate":
+        raw = raw[: data.draw(st.integers(0, len(raw) - 1))]
+    else:  # a number swapped for another that a lying file might hold
+        text = raw.decode()
+        numbers = [m.span() for m in __import__("re").finditer(r"-?\d+(\.\d+)?", text)]
+        start, stop = numbers[data.draw(st.integers(0, len(numbers) - 1))]
+        value = data.draw(st.sampled_from(["-1", "1e308", "99999999999999", "NaN", "Infinity", "[]", "{}", '"x"', "null"]))
+        raw = bytearray((text[:start] + value + text[stop:]).encode())
+    capsys.readouterr()
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp) / "mutated"
+        folder.mkdir()
+        (folder / "census.json").write_bytes(bytes(raw))
+        outcome(["universality", census_record, folder, "-o", Path(tmp) / "u"], Path(tmp), capsys)
+
+
+@FUZZ
+@given(data=st.data())
+def test_mutated_specs_with_the_newer_words_are_checked_or_refused(capsys, data):
+    text = data.draw(mutated(NEWER_WORDS_SPEC))
+    with tempfile.TemporaryDirectory() as tmp:
+        spec = Path(tmp) / "mutated.yaml"
+        spec.write_text(text, encoding="utf-8", errors="surrogatepass")
+        Image.new("RGB", (32, 32)).save(Path(tmp) / "a.png")
+        outcome(["check-spec", spec], Path(tmp), capsys)
