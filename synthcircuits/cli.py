@@ -43,6 +43,9 @@ class _HelpFormatter(argparse.RawDescriptionHelpFormatter):
 
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
+        bounds = getattr(action.type, "range_text", None)  # every numeric option says its range
+        if bounds and bounds not in text and "%(" not in text:
+            text = f"{text}; {bounds}" if text else bounds
         default = action.default
         if "default" in text or default is None or default is False or default is argparse.SUPPRESS or not action.option_strings:
             return text

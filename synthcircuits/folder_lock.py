@@ -51,8 +51,12 @@ class Holder:
 
 def read_holder(folder: Path) -> Holder | None:
     """Who the lock file names (the holder, or the run that left it), if anyone."""
+    path = Path(folder) / LOCK_NAME
+    if not path.is_file():  # none, or not a lock this tool wrote (a device, a pipe)
+        return None
     try:
-        return _parse((Path(folder) / LOCK_NAME).read_text(encoding="utf-8"))
+        with open(path, "rb") as f:
+            return _parse(f.read(4096).decode("utf-8", "replace"))  # a lock is one short line: read no more than a lock holds
     except OSError:
         return None
 
@@ -137,5 +141,5 @@ def _parse(text: str) -> Holder | None:
     try:
         data = json.loads(text)
         return Holder(str(data["host"]), int(data["pid"]), str(data["started"]), str(data.get("command", "")))
-    except (ValueError, KeyError, TypeError):
+    except (ValueError, KeyError, TypeError, RecursionError, OverflowError):
         return None

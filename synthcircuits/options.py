@@ -27,6 +27,7 @@ def whole(minimum: int, maximum: int) -> Parse:
         return value
 
     parse.__name__ = "whole number"
+    parse.range_text = f"{minimum:,} to {maximum:,}"  # what --help shows
     return parse
 
 
@@ -45,6 +46,7 @@ def number(minimum: float, maximum: float, *, above: bool = False) -> Parse:
         return value
 
     parse.__name__ = "number"
+    parse.range_text = f"{'above ' if above else ''}{minimum:g} to {maximum:g}"
     return parse
 
 

@@ -548,3 +548,31 @@ def _pictures(tmp_path: Path) -> Path:
     for k in range(2):
         Image.fromarray((np.random.default_rng(k).random((48, 48, 3)) * 255).astype(np.uint8)).save(folder / f"{k}.png")
     return folder
+
+
+def test_every_numeric_option_shows_its_range_in_help_and_the_parser_enforces_it():
+    import argparse
+
+    from synthcircuits.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction)).choices
+    checked = 0
+    for name, command in commands.items():
+        text = command.format_help().replace("\n", " ")
+        text = " ".join(text.split())
+        for action in command._actions:
+            bounds = getattr(action.type, "range_text", None)
+            if bounds:
+                assert bounds in text, f"{name} {action.option_strings}: --help does not show {bounds}"
+                checked += 1
+    assert checked > 40
+
+
+def test_two_outputs_of_edit_never_share_a_path(tmp_path, capsys, random_inceptionv1):
+    weights = save_safetensors(random_inceptionv1.state_dict(), tmp_path / "w.safetensors")
+    edit = tmp_path / "e.yaml"
+    edit.write_text(EDIT_HEAD + "edits:\n  - ablate: {units: [3b:379]}\n")
+    err = refused(["edit", edit, "--weights", weights, "-o", tmp_path / "x.safetensors", "--json", tmp_path / "x.safetensors"],
+                  tmp_path, capsys)
+    assert "share one path" in err

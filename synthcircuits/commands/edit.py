@@ -61,6 +61,9 @@ def run_edit(edit_path: Path, weights: Path | None, images: Path | None, mean_im
              json_out: Path | None, device: str, class_map: Path | None = None, batch_size: int = 16, workers: int = 2,
              shards: Path | None = None, ray: str | None = None, mirror: bool = False) -> int:
     spec = load_edit(edit_path)
+    if output is not None and json_out is not None and Path(output).resolve() == Path(json_out).resolve():
+        raise UserError(f"-o and --json both name {output}: the weights and the effect report would share one path",
+                        hint="give the report its own name, e.g. --json effect.json")
     if mirror and images is None:
         raise UserError("--mirror compares each image's effect with its mirror image's: it needs --images")
     if mean_images is not None and not Path(mean_images).is_dir():
