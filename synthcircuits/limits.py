@@ -63,10 +63,10 @@ def check_bytes(needed: float, what: str, hint: str | None = None) -> None:
             "(a quarter of its memory)", hint=hint or "use smaller sizes or fewer images at a time")
 
 
-def check_network_input(count: int, height: int, width: int, what: str, backward: bool = False) -> None:
+def check_network_input(count: int, height: int, width: int, what: str, backward: bool = False, hint: str | None = None) -> None:
     """Refuse a batch whose forward (and backward) through a network would not fit the budget."""
     if max(height, width) > MAX_IMAGE_SIDE:
         raise UserError(f"{what} is {height}x{width} px, larger than the {MAX_IMAGE_SIDE} px sides this tool accepts",
                         hint="resize it first, or pass --size N")
     needed = count * height * width * FORWARD_BYTES_PER_PIXEL * (3 if backward else 1)
-    check_bytes(needed, f"{what} ({count} x {height}x{width} px) through the network", hint="pass --size N (e.g. 224) or fewer images")
+    check_bytes(needed, f"{what} ({count} x {height}x{width} px) through the network", hint=hint or "pass --size N (e.g. 224) or fewer images")

@@ -151,7 +151,7 @@ def test_deeply_nested_yaml_is_refused_at_the_level_that_is_too_deep(tmp_path, c
 
 def test_oversized_yaml_is_refused_before_reading(tmp_path, capsys):
     spec = spec_file(tmp_path, "big.yaml", "# padding\n" * 200_000)
-    assert "more than the 1,048,576 a spec may have" in refused(["check-spec", spec], tmp_path, capsys)
+    assert "more than the 1,048,576 bytes a spec may have" in refused(["check-spec", spec], tmp_path, capsys)
 
 
 def test_unit_in_a_layer_without_weights_gets_a_clear_line(tmp_path, capsys, corpus):
@@ -225,7 +225,7 @@ def test_bad_output_paths_are_refused_before_any_work(tmp_path, capsys, corpus, 
     (["vis", "mixed3b:379", "--thresholds", "0,two"], "argument --thresholds: in '0,two': expected a whole number"),
     (["vis", "mixed3b:379", "--thresholds", "0,300"], "--thresholds 300 is past the last step (256)"),
     (["vis", "mixed3b:379", "--seed", "1e3"], "argument --seed"),
-    (["compare", "A", "A", "--step", "0"], "argument --step: expected a finite number above 0"),
+    (["compare", "A", "A", "--step", "0"], "argument --step: expected a finite number from 0.1 to 180"),
     (["compare", "A", "A", "--radius", "inf"], "argument --radius"),
     (["tuning", "A", "--units", "3b:1", "--radii", "16,big"], "argument --radii"),
     (["tuning", "A", "--units", "3b:1", "--radii", "16,nan"], "argument --radii"),

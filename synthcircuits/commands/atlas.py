@@ -42,7 +42,7 @@ def run_atlas(weights: Path | None, spec: Path | None, architecture: str | None,
               ray: str | None = None) -> int:
     if vis_steps:  # the largest batch the atlas optimises at once, refused before any work if it cannot fit
         check_network_input(max(1, diverse), vis_size, vis_size, f"a feature visualisation batch of {max(1, diverse)} image(s)",
-                            backward=True)
+                            backward=True, hint="pass a smaller --vis-size or --diverse")
     source = model_options(weights, spec, device, architecture)
     layers = plan_atlas(source, layers_text)
     items = list_items(images, None, source.architecture.name, limit) if images is not None else None
