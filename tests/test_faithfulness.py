@@ -266,3 +266,47 @@ def test_a_faithfulness_claim_is_checked_at_its_line(trained_file, photos, tmp_p
     assert "top5 accuracy needs labelled images" in refused(["check-spec", spec], tmp_path, capsys)
     spec.write_text(text + f"checks:\n  - {{faithfulness: {{images: {photos}, recovers_at_least: 0.5}}, units: curve}}\n")
     assert "units: belongs to a stimulus check" in refused(["check-spec", spec], tmp_path, capsys)
+
+
+def test_a_circuit_whose_units_span_two_branches_runs_once_and_changes_nothing_else(trained, trained_file, photos, tmp_path, images):
+    from synthcircuits.commands.common import open_model
+    from synthcircuits.commands.edit import edit_metadata, save_edited
+
+    spec = tmp_path / "two.yaml"
+    spec.write_text(f"""synthcircuits: 1
+name: two-branches
+base: {trained_file}
+bottleneck_channels: {{mixed3b_5x5: [30, 31], mixed3b_3x3: [126, 127]}}
+families:
+  - {{name: kept, layer: mixed3a, keep: true, units: [3a:147, 3a:92], orientations: [0, 180], period: 360}}
+  - name: wide
+    layer: mixed3b
+    branch: 5x5
+    units: [3b:379]
+    orientations: [0]
+    period: 360
+    inputs: [{{from: kept, center: {{}}, tuning: {{excite: 1, width_deg: 45}}, gain: 3}}]
+  - name: narrow
+    layer: mixed3b
+    branch: 3x3
+    units: [3b:200]
+    orientations: [0]
+    period: 360
+    inputs: [{{from: kept, center: {{}}, tuning: {{excite: 1, width_deg: 45}}, gain: 3}}]
+""")
+    result = apply_edits(trained.state_dict(), parse_edit(f"synthcircuits_edit: 1\nname: e\nedits:\n  - splice: {{spec: {spec}}}\n",
+                                                          str(tmp_path / "e.yaml")))
+    (side,) = result.sides
+    assert sorted(p.point for p in side.paths) == ["mixed3b_3x3_pre_relu", "mixed3b_5x5_pre_relu"]
+    spliced = edited_model(result)
+    assert len(spliced.circuits) == 1  # one circuit, one run of its stages, for both branches
+    ours, theirs = capture(spliced, images, ["mixed3b"])["mixed3b"], capture(trained, images, ["mixed3b"])["mixed3b"]
+    circuit = capture(compile_spec(load_spec(spec)).model(), images, ["mixed3b"])["mixed3b"]
+    others = [c for c in range(480) if c not in (200, 379)]
+    assert torch.equal(ours[:, others], theirs[:, others])
+    torch.testing.assert_close(ours[:, [200, 379]], circuit[:, [200, 379]], rtol=1e-5, atol=1e-5)
+    path = save_edited(spliced, tmp_path / "s.safetensors", edit_metadata(result, "hash", spliced))
+    assert torch.equal(open_model(path).model(images), spliced(images))
+    report = measure_faithfulness(trained, open_circuit(spec, trained.state_dict(), INCEPTIONV1, []), list_images(photos),
+                                  options=OPTIONS, per_unit=False)
+    assert sorted(report.units) == ["mixed3b:200", "mixed3b:379"] and report.measures["circuit"]["kl"].value > 0

@@ -18,8 +18,9 @@ from ..models.weights import read_weights
 from ..models.zoo import architecture_named, model_from_state_dict, weights_architecture
 from ..tables import format_table
 from . import ops, traced_ops
+from ..language.source import SpecError
 from .spec import EditOp, EditSpec, edit_error
-from .splice import SideCircuit, compact_side_circuit, patches_a_base, placed_units, replace_units, spec_units, spliced_network
+from .splice import SideCircuit, replace_units, spec_side_circuit, spliced_network
 from .state import Change, StateEditor
 
 MeanImages = Callable[[EditOp], Tensor]  # the image batch a mean ablation averages over
@@ -34,17 +35,14 @@ class EditResult:
 
     def log_table(self) -> str:
         rows = [[c.op, c.describe(), c.changed] for c in self.changes]
-        rows += [[label, side.describe(), ""] for label, side in self._side_ops()]
+        rows += [[side.op_label, side.describe(), ""] for side in self.sides]
         return format_table(["edit", "tensor elements written", "changed"], rows)
 
     def log_json(self) -> list[dict]:
         log = [{"op": c.op, "tensor": c.tensor, "index": c.describe().split("  (")[0], "note": c.note, "changed": c.changed} for c in self.changes]
-        log += [{"op": label, "side_path": side.describe(), "units": list(side.units),
-                 "paths": [p.as_json() for p in side.paths]} for label, side in self._side_ops()]
+        log += [{"op": side.op_label, "side_path": side.describe(), "units": list(side.units),
+                 "paths": [p.as_json() for p in side.paths]} for side in self.sides]
         return log
-
-    def _side_ops(self) -> list[tuple[str, SideCircuit]]:
-        return [(side.op_label, side) for side in self.sides]
 
 
 def mean_image_loader(default_folder: Path | None = None) -> MeanImages:
@@ -93,29 +91,13 @@ def _googlenet_transplant(editor: StateEditor, op: EditOp, arch: Architecture, m
 
 
 def _googlenet_splice(editor: StateEditor, op: EditOp, arch: Architecture, mean_images: MeanImages) -> SideCircuit:
-    """A circuit spec run beside the network: a base patch compiled onto it, or a clean-room
-    circuit compiled compact (from the image)."""
-    from ..compile import compile_spec
-    from ..language import load_spec
-
-    spec = load_spec(op.path)
-    if patches_a_base(spec):
-        if spec.architecture != arch.name:
-            raise edit_error(op, f"{op.path.name} is a {spec.architecture} circuit; the edit changes {arch.name}",
-                             "splice a circuit written for the edited architecture")
-        build = compile_spec(spec, "inceptionv1", base=editor.result())
-        units = spec_units(op, placed_units(spec, build), arch)
-        return replace_units(editor, replace(op, units=units), arch, build.state, op.path.name, side_path_only=True)
-    if arch.name != "inceptionv1":
-        raise edit_error(op, f"{op.path.name} is a clean-room circuit (no base:), compiled in InceptionV1's layout; the edit changes "
-                         f"{arch.name}", "splice a base patch (base:, keep:) written for this architecture")
-    build = compile_spec(spec, "compact")
-    deepest = build.compact_layers[-1].name
-    units = spec_units(op, {u.address: u.layer for u in build.units if u.address is not None}, arch)
-    if units[0].layer != deepest:
-        raise edit_error(op, f"splice units from the circuit's deepest layer ({deepest}); {units[0].layer} units would cut the side path short")
-    records = {u.address: u.channel for u in build.units if u.address is not None}
-    return compact_side_circuit(op.path.name, units, build.model(), records, deepest)
+    """A circuit spec run beside the network (`splice.spec_side_circuit`), its errors said at the op's line."""
+    try:
+        return spec_side_circuit(op.path, editor.result(), arch, op.units)
+    except SpecError:
+        raise  # an error inside the circuit spec is said at its own file:line:col
+    except UserError as exc:
+        raise edit_error(op, exc.message, exc.hint) from None
 
 
 # Each architecture family's edit operations, by the name edit specs use (`splice` is applied

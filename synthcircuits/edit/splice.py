@@ -58,24 +58,17 @@ def spliced_network(model: nn.Module, sides: Sequence[SideCircuit]) -> nn.Module
     """`model` with every side circuit's units spliced in (the model itself when there are none)."""
     if not sides:
         return model
-    circuits, paths = [], []
-    for side in sides:
-        module = side.module(model.architecture.name)
-        for path in side.paths:
-            circuits.append(module)
-            paths.append(path)
-    return SplicedModel(model, circuits, paths).eval()
+    return SplicedModel(model, [side.module(model.architecture.name) for side in sides], [side.paths for side in sides]).eval()
 
 
-def replace_units(editor: StateEditor, op: EditOp, arch: Architecture, circuit: Mapping[str, Tensor], label: str,
-                  side_path_only: bool = False) -> SideCircuit | None:
+def replace_units(editor: StateEditor, op: EditOp, arch: Architecture, circuit: Mapping[str, Tensor], label: str) -> SideCircuit | None:
     """Give `op.units` the circuit's values: write their rows where that is exact (logged), else
     return the side circuit that carries them."""
     try:
         plan = plan_replacement(editor.result(), circuit, arch, op.units)
     except UserError as exc:  # about the units: said at the edit's line
         raise edit_error(op, exc.message, exc.hint) from None
-    if isinstance(plan, RowCopy) and not side_path_only:
+    if isinstance(plan, RowCopy):
         for unit in op.units:
             key, row = conv_key(unit), conv_row(unit)
             for suffix in ("weight", "bias"):
@@ -109,6 +102,34 @@ def compact_side_circuit(label: str, units: Sequence[UnitAddress], circuit: Comp
     return SideCircuit(label, circuit, paths, tuple(map(str, units)), "a clean-room circuit computes its own lower layers")
 
 
+def spec_side_circuit(path: Path, base: Mapping[str, Tensor], arch: Architecture, named: Sequence[UnitAddress]) -> SideCircuit:
+    """A circuit spec as a side circuit of the network `base` (layout `arch`): a base patch compiled
+    onto it, or a clean-room circuit compiled compact (InceptionV1 only, run from the image).
+    `named` picks the units (default: those it places in its deepest layer); UserError otherwise."""
+    from ..compile import compile_spec  # the compiler builds on the models floor, as edits do: imported when a spec is spliced
+    from ..language import load_spec
+
+    spec = load_spec(path)
+    if patches_a_base(spec):
+        if spec.architecture != arch.name:
+            raise UserError(f"{path.name}: its units are {spec.architecture} units; the weights are {arch.name}",
+                            hint="splice a circuit written for this architecture")
+        build = compile_spec(spec, "inceptionv1", base=dict(base))
+        units = chosen_units(named, placed_units(spec, build), arch, path.name)
+        return side_circuit(base, build.state, arch, units, path.name)
+    if arch.name != "inceptionv1":
+        raise UserError(f"{path.name}: a clean-room circuit (no base:) is written in InceptionV1's layout; the weights are {arch.name}",
+                        hint="splice a base patch (architecture:, base:, keep:) written for this architecture")
+    build = compile_spec(spec, "compact")
+    deepest = build.compact_layers[-1].name
+    placed = {u.address: u.layer for u in build.units if u.address is not None}
+    units = chosen_units(named, placed, arch, path.name)
+    if units[0].layer != deepest:
+        raise UserError(f"{path.name}: splice units from the circuit's deepest layer ({deepest}); {units[0].layer} units would cut "
+                        "its side path short")
+    return compact_side_circuit(path.name, units, build.model(), {u.address: u.channel for u in build.units if u.address}, deepest)
+
+
 def patches_a_base(spec) -> bool:
     """Whether a circuit spec is written onto trained weights (base:, kept units, or a trained architecture)."""
     return spec.base is not None or spec.architecture != "inceptionv1" or any(f.keep for f in spec.families)
@@ -133,11 +154,3 @@ def chosen_units(named: Sequence[UnitAddress], placed: Mapping[UnitAddress, str]
         raise UserError(f"{circuit} places no units of the network", hint="a circuit that reimplements units pins them: units: [...]")
     one_layer(wanted, "a splice")
     return wanted
-
-
-def spec_units(op: EditOp, placed: Mapping[UnitAddress, str], arch: Architecture) -> tuple[UnitAddress, ...]:
-    """`chosen_units` for an edit operation, its errors said at the operation's line."""
-    try:
-        return chosen_units(op.units, placed, arch, Path(op.path).name)
-    except UserError as exc:
-        raise edit_error(op, exc.message, exc.hint) from None

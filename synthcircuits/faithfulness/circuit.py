@@ -16,10 +16,8 @@ from ..layout.keys import conv_key, conv_row
 from ..models.weights import read_weights
 from ..models.zoo import weights_architecture
 from ..edit.replace import differing_layers
-from ..edit.splice import SideCircuit, chosen_units, compact_side_circuit, patches_a_base, placed_units, side_circuit
-
-SPEC_SUFFIXES = (".yaml", ".yml")
-
+from ..edit.splice import SideCircuit, side_circuit, spec_side_circuit
+from ..opened import SPEC_SUFFIXES
 
 def open_circuit(path: Path, trained: Mapping[str, Tensor], arch: Architecture, named: Sequence[UnitAddress]) -> SideCircuit:
     """The circuit at `path` as a side circuit of the trained network (state `trained`, layout
@@ -28,33 +26,8 @@ def open_circuit(path: Path, trained: Mapping[str, Tensor], arch: Architecture, 
     units (default: the spec's units in its deepest layer; a file's units whose rows differ)."""
     path = Path(path)
     if path.suffix in SPEC_SUFFIXES:
-        return _from_spec(path, trained, arch, named)
+        return spec_side_circuit(path, trained, arch, named)
     return _from_weights(path, trained, arch, named)
-
-
-def _from_spec(path: Path, trained: Mapping[str, Tensor], arch: Architecture, named: Sequence[UnitAddress]) -> SideCircuit:
-    from ..compile import compile_spec
-    from ..language import load_spec
-
-    spec = load_spec(path)
-    if not patches_a_base(spec):
-        if arch.name != "inceptionv1":
-            raise UserError(f"{path}: a clean-room circuit (no base:) is written in InceptionV1's layout; the weights are {arch.name}",
-                            hint="measure a base patch written for this architecture (architecture:, base:, keep:)")
-        build = compile_spec(spec, "compact")
-        deepest = build.compact_layers[-1].name
-        placed = {u.address: u.layer for u in build.units if u.address is not None}
-        units = chosen_units(named, placed, arch, path.name)
-        if units[0].layer != deepest:
-            raise UserError(f"{path}: splice units from the circuit's deepest layer ({deepest}); {units[0].layer} units would cut its side "
-                            "path short")
-        return compact_side_circuit(path.name, units, build.model(), {u.address: u.channel for u in build.units if u.address}, deepest)
-    if spec.architecture != arch.name:
-        raise UserError(f"{path}: its units are {spec.architecture} units; the weights are {arch.name}",
-                        hint="measure a circuit written for this architecture")
-    build = compile_spec(spec, "inceptionv1", base=dict(trained))
-    units = chosen_units(named, placed_units(spec, build), arch, path.name)
-    return side_circuit(trained, build.state, arch, units, path.name)
 
 
 def _from_weights(path: Path, trained: Mapping[str, Tensor], arch: Architecture, named: Sequence[UnitAddress]) -> SideCircuit:

@@ -53,8 +53,6 @@ class SplicedRuns:
         names = [name for name, _ in trained.stages()]
         self.replaced_stage = names.index(self.layer)
         self.last = trained.architecture.classifier
-        # unit j lives in path slot[j] = (path index, position among that path's channels)
-        self.slots = [(p, k) for p, path in enumerate(self.paths) for k in range(len(path.channels))]
 
     def to(self, device: str) -> SplicedRuns:
         return SplicedRuns(self.trained.to(device), self.circuit.to(device), self.paths, self.units, self.readout)
@@ -62,18 +60,17 @@ class SplicedRuns:
     def trunk(self, images: Tensor, with_circuit: bool = True) -> tuple[Tensor, Tensor, Tensor | None]:
         """The replaced layer's trained output, the replaced units' trained activations (N, k, H, W)
         and (`with_circuit`) the circuit's pre-activations for them, in slot order."""
-        kept = {"": images}
-        forks = {p.fork for p in self.paths}
+        fork = self.paths[0].fork  # one circuit: its paths share a fork
+        start = images
         h = self.trained.preprocess(images)
         for name, stage in self.trained.stages()[: self.replaced_stage + 1]:
             h = stage(h, NO_TAP)
-            if name in forks:
-                kept[name] = h
+            if name == fork:
+                start = h
         device = images.device
         if not with_circuit:
             return h, h.index_select(1, self._channels(device)), None
-        circuit = torch.cat([circuit_values(self.circuit, path, kept[path.fork or ""], torch.tensor(path.circuit_channels, device=device))
-                             for path in self.paths], 1)
+        circuit = torch.cat(circuit_values(self.circuit, self.paths, start), 1)
         return h, h.index_select(1, self._channels(device)), circuit
 
     def _channels(self, device) -> Tensor:

@@ -56,11 +56,10 @@ class SidePath:
 
 
 class ReplacingTap(Tap):
-    """Passes everything to `outer`, after overwriting `channels` of `point` with `values`
-    (where `where` is given, only in those rows of the batch: (N, len(channels)) booleans)."""
+    """Passes everything to `outer`, after overwriting `channels` of `point` with `values`."""
 
-    def __init__(self, outer: Tap, point: str, channels: Tensor, values: Tensor, where: Tensor | None = None):
-        self.outer, self.point, self.channels, self.replacement, self.where = outer, point, channels, values, where
+    def __init__(self, outer: Tap, point: str, channels: Tensor, values: Tensor):
+        self.outer, self.point, self.channels, self.replacement = outer, point, channels, values
         self.relu, self.crops = outer.relu, outer.crops
         self.wanted, self.values = outer.wanted, outer.values
 
@@ -69,30 +68,26 @@ class ReplacingTap(Tap):
 
     def __call__(self, name: str, value: Tensor) -> Tensor:
         if name == self.point:
-            value = replaced_channels(value, self.channels, self.replacement.to(value.dtype), self.where)
+            value = value.index_copy(1, self.channels, self.replacement.to(value.dtype))
         return self.outer(name, value)
 
 
-def replaced_channels(value: Tensor, channels: Tensor, replacement: Tensor, where: Tensor | None = None) -> Tensor:
-    """`value` with `channels` (dim 1) set to `replacement`; with `where`, only where it is True."""
-    if where is not None:
-        kept = value.index_select(1, channels)
-        shape = (*where.shape, *([1] * (replacement.dim() - 2)))
-        replacement = torch.where(where.view(shape), replacement, kept)
-    return value.index_copy(1, channels, replacement)
-
-
 class SplicedModel(nn.Module):
-    def __init__(self, base: nn.Module, circuits: Sequence[nn.Module], paths: Sequence[SidePath]):
+    """`base` with side circuits: circuit `i` computes the units of `paths[i]` (all in one layer,
+    from one fork), in one run of its stages per forward."""
+
+    def __init__(self, base: nn.Module, circuits: Sequence[nn.Module], paths: Sequence[Sequence[SidePath]]):
         super().__init__()
-        if len(circuits) != len(paths) or not paths:
-            raise ValueError("a spliced model needs one circuit per side path")
-        self.base, self.paths = base, tuple(paths)
+        if len(circuits) != len(paths) or not paths or not all(paths):
+            raise ValueError("a spliced model needs side paths for each of its circuits")
+        if any(len({(p.layer, p.fork) for p in own}) != 1 for own in paths):
+            raise ValueError("one circuit's side paths share one layer and one fork")
+        self.base, self.paths = base, tuple(tuple(own) for own in paths)
         self.circuits = nn.ModuleList(circuits)
         self.architecture = base.architecture
-        for i, path in enumerate(self.paths):
-            self.register_buffer(f"channels_{i}", torch.tensor(path.channels), persistent=False)
-            self.register_buffer(f"circuit_channels_{i}", torch.tensor(path.circuit_channels), persistent=False)
+        for i, own in enumerate(self.paths):
+            for j, path in enumerate(own):
+                self.register_buffer(f"channels_{i}_{j}", torch.tensor(path.channels), persistent=False)
 
     @staticmethod
     def preprocess(x: Tensor) -> Tensor:
@@ -103,10 +98,10 @@ class SplicedModel(nn.Module):
 
     def stages(self) -> Sequence[tuple[str, Stage]]:
         kept: dict[str, Tensor] = {}  # this run's image and fork outputs, for the side paths
-        forks = {p.fork for p in self.paths} - {None}
+        forks = {own[0].fork for own in self.paths} - {None}
         stages, before = [], None
         for k, (name, fn) in enumerate(self.base.stages()):
-            here = [i for i, p in enumerate(self.paths) if p.layer == name]
+            here = [i for i, own in enumerate(self.paths) if own[0].layer == name]
             if here:
                 fn = self._spliced(fn, here, kept)
             if before in forks:  # the fork's output as this stage reads it (after any intervention on it)
@@ -124,18 +119,16 @@ class SplicedModel(nn.Module):
 
         return run
 
-    def _spliced(self, fn: Stage, indices: Sequence[int], kept: dict[str, Tensor]) -> Stage:
+    def _spliced(self, fn: Stage, circuits: Sequence[int], kept: dict[str, Tensor]) -> Stage:
         def run(h: Tensor, tap: Tap) -> Tensor:
-            for i in indices:
-                tap = ReplacingTap(tap, self.paths[i].point, getattr(self, f"channels_{i}"), self.side_values(i, kept, tap))
+            for i in circuits:
+                own = self.paths[i]
+                values = circuit_values(self.circuits[i], own, kept[own[0].fork or ""], tap)
+                for j, (path, value) in enumerate(zip(own, values)):
+                    tap = ReplacingTap(tap, path.point, getattr(self, f"channels_{i}_{j}"), value)
             return fn(h, tap)
 
         return run
-
-    def side_values(self, i: int, kept: Mapping[str, Tensor], tap: Tap = NO_TAP) -> Tensor:
-        """Side path `i`'s values for its replaced channels, from this run's image or fork output."""
-        path, circuit = self.paths[i], self.circuits[i]
-        return circuit_values(circuit, path, kept[path.fork or ""], getattr(self, f"circuit_channels_{i}"), tap)
 
     def geometry(self):
         return self.base.geometry()
@@ -145,10 +138,10 @@ class SplicedModel(nn.Module):
 
     def side_path_metadata(self) -> str:
         described = []
-        for path, circuit in zip(self.paths, self.circuits):
+        for own, circuit in zip(self.paths, self.circuits):
             kind = {"kind": "compact", "layout": json.loads(circuit.layout_metadata())} if isinstance(circuit, CompactNet) else {"kind": "overlay"}
-            described.append({**path.as_json(), "circuit": kind})
-        return json.dumps({"base_architecture": self.base.architecture.name, "paths": described})
+            described.append({**kind, "paths": [path.as_json() for path in own]})
+        return json.dumps({"base_architecture": self.base.architecture.name, "circuits": described})
 
     def file_tensors(self) -> dict[str, Tensor]:
         """What a spliced file holds: the base's tensors, and each circuit's (an overlay circuit's
@@ -162,15 +155,17 @@ class SplicedModel(nn.Module):
         return tensors
 
 
-def circuit_values(circuit: nn.Module, path: SidePath, start: Tensor, channels: Tensor, tap: Tap = NO_TAP) -> Tensor:
-    """The circuit's pre-activations at `path.circuit_point`, `channels` of them, computed from
-    `start` (the image when the path has no fork, else the fork stage's output)."""
-    side = Tap([path.circuit_point], tap.relu, tap.crops)
-    if path.fork is None:
-        run_stages(circuit, start, side, path.layer)
+def circuit_values(circuit: nn.Module, paths: Sequence[SidePath], start: Tensor, tap: Tap = NO_TAP) -> list[Tensor]:
+    """The circuit's pre-activations for each path's units (its `circuit_point`, `circuit_channels`),
+    from one run of its stages from `start` (the image when the paths have no fork, else the fork
+    stage's output)."""
+    fork, layer = paths[0].fork, paths[0].layer
+    side = Tap([p.circuit_point for p in paths], tap.relu, tap.crops)
+    if fork is None:
+        run_stages(circuit, start, side, layer)
     else:
-        run_stages_from(circuit, start, path.fork, side, path.layer)
-    return side.values[path.circuit_point].index_select(1, channels)
+        run_stages_from(circuit, start, fork, side, layer)
+    return [side.values[p.circuit_point][:, list(p.circuit_channels)] for p in paths]
 
 
 def _keeping_input(fn: Stage, name: str, kept: dict[str, Tensor]) -> Stage:
@@ -190,22 +185,21 @@ def spliced_from_file(tensors: Mapping[str, Tensor], metadata: Mapping[str, str]
     try:
         info = json.loads(metadata[SIDE_PATHS_KEY])
         architecture = str(info["base_architecture"])
-        described = [(SidePath(str(p["layer"]), str(p["point"]), tuple(p["channels"]), str(p["circuit_point"]),
-                               tuple(p["circuit_channels"]), None if p["fork"] is None else str(p["fork"])), p["circuit"])
-                     for p in info["paths"]]
-        if not described or len(described) > MAX_SIDE_PATHS or not all(isinstance(c, dict) and c.get("kind") in ("compact", "overlay") for _, c in described):
+        described = [(c["kind"], c.get("layout"), [_side_path(p) for p in c["paths"]]) for c in info["circuits"]]
+        if (not described or sum(len(paths) for _, _, paths in described) > MAX_SIDE_PATHS
+                or not all(kind in ("compact", "overlay") and paths for kind, _, paths in described)):
             raise ValueError
-    except (KeyError, ValueError, TypeError):
+    except (KeyError, ValueError, TypeError, AttributeError):
         raise WeightsError(f"{source}: says it is a spliced model, but its {SIDE_PATHS_KEY} metadata is missing or not "
-                           "{base_architecture, paths: [{layer, point, channels, circuit_point, circuit_channels, fork, circuit}]}",
-                           hint=hint) from None
+                           "{base_architecture, circuits: [{kind, paths: [{layer, point, channels, circuit_point, circuit_channels, "
+                           "fork}]}]}", hint=hint) from None
     base_state = {k[5:]: v for k, v in tensors.items() if k.startswith("base.")}
     base = model_from_state_dict(base_state, architecture, f"{source} (its base. tensors)")
     circuits = []
-    for i, (path, circuit_kind) in enumerate(described):
+    for i, (kind, layout, paths) in enumerate(described):
         own = {k[len(f"side{i}."):]: v for k, v in tensors.items() if k.startswith(f"side{i}.")}
-        if circuit_kind["kind"] == "compact":
-            circuit = compact_from_metadata(json.dumps(circuit_kind.get("layout")), source)
+        if kind == "compact":
+            circuit = compact_from_metadata(json.dumps(layout), source)
             check_shapes(own, {k: tuple(v.shape) for k, v in circuit.state_dict().items()},
                          f"{source}: the side{i}. tensors do not fit the circuit its metadata describes")
             circuit.load_state_dict(own, strict=True)
@@ -213,10 +207,18 @@ def spliced_from_file(tensors: Mapping[str, Tensor], metadata: Mapping[str, str]
             unknown = sorted(set(own) - set(base_state))
             if unknown:
                 raise WeightsError(f"{source}: side{i}. holds tensors the base has not: {', '.join(unknown[:3])}", hint=hint)
-            circuit = model_from_state_dict({**base_state, **own}, architecture, f"{source} (side path {i})")
-        check_side_path(base, circuit, path, f"{source}: side path {i}")
+            circuit = model_from_state_dict({**base_state, **own}, architecture, f"{source} (side circuit {i})")
+        if len({(p.layer, p.fork) for p in paths}) != 1:
+            raise WeightsError(f"{source}: side circuit {i}'s paths do not share one layer and one fork", hint=hint)
+        for path in paths:
+            check_side_path(base, circuit, path, f"{source}: side circuit {i}")
         circuits.append(circuit)
-    return SplicedModel(base, circuits, [p for p, _ in described]).eval()
+    return SplicedModel(base, circuits, [paths for _, _, paths in described]).eval()
+
+
+def _side_path(p: dict) -> SidePath:
+    return SidePath(str(p["layer"]), str(p["point"]), tuple(p["channels"]), str(p["circuit_point"]), tuple(p["circuit_channels"]),
+                    None if p["fork"] is None else str(p["fork"]))
 
 
 def check_side_path(base: nn.Module, circuit: nn.Module, path: SidePath, where: str) -> None:
