@@ -80,7 +80,8 @@ DECODING = "pillow: jpeg draft at <= 1/2 scale, exif orientation"
 def draft_decode(im: Image.Image, size: int | None) -> None:
     """Ask Pillow's JPEG decoder for a reduced image (1/2, 1/4 or 1/8 scale, decoded in the DCT)
     whose short side still covers `size` where the photo is at least twice that: a 12 MP photo
-    for a 224 px input decodes in about half the time. Other formats decode as they are."""
+    for a 224 px input decoded in 18 ms instead of 139 ms (benchmarks/bench_images.py). Other
+    formats decode as they are."""
     if size is None or im.format != "JPEG" or min(im.size) < 2 * size:
         return
     scale = size / min(im.size)

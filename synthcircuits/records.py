@@ -1,5 +1,5 @@
-"""The JSON records synthcircuits writes and reads back (census.json, a run's job.json, a folder's
-lock), read as untrusted input: a damaged, truncated or hand-edited file is refused at its
+"""The JSON records synthcircuits writes and reads back (census.json, a run's job.json), read as
+untrusted input: a damaged, truncated or hand-edited file is refused at its
 file:line:col, never believed. The size is what is read (bounded), nesting is bounded by what
 the decoder can read, and NaN or Infinity, which strict JSON has not, are refused."""
 

@@ -74,7 +74,7 @@ class FaithfulnessReport:
             "circuit": self.circuit, "weights": self.weights, "layer": self.layer, "units": self.units, "side_path": self.side_path,
             "readout": self.readout, "images": self.images, "labelled": self.labelled, "top1_changes": self.changes,
             "measures": {v: {m: e.as_json() for m, e in by.items()} for v, by in self.measures.items()},
-            "recovered": {AGAINST[a].replace("against ", "against_").replace(" ", "_"): {m: e.as_json() for m, e in by.items()}
+            "recovered": {AGAINST[a].replace(" ", "_"): {m: e.as_json() for m, e in by.items()}
                           for a, by in self.recovered.items()},
             "per_unit": [{"unit": u.unit, "mean_activation": u.mean_value, "top1_changes": u.changes,
                           "measures": {v: {m: e.as_json() for m, e in by.items()} for v, by in u.measures.items()},
