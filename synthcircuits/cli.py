@@ -145,9 +145,9 @@ def _device(p: argparse.ArgumentParser) -> None:
     p.add_argument("--device", default="cpu", help="where the network runs: cpu, cuda or cuda:N")
 
 
-def _ray(p: argparse.ArgumentParser) -> None:
+def _ray(p: argparse.ArgumentParser, what: str = "the images") -> None:
     p.add_argument("--ray", nargs="?", const="local", default=None, metavar="auto|ADDRESS",
-                   help="run the images on Ray (pip install 'synthcircuits[ray]'): alone, a local instance; auto, the cluster "
+                   help=f"run {what} on Ray (pip install 'synthcircuits[ray]'): alone, a local instance; auto, the cluster "
                         "this machine is part of; or a cluster address. The results are the same as a local run's")
 
 
@@ -257,6 +257,23 @@ def _verify(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--base", type=opt.input_path, default=None,
                    help="weights the spec patches (overrides its base:; needed where it keeps trained units and names no base)")
     p.set_defaults(handler=_body("verify", "run_verify", "spec", "weights", "target", "device", "json", "geometry", "base"))
+
+
+def _mutate(sub: argparse._SubParsersAction) -> None:
+    p = _add(sub, "mutate", "mutation testing of a spec's checks: build every one-change mutant of the circuit (a sign flipped, a rule "
+             "dropped, a gain scaled, a mirror unflipped, ...), run the spec's checks on it, and report how many the checks catch")
+    p.add_argument("spec", type=opt.input_path, help="a circuit spec with a checks: section")
+    p.add_argument("--max", dest="most", type=opt.whole(1, 100_000), default=None,
+                   help="test at most this many mutants, drawn evenly over the kinds of change (default: all)")
+    p.add_argument("--seed", type=opt.SEED, default=0, help="which mutants --max draws")
+    p.add_argument("-o", "--output-dir", type=opt.output_folder, default=None,
+                   help="write mutation.json and mutation.md here and keep each mutant's result, so a stopped run resumes")
+    p.add_argument("--target", default="inceptionv1", choices=["inceptionv1", "compact"], help=TARGET_HELP)
+    p.add_argument("--fail-under", type=opt.FRACTION, default=None, metavar="FRACTION",
+                   help="exit 1 when the mutation score (killed / viable mutants) is under this fraction, e.g. 0.9")
+    _ray(p, "the mutants")
+    _device(p)
+    p.set_defaults(handler=_body("mutate", "run_mutate", "spec", "most", "seed", "output_dir", "target", "device", "ray", "fail_under"))
 
 
 def _compare(sub: argparse._SubParsersAction) -> None:
@@ -626,7 +643,7 @@ def _decompile(sub: argparse._SubParsersAction) -> None:
                                  "device", "family"))
 
 
-_COMMANDS = [_demo, _atlas, _census, _universality, _mirrors, _dataset_examples, _doctor, _find, _vis, _report, _tuning, _layers, _weights, _probe, _build, _check_spec, _schema, _verify, _faithfulness,
+_COMMANDS = [_demo, _atlas, _census, _universality, _mirrors, _dataset_examples, _doctor, _find, _vis, _report, _tuning, _layers, _weights, _probe, _build, _check_spec, _schema, _verify, _mutate, _faithfulness,
              _compare, _edit, _patch, _attribute, _extract, _decompile, _export]
 
 

@@ -293,7 +293,7 @@ def test_image_parts_paste_a_file_and_a_missing_one_is_named_at_its_line(tmp_pat
         "      right: {of: left, flip: horizontal}", "      right: {parts: [{image: {path: red.png, size: 32}}]}", 1)
     (tmp_path / "s.yaml").write_text(spec_text)
     spec = load_spec(tmp_path / "s.yaml")
-    from synthcircuits.commands.verify import picture_parts
+    from synthcircuits.cleanroom.checked import picture_parts
 
     build = compile_spec(spec)
     pictures = render_pictures(spec.checks[0].pictures, picture_parts(build.model(), build))

@@ -15,7 +15,7 @@ from ..probe.tuning import RadialSweep
 from .common import resolve_device
 from ..opened import OpenedModel
 from ..language import load_spec
-from .verify import designed_units
+from ..cleanroom.checked import designed_units
 from ..viz import plot_tuning
 
 def shipped_specs() -> Path:

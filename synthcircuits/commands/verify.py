@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import json
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from pathlib import Path
 
-import torch
-
-from ..compile import Build, compile_spec
+from ..cleanroom.checked import check_build, check_weights
+from ..compile import Build
 from ..dataset.items import list_items, read_class_map
 from ..dataset.shards import RunOptions
 from ..faithfulness import measure_faithfulness, open_circuit
@@ -18,78 +16,21 @@ from ..errors import UserError
 from ..outputs import atomic_target
 from ..models.zoo import load_model
 from ..probe.geometry_sweep import GEOMETRIES, robustness_json, robustness_table
-from ..layout.address import parse_unit
-from ..probe.checks import GROUP_EXPECTATIONS, UNIT_EXPECTATIONS, CheckRow, DesignedUnit, Measurements, checks_table, run_checks, tuning_table
-from ..images import load_image
-from ..viz.featurevis import visualise
-from ..viz.objectives import Neuron
-from ..probe.tuning import ProbeUnit, RadialSweep
+from ..probe.checks import GROUP_EXPECTATIONS, UNIT_EXPECTATIONS, CheckRow, DesignedUnit, Measurements, checks_table, tuning_table
+from ..probe.tuning import RadialSweep
 from ..language import Spec, load_spec
 from .common import open_model
 from ..jsontext import strict_json
 
 
-def designed_units(build: Build, on_trained_layout: bool = False) -> list[DesignedUnit]:
-    """The spec's units as the model holds them: in the build itself, or (for weights in the
-    InceptionV1 layout, e.g. trained ones) at the addresses the spec gives them."""
-    units = []
-    for u in build.units:
-        name = str(u.address) if u.address else f"{u.family}[{u.index}]"
-        channel = u.address.channel if on_trained_layout else u.channel
-        units.append(DesignedUnit((u.family, u.index), name, u.family, u.orientation, ProbeUnit(name, u.layer, channel)))
-    return units
-
-
 def verify_spec(spec: Spec, weights: Path | None = None, target: str = "inceptionv1", device: str = "cpu",
                 base: Path | None = None) -> tuple[list[CheckRow], Build, Measurements, list[DesignedUnit]]:
-    if not spec.checks:
-        raise UserError(f"{spec.file}: the spec has no checks: section", hint="add checks (see specs/curve_circuit.yaml)")
-    without_feature = None
+    """The spec's checks on its build, or on `weights` at the spec's addresses: rows, build, measurements, units."""
     if weights is None:
-        build = compile_spec(spec, target, base)
-        model = build.model().to(device)
-        units = designed_units(build)
-
-        def without_feature(feature: str):
-            return compile_spec(without_rules(spec, feature), target, base).model().to(device)
+        checked = check_build(spec, target, device, base)
     else:
-        build = compile_spec(spec, "inceptionv1", base)
-        model = load_model(weights, device=device)
-        if model.architecture.name != spec.architecture:
-            raise UserError(f"{weights}: holds {model.architecture.name} weights; the spec's addresses are {spec.architecture} units",
-                            hint="compare the circuit with these weights instead: synthcircuits compare SPEC WEIGHTS --layer-b LAYER")
-        units = designed_units(build, on_trained_layout=True)
-    measurements = Measurements(model, progress=True, without_feature=without_feature, paste=picture_parts(model, build))
-    return run_checks(measurements, spec.checks, units), build, measurements, units
-
-
-def without_rules(spec: Spec, feature: str) -> Spec:
-    """The spec with every input rule that carries `feature` left out (a polysemantic unit's ablation)."""
-    families = tuple(replace(f, inputs=tuple(r for r in f.inputs if r.feature != feature)) for f in spec.families)
-    return replace(spec, families=families)
-
-
-def picture_parts(model, build: Build):
-    """Pasted picture parts for `model`: a unit's feature visualisation (seeded, so every run draws
-    the same picture) or an image file, as (3, side, side) in [0, 1]; each drawn once per run."""
-    drawn: dict[str, torch.Tensor] = {}
-
-    def paste(kind: str, params: dict, side: int):
-        key = json.dumps([kind, params, side], sort_keys=True)
-        if key not in drawn:
-            drawn[key] = draw(kind, params, side)
-        return drawn[key]
-
-    def draw(kind: str, params: dict, side: int):
-        if kind == "image":
-            path = Path(params["path"])
-            return load_image(path if path.is_absolute() else Path(build.spec.file).parent / path, side)
-        if not hasattr(model, "architecture") or build.target == "compact":
-            raise UserError("visualisation parts name units by address; verify this spec with the inceptionv1 target")
-        unit = parse_unit(params["unit"], model.architecture)
-        images = visualise(model, Neuron(unit.layer, unit.channel), steps=int(params.get("steps", 128)), size=side, seed=0, progress=False)
-        return images[max(images)][0].detach().cpu()
-    return paste
+        checked = check_weights(spec, load_model(weights, device=device), weights, base)
+    return checked.rows, checked.build, checked.measurements, checked.units
 
 
 def run_verify(spec_path: Path, weights: Path | None, target: str, device: str, json_out: Path | None, geometry: bool = False,

@@ -11,6 +11,7 @@ looping. A shard is a pure function of its items, so a retried shard is the same
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from ..errors import UserError
 from .items import Item
@@ -20,22 +21,10 @@ RETRIES = 3  # restarts of a dead actor, and resends of the shard it held
 
 
 def run_on_ray(job: Job, items: Sequence[Item], todo: Sequence[Shard], options: RunOptions, address: str) -> Iterator[tuple[Shard, bytes]]:
-    try:
-        import ray
-        import ray.data
-    except ImportError:
-        raise UserError("--ray needs Ray, which is not installed", hint="pip install 'synthcircuits[ray]' (or: pip install 'ray[data]')") from None
     if not todo:
         return
-    started_here = not ray.is_initialized()
-    if started_here:
-        try:
-            ray.init(address=None if address == "local" else address, include_dashboard=False, log_to_driver=False,
-                     configure_logging=False)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
-            raise UserError(f"cannot reach the Ray cluster {address!r}: {str(exc).splitlines()[0]}",
-                            hint="--ray alone starts a local instance; --ray auto joins the cluster this machine is part of") from None
-    try:
+    with ray_session(address) as ray:
+        import ray.data
         gpus = int(ray.cluster_resources().get("GPU", 0)) if job_wants_gpu(options) else 0
         actors = max(1, gpus or int(ray.cluster_resources().get("CPU", 1)))
         rows = [{"number": s.number, "start": s.start, "stop": s.stop} for s in todo]
@@ -49,6 +38,26 @@ def run_on_ray(job: Job, items: Sequence[Item], todo: Sequence[Shard], options: 
             max_restarts=RETRIES, max_task_retries=RETRIES)
         for row in dataset.iter_rows():
             yield by_number[int(row["number"])], bytes(row["payload"])
+
+
+@contextmanager
+def ray_session(address: str) -> Iterator:
+    """The `ray` module, connected: to a new local instance (`local`), to this machine's cluster
+    (`auto`) or to an address; shut down afterwards where this call started it."""
+    try:
+        import ray
+    except ImportError:
+        raise UserError("--ray needs Ray, which is not installed", hint="pip install 'synthcircuits[ray]' (or: pip install 'ray[data]')") from None
+    started_here = not ray.is_initialized()
+    if started_here:
+        try:
+            ray.init(address=None if address == "local" else address, include_dashboard=False, log_to_driver=False,
+                     configure_logging=False)
+        except (ConnectionError, RuntimeError, ValueError) as exc:
+            raise UserError(f"cannot reach the Ray cluster {address!r}: {str(exc).splitlines()[0]}",
+                            hint="--ray alone starts a local instance; --ray auto joins the cluster this machine is part of") from None
+    try:
+        yield ray
     finally:
         if started_here:
             ray.shutdown()

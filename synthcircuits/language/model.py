@@ -113,6 +113,8 @@ class Check:
     sweep: str = "radial_tuning"  # "radial_tuning" or "circle_tuning"
     pictures: dict[str, dict[str, Any]] = field(default_factory=dict)  # name -> picture (schema.PICTURE), validated
     location: Location | None = None  # where the check is written, for what only measuring can find wrong with it
+    at: str = "centre"  # where picture answers are read: "centre", "max" (anywhere in the field) or "every" (each position)
+    vary: dict[str, Any] = field(default_factory=dict)  # stimulus variants the picture claims must hold under (schema.VARY)
 
 
 @dataclass(frozen=True)

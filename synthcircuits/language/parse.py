@@ -19,6 +19,7 @@ from .model import Check, Connection, FaithfulnessClaim, Family, InputRule, Pixe
 from .schema import SPATIAL_RULES, validate_structure
 from .source import Source, parse_source, read_source
 
+MAX_VARIANTS = 64  # variants of every picture a check's vary: may ask for (each is a forward of every picture)
 _FAMILY_INDEX = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*\[\s*(\d+)\s*\]\s*$")
 
 
@@ -446,14 +447,25 @@ class _Builder:
         if sweep == "circle_tuning" and "radius" not in params:
             raise self.src.error(path + ("stimulus",), "circle_tuning needs the designed radius", "e.g. stimulus: {circle_tuning: {radius: 32}}")
         for key, needs in (("radius_within_fraction", "circle_tuning"), ("circle_arc_ratio_at_least", "circle_tuning"),
+                           ("circle_half_circle_ratio_at_least", "circle_tuning"),
                            ("curve_line_ratio_at_least", "radial_tuning"),
                            ("preferred_orientation_across_geometry_within_deg", "radial_tuning")):
             if key in expect and sweep != needs:
                 raise self.src.error(path + ("expect", key), f"{key} is measured with stimulus: {needs}")
         pictures = dict(raw.get("pictures", {}))
         self._check_pictures(path, pictures, expect, units, by_name)
+        for key in ("at", "vary"):
+            if key in raw and not pictures:
+                raise self.src.error(path + (key,), f"{key}: says how picture claims are read; this check has no pictures:")
+        vary = dict(raw.get("vary", {}))
+        combinations = 1
+        for values in vary.values():
+            combinations *= len(values)
+        if combinations > MAX_VARIANTS:
+            raise self.src.error(path + ("vary",), f"vary: makes {combinations} variants of every picture; at most {MAX_VARIANTS}",
+                                 "vary fewer things at once, or write two checks")
         return Check(raw.get("name", f"check {i + 1}"), tuple(units), params, expect, path, sweep, pictures,
-                     self.src.where(path + ("pictures",) if pictures else path))
+                     self.src.where(path + ("pictures",) if pictures else path), raw.get("at", "centre"), vary)
 
     def _check_pictures(self, path, pictures: dict, expect: dict, units: list[UnitRef], by_name: dict[str, Family]) -> None:
         """Every picture an expectation names exists; derived pictures name a drawn one; feature names
@@ -486,14 +498,26 @@ class _Builder:
                         parse_unit(part["visualisation"]["unit"], self.arch)
                     except AddressError as exc:
                         raise self.src.error(where + ("parts", j, "visualisation", "unit"), exc.message, exc.hint) from None
-        ratios = expect.get("ratio", [])
-        for j, ratio in enumerate([ratios] if isinstance(ratios, dict) else ratios):
-            where = path + ("expect", "ratio") + (() if isinstance(ratios, dict) else (j,))
+        def each(key):
+            value = expect.get(key, [])
+            for j, claim in enumerate([value] if isinstance(value, dict) else value):
+                yield path + ("expect", key) + (() if isinstance(value, dict) else (j,)), claim
+
+        for where, ratio in each("ratio"):
             if ("at_least" in ratio) == ("at_most" in ratio):
                 raise self.src.error(where, "a ratio takes at_least: or at_most:, exactly one")
             for key in ("of", "over"):
                 known(where + (key,), ratio[key])
-        needs_pictures = [k for k in ("ratio", "mirror_partner", "flip_balance_within", "features") if k in expect]
+        for where, answer in each("answer"):
+            if "at_least" not in answer and "at_most" not in answer:
+                raise self.src.error(where, "an answer takes at_least:, at_most: or both")
+            known(where + ("to",), answer["to"])
+        for where, conjunction in each("conjunction"):
+            known(where + ("of",), conjunction["of"])
+            if len(pictures[conjunction["of"]].get("parts", [])) < 2:
+                raise self.src.error(where + ("of",), f"{conjunction['of']!r} is not drawn from two or more parts, so no part can be "
+                                     "left out", "name a drawn picture with several parts")
+        needs_pictures = [k for k in ("ratio", "answer", "conjunction", "mirror_partner", "flip_balance_within", "features") if k in expect]
         if needs_pictures and not pictures:
             raise self.src.error(path + ("expect", needs_pictures[0]), f"{needs_pictures[0]} compares answers to pictures; add pictures:")
         if "mirror_partner" in expect:

@@ -225,6 +225,8 @@ EXPECTATIONS = {
     "width_deg_at_least": {**_POSITIVE},
     "peak_follows_rotation": {"const": True, "description": "the stimulus at each unit's orientation drives that unit most among those checked"},
     "peak_at_least": {"type": "number", "description": "the strongest response over the sweep"},
+    "peak_at_most": {"type": "number", "description": "the strongest response over the sweep, at most (with peak_at_least: the scale "
+                     "the next stage is built for)"},
     "preferred_orientation_across_geometry_within_deg": {
         **_POSITIVE, "description": "the preferred orientation stays this close to the designed one under every stimulus geometry "
         "of the robustness sweep (radius 15-60 px, span 60-180 deg, stroke 1.5-5 px, up to 6 px off centre, both polarities)"},
@@ -286,6 +288,28 @@ RATIO = _object(
     ("of", "over"),
     "each unit's answer to picture `of` over its answer to picture `over`",
 )
+ANSWER = _object(
+    {"to": {"type": "string"}, "at_least": _NUMBER, "at_most": _NUMBER},
+    ("to",),
+    "each unit's answer to picture `to` lies within the bounds given (the scale the next stage's bias is set for)",
+)
+CONJUNCTION = _object(
+    {"of": {"type": "string", "description": "a drawn picture of two or more parts"},
+     "at_most": {"type": "number", "minimum": 0, "description": "the strongest part alone over the whole picture"}},
+    ("of", "at_most"),
+    "the units need every part of the picture at once: each part drawn alone gets at most this fraction of the whole's answer",
+)
+_SOME = {"minItems": 1, "maxItems": 8}
+VARY = _object(
+    {"offset": {"type": "array", "items": _XY, **_SOME, "description": "every part moved by [x, y] px"},
+     "width": {"type": "array", "items": {**_PX, "maximum": 100}, **_SOME, "description": "every stroke drawn this wide (px)"},
+     "scale": {"type": "array", "items": {"type": "number", "exclusiveMinimum": 0, "maximum": 8}, **_SOME,
+               "description": "every size and placement scaled about the centre"},
+     "polarity": {"type": "array", "items": {"enum": ["dark", "light"]}, "uniqueItems": True, "minItems": 1,
+                  "description": "dark: as drawn; light: the picture's negative (light strokes on dark)"}},
+    (),
+    "stimulus variants: the picture claims (answer, ratio, conjunction) must hold under every combination, each reporting its worst",
+)
 CIRCLE_TUNING = _object(
     {
         "radius": {**_POSITIVE, "maximum": 500, "description": "the designed circle radius in px"},
@@ -327,6 +351,8 @@ SWEEP_EXPECTATIONS = {
 }
 PICTURE_EXPECTATIONS = {
     "ratio": {"oneOf": [RATIO, {"type": "array", "items": RATIO, "minItems": 1}]},
+    "answer": {"oneOf": [ANSWER, {"type": "array", "items": ANSWER, "minItems": 1}]},
+    "conjunction": {"oneOf": [CONJUNCTION, {"type": "array", "items": CONJUNCTION, "minItems": 1}]},
     "mirror_partner": {"type": "string", "description": "a family: on every picture flipped left-right, its units answer "
                        "(over whole feature maps, flipped back) what these units answer on the original, within 1e-4 relative"},
     "flip_balance_within": {"type": "number", "minimum": 0, "description": "each unit's answers to every picture and to its "
@@ -344,6 +370,9 @@ CIRCLE_EXPECTATIONS = {
     "radius_within_fraction": {**_POSITIVE, "description": "the preferred radius is within this fraction of the designed one"},
     "circle_arc_ratio_at_least": {**_POSITIVE, "description": "the designed circle over the strongest arc of the same length "
                                   "(a half circle of twice the radius, at 8 orientations)"},
+    "circle_half_circle_ratio_at_least": {**_POSITIVE, "description": "a full circle of the designed radius over the strongest half "
+                                          "circle of the same radius (8 orientations, on the circle and centred), each read at the "
+                                          "strongest position of the field"},
 }
 
 FAITHFULNESS_MEASURES = ("top1_agreement", "kl", "readout_r", "top1", "top5")
@@ -379,6 +408,10 @@ CHECK = _object(
         },
         "pictures": {"type": "object", "additionalProperties": PICTURE, "minProperties": 1, "maxProperties": 32,
                      "description": "named pictures the expectations compare (arrangements, flips, a feature each)"},
+        "at": {"enum": ["centre", "max", "every"], "description": "where picture claims read a unit's answer: the centre of the map "
+               "(default), the strongest position whose receptive field holds the picture's centre (max), or each such position "
+               "(every: ratios and conjunctions must hold wherever the unit answers)"},
+        "vary": VARY,
         "expect": {**_object({**EXPECTATIONS, **SWEEP_EXPECTATIONS, **PICTURE_EXPECTATIONS, **CIRCLE_EXPECTATIONS}, (),
                              "what must hold for every unit"),
                    "minProperties": 1},

@@ -20,6 +20,7 @@ from ..stimuli.compose import Paste, flip, render_pictures
 from ..tables import format_table
 from .geometry_sweep import GEOMETRIES, Robustness, sweep_geometries
 from .sweeps import SWEEPS
+from .field_claims import claim_value, claims, field_answers, variant_pictures, variants
 from .pictures import FLIP_TOLERANCE, CircleSweep, circle_tuning, flip_mismatch, mirror_safe, picture_maps
 from .tuning import ProbeUnit, RadialSweep, TuningCurve, angle_difference, curve_line_selectivity, radial_tuning, responses_at_centre
 
@@ -168,19 +169,14 @@ def picture_rows(measurements: Measurements, check: Check, group: Sequence[Desig
     """The expectations that compare answers to a check's pictures: ratios, mirror partners, flip
     balance and polysemantic features."""
     expect, model = check.expect, measurements.model
+    rows: list[CheckRow] = field_rows(measurements, check, group)
+    if not any(k in expect for k in ("flip_balance_within", "mirror_partner", "features")):
+        return rows
     pictures = measurements.pictures(check)
     names = list(pictures)
     stack = torch.stack([pictures[n] for n in names])
     answers = responses_at_centre(model, [u.probe for u in group], stack)  # pictures x units
     answer = {n: answers[k] for k, n in enumerate(names)}
-    rows: list[CheckRow] = []
-    ratios = expect.get("ratio", [])
-    for ratio in [ratios] if isinstance(ratios, dict) else ratios:
-        at_least = "at_least" in ratio
-        for k, unit in enumerate(group):
-            of, over = answer[ratio["of"]][k], answer[ratio["over"]][k]
-            rows.append(_row(check, unit, f"answer to {ratio['of']} ({of:.4g}) / to {ratio['over']} ({over:.4g})", _ratio(of, over), at_least,
-                             ratio["at_least" if at_least else "at_most"]))
     if "flip_balance_within" in expect:
         flipped = responses_at_centre(model, [u.probe for u in group], flip(stack, "horizontal"))
         for k, unit in enumerate(group):
@@ -202,6 +198,37 @@ def picture_rows(measurements: Measurements, check: Check, group: Sequence[Desig
                              False, FLIP_TOLERANCE))
     if "features" in expect:
         rows += feature_rows(measurements, check, group, answer, stack, names)
+    return rows
+
+
+def field_rows(measurements: Measurements, check: Check, group: Sequence[DesignedUnit]) -> list[CheckRow]:
+    """The `answer`, `ratio` and `conjunction` expectations, read where the check's `at:` says,
+    each at its worst over the check's `vary:` variants."""
+    found = claims(check)
+    if not found:
+        return []
+    probes = [u.probe for u in group]
+    every = variants(check.vary)
+    worst: dict[tuple[int, int, str], tuple[float, str, str]] = {}  # (claim, unit, bound) -> (value, measure, variant)
+    for variant in every:
+        answers = field_answers(measurements.model, probes, variant_pictures(check, variant, measurements.paste), check.at)
+        for c, (kind, claim) in enumerate(found):
+            parts = len(check.pictures[claim["of"]].get("parts", [])) if kind == "conjunction" else 0
+            for k in range(len(group)):
+                measure, value, _ = claim_value(kind, claim, answers, k, check.at, parts)
+                for bound in ("at_least", "at_most"):
+                    if bound not in claim:
+                        continue
+                    key = (c, k, bound)
+                    held = worst.get(key)
+                    worse = held is None or math.isnan(value) or (value < held[0] if bound == "at_least" else value > held[0])
+                    if worse and not (held is not None and math.isnan(held[0])):
+                        worst[key] = (value, measure, variant.label())
+    where = {"centre": "", "max": ", strongest in the field", "every": ", worst position in the field"}[check.at]
+    rows = []
+    for (c, k, bound), (value, measure, label) in sorted(worst.items()):
+        spread = f", worst of {len(every)} variants ({label})" if len(every) > 1 else ""
+        rows.append(_row(check, group[k], measure + where + spread, value, bound == "at_least", found[c][1][bound]))
     return rows
 
 

@@ -99,3 +99,31 @@ def _paste(canvas: Tensor, square: Tensor, centre: tuple[float, float]) -> None:
     x0, y0, x1, y1 = max(left, 0), max(top, 0), min(left + side, size), min(top + side, size)
     if x0 < x1 and y0 < y1:
         canvas[:, y0:y1, x0:x1] = square[:, y0 - top : y1 - top, x0 - left : x1 - left]
+
+
+SCALED = {"line": ("length",), "arc": ("radius",), "ring": ("radius",), "disc": ("radius",), "box": ("width", "height"),
+          "boundary": ("radius",)}
+STROKED = {"line": "width", "arc": "width", "ring": "width", "box": "stroke"}
+
+
+def varied_picture(picture: Mapping[str, Any], offset: tuple[float, float] = (0.0, 0.0), width: float | None = None,
+                   scale: float = 1.0) -> dict[str, Any]:
+    """A drawn picture moved by `offset` px (x right, y up), every stroke drawn `width` px wide,
+    and every size and placement scaled by `scale` about the centre (pasted squares keep their size)."""
+    parts = []
+    for part in picture.get("parts", []):
+        kind = next(k for k in part if k not in ("at", "colour"))
+        shape = dict(part[kind])
+        for key in SCALED.get(kind, ()):
+            if key in shape:
+                shape[key] = float(shape[key]) * scale
+        if width is not None and kind in STROKED:
+            shape[STROKED[kind]] = width
+        x, y = part.get("at", (0.0, 0.0))
+        parts.append({**part, kind: shape, "at": [x * scale + offset[0], y * scale + offset[1]]})
+    return {**picture, "parts": parts}
+
+
+def negative(image: Tensor) -> Tensor:
+    """The picture with light and dark swapped: light strokes on a dark ground."""
+    return 1.0 - image
