@@ -261,7 +261,8 @@ def feature_rows(measurements: Measurements, check: Check, group, answer, stack:
 def circle_rows(measurements: Measurements, check: Check, group: Sequence[DesignedUnit]) -> list[CheckRow]:
     sweep = CircleSweep(**check.stimulus)
     rows = []
-    for unit, tuning in zip(group, circle_tuning(measurements.model, [u.probe for u in group], sweep)):
+    field = "circle_half_circle_ratio_at_least" in check.expect
+    for unit, tuning in zip(group, circle_tuning(measurements.model, [u.probe for u in group], sweep, field)):
         if "radius_within_fraction" in check.expect:
             error = abs(tuning.preferred_radius() - sweep.radius) / sweep.radius
             rows.append(_row(check, unit, f"preferred radius {tuning.preferred_radius():.1f} px vs {sweep.radius:g} (fraction off)",
@@ -269,6 +270,9 @@ def circle_rows(measurements: Measurements, check: Check, group: Sequence[Design
         if "circle_arc_ratio_at_least" in check.expect:
             rows.append(_row(check, unit, "circle / strongest same-length arc", tuning.circle_arc_ratio(sweep.radius), True,
                              check.expect["circle_arc_ratio_at_least"]))
+        if field:
+            rows.append(_row(check, unit, "circle / strongest half circle of its radius, each strongest in the field",
+                             tuning.circle_half_circle_ratio(), True, check.expect["circle_half_circle_ratio_at_least"]))
     return rows
 
 

@@ -10,7 +10,7 @@ TF-style padding does at odd sizes whose every strided map is odd as well: 223, 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -74,11 +74,28 @@ class CircleSweep:
         return torch.cat(batches)
 
 
+    def half_circles(self, centre: tuple[float, float]) -> Tensor:
+        """Half circles of the designed radius at 8 orientations: the halves of the designed circle
+        around the unit's centre, and the same arcs with their midpoint on the centre."""
+        batches = []
+        for angle in range(0, 360, 45):
+            t = np.deg2rad(angle)
+            for shift in (0.0, self.radius):
+                at = (centre[0] + shift * np.cos(t), centre[1] - shift * np.sin(t))
+                batches.append(render.arcs(float(angle), self.radius, width=self.width, span=180.0, size=self.size, center=at))
+        return torch.cat(batches)
+
+
 @dataclass(frozen=True)
 class CircleTuning:
     radii: np.ndarray
     responses: np.ndarray  # per radius
     arc_peak: float  # the strongest same-length arc
+    field_circle: float = float("nan")  # the designed circle's strongest answer anywhere in the field
+    field_half: float = float("nan")  # the strongest half circle of the same radius, anywhere in the field
+
+    def circle_half_circle_ratio(self) -> float:
+        return self.field_circle / self.field_half if self.field_half > 0 else (np.inf if self.field_circle > 0 else 0.0)
 
     def preferred_radius(self) -> float:
         return float(self.radii[int(self.responses.argmax())])
@@ -88,11 +105,22 @@ class CircleTuning:
         return at_design / self.arc_peak if self.arc_peak > 0 else (np.inf if at_design > 0 else 0.0)
 
 
-def circle_tuning(model: nn.Module, units: Sequence[ProbeUnit], sweep: CircleSweep) -> list[CircleTuning]:
+def circle_tuning(model: nn.Module, units: Sequence[ProbeUnit], sweep: CircleSweep, field: bool = False) -> list[CircleTuning]:
+    """Each unit's answers to circles by radius and to arcs; with `field`, also the designed circle
+    against half circles of its radius, each at its strongest position in the field."""
+    from .field_claims import field_answers
+
     results = []
     for unit in units:
         centre = stimulus_centre(unit.layer, sweep.size, model.geometry())
         circles = responses_at_centre(model, [unit], sweep.circles(centre))[:, 0]
         arcs = responses_at_centre(model, [unit], sweep.same_length_arcs(centre))[:, 0]
-        results.append(CircleTuning(sweep.radii(), circles, float(arcs.max())))
+        tuning = CircleTuning(sweep.radii(), circles, float(arcs.max()))
+        if field:
+            ring = render.rings(torch.tensor([sweep.radius]), width=sweep.width, size=sweep.size, center=centre)[0]
+            halves = sweep.half_circles(centre)
+            answers = field_answers(model, [unit], {"ring": ring, **{f"half {k}": h for k, h in enumerate(halves)}}, "max")
+            tuning = replace(tuning, field_circle=float(answers.pop("ring")[0].max()),
+                             field_half=max(float(a[0].max()) for a in answers.values()))
+        results.append(tuning)
     return results
