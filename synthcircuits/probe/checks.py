@@ -106,6 +106,7 @@ UNIT_EXPECTATIONS: dict[str, Expectation] = {
     "width_deg_at_most": Expectation("tuning width (deg)", lambda c, u, r: c.width(), False),
     "width_deg_at_least": Expectation("tuning width (deg)", lambda c, u, r: c.width(), True),
     "peak_at_least": Expectation("peak response", lambda c, u, r: c.peak, True),
+    "peak_at_most": Expectation("peak response", lambda c, u, r: c.peak, False),
 }
 GROUP_EXPECTATIONS = ("peak_follows_rotation", "preferred_orientation_across_geometry_within_deg")
 
