@@ -442,6 +442,9 @@ class _Builder:
         for key in ("echo_at_most", "echo_at_least"):
             if key in expect and directed != {360}:
                 raise self.src.error(path + ("expect", key), "echo is measured on directed families (period: 360)")
+        if sweep == "line_tuning" and directed != {180}:
+            raise self.src.error(path + ("stimulus",), "line_tuning turns lines over 180 degrees, for line families (period: 180)",
+                                 "check directed families with radial_tuning")
         if "uniform_at_most" in expect and sweep not in ("boundary_tuning", "hue_tuning"):
             raise self.src.error(path + ("expect", "uniform_at_most"), "uniform_at_most is measured with stimulus: boundary_tuning or hue_tuning")
         if sweep == "circle_tuning" and "radius" not in params:

@@ -227,6 +227,8 @@ EXPECTATIONS = {
     "peak_at_least": {"type": "number", "description": "the strongest response over the sweep"},
     "peak_at_most": {"type": "number", "description": "the strongest response over the sweep, at most (with peak_at_least: the scale "
                      "the next stage is built for)"},
+    "trough_at_most": {"type": "number", "minimum": 0, "description": "the weakest response over the sweep as a fraction of the "
+                       "peak: 0 says the unit falls silent somewhere (its bias cuts the weak answers off)"},
     "preferred_orientation_across_geometry_within_deg": {
         **_POSITIVE, "description": "the preferred orientation stays this close to the designed one under every stimulus geometry "
         "of the robustness sweep (radius 15-60 px, span 60-180 deg, stroke 1.5-5 px, up to 6 px off centre, both polarities)"},
@@ -339,6 +341,12 @@ HUE_TUNING = _object(
     (),
     "saturated hues swept round the colour circle (0 red, 120 green, 240 blue); a hue family's units are checked against their hue",
 )
+LINE_TUNING = _object(
+    {"length": {**_POSITIVE, "maximum": 1000, "description": "px (default 40)"}, "width": {**_POSITIVE, "maximum": 50},
+     "step": {"type": "number", "minimum": 0.5, "maximum": 90}, "size": {"type": "integer", "minimum": 32, "maximum": 1024}},
+    (),
+    "dark straight lines through each unit's centre turned over 180 degrees (line families: period 180)",
+)
 CUE_TUNING = _object(
     {"cues": _CUES, "shape": _SHAPE, "radius": {**_POSITIVE, "maximum": 1000}, "step": {"type": "number", "minimum": 0.5, "maximum": 180},
      "size": {"type": "integer", "minimum": 32, "maximum": 1024}},
@@ -402,9 +410,9 @@ CHECK = _object(
             "description": "a family name, or a list of family names and pinned unit addresses",
         },
         "stimulus": {
-            "oneOf": [{"enum": ["radial_tuning", "circle_tuning", "boundary_tuning", "hue_tuning", "cue_tuning"]},
+            "oneOf": [{"enum": ["radial_tuning", "circle_tuning", "boundary_tuning", "hue_tuning", "cue_tuning", "line_tuning"]},
                       _one_of_keys({"radial_tuning": RADIAL_TUNING, "circle_tuning": CIRCLE_TUNING, "boundary_tuning": BOUNDARY_TUNING,
-                                    "hue_tuning": HUE_TUNING, "cue_tuning": CUE_TUNING}, "a stimulus sweep")],
+                                    "hue_tuning": HUE_TUNING, "cue_tuning": CUE_TUNING, "line_tuning": LINE_TUNING}, "a stimulus sweep")],
         },
         "pictures": {"type": "object", "additionalProperties": PICTURE, "minProperties": 1, "maxProperties": 32,
                      "description": "named pictures the expectations compare (arrangements, flips, a feature each)"},

@@ -99,7 +99,7 @@ class Expectation:
 # other (see run_checks). tests/test_architectures.py holds these to language/schema.py's EXPECTATIONS.
 UNIT_EXPECTATIONS: dict[str, Expectation] = {
     "preferred_orientation_within_deg": Expectation("preferred - designed (deg)",
-                                                    lambda c, u, r: angle_difference(c.preferred(), u.orientation), False),
+                                                    lambda c, u, r: angle_difference(c.preferred(), u.orientation, c.period), False),
     "echo_at_most": Expectation("echo (fraction of peak)", lambda c, u, r: c.echo(), False),
     "echo_at_least": Expectation("echo (fraction of peak)", lambda c, u, r: c.echo(), True),
     "curve_line_ratio_at_least": Expectation("curve / line response", lambda c, u, r: r, True),
@@ -107,6 +107,7 @@ UNIT_EXPECTATIONS: dict[str, Expectation] = {
     "width_deg_at_least": Expectation("tuning width (deg)", lambda c, u, r: c.width(), True),
     "peak_at_least": Expectation("peak response", lambda c, u, r: c.peak, True),
     "peak_at_most": Expectation("peak response", lambda c, u, r: c.peak, False),
+    "trough_at_most": Expectation("weakest response (fraction of peak)", lambda c, u, r: c.trough(), False),
 }
 GROUP_EXPECTATIONS = ("peak_follows_rotation", "preferred_orientation_across_geometry_within_deg")
 

@@ -3,6 +3,7 @@ field and measured the same way (a `TuningCurve` per unit):
 
 - `BoundarySweep`: a high-low frequency boundary, fine texture on the side the orientation's
   normal points to (+90 deg) and flat grey (or a coarse texture) on the other, turned in steps;
+- `LineSweep`: straight lines through the centre, turned over 180 degrees (line families);
 - `HueSweep`: two saturated hues either side of a vertical boundary, the hue on the left swept
   round the colour circle and its opposite (+180) on the right; `kind: field` sweeps one hue
   over the whole field instead.
@@ -23,7 +24,7 @@ import torch
 from torch import Tensor
 
 from ..layout.geometry import INCEPTIONV1_GEOMETRY, Geometry
-from ..stimuli import CUES, color_contrast, cue_boundaries, fields, gratings, half_gratings
+from ..stimuli import CUES, color_contrast, cue_boundaries, fields, gratings, half_gratings, lines
 from .tuning import stimulus_centre
 
 
@@ -101,4 +102,24 @@ class CueSweep(TurningSweep):
         return lambda o: cue_boundaries(o, self.cues, shape=self.shape, radius=self.radius, size=self.size, center=centre)
 
 
-SWEEPS = {"boundary_tuning": BoundarySweep, "hue_tuning": HueSweep, "cue_tuning": CueSweep}
+@dataclass(frozen=True)
+class LineSweep:
+    """Dark straight lines through the unit's centre, turned over 180 degrees (a line is its own
+    turn by 180): for line families, whose orientation is the line's."""
+
+    length: float = 40.0
+    width: float = 3.0
+    step: float = 5.0
+    size: int = 224
+    period: float = 180.0
+
+    @property
+    def angles(self) -> np.ndarray:
+        return np.arange(0.0, 180.0, self.step)
+
+    def render(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Callable[[Tensor], Tensor]:
+        centre = stimulus_centre(layer, self.size, geometry)
+        return lambda o: lines(o, length=self.length, width=self.width, size=self.size, center=centre)
+
+
+SWEEPS = {"boundary_tuning": BoundarySweep, "hue_tuning": HueSweep, "cue_tuning": CueSweep, "line_tuning": LineSweep}

@@ -75,6 +75,10 @@ class TuningCurve:
                 return float(self.period)
         return float(min(extent, self.period))
 
+    def trough(self) -> float:
+        """The weakest response over the sweep, as a fraction of the peak (0: silent somewhere)."""
+        return float(self.responses.min()) / self.peak if self.peak > 0 else float("nan")
+
     def echo(self) -> float:
         """Response half a period from the preferred angle, as a fraction of the peak."""
         if self.peak <= 0:
@@ -167,7 +171,7 @@ def radial_tuning(model: nn.Module, units: Sequence[ProbeUnit], sweep: RadialSwe
     for layer, group in by_layer.items():
         r = responses_at_centre(model, group, sweep.render(layer, model.geometry()), torch.tensor(angles, dtype=torch.float32), progress=progress)
         for k, u in enumerate(group):
-            curves[u.name] = TuningCurve(u.name, angles, r[:, k])
+            curves[u.name] = TuningCurve(u.name, angles, r[:, k], getattr(sweep, "period", 360.0))
     return [curves[u.name] for u in units]
 
 
