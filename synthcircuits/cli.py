@@ -268,7 +268,9 @@ def _mutate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--seed", type=opt.SEED, default=0, help="which mutants --max draws")
     p.add_argument("-o", "--output-dir", type=opt.output_folder, default=None,
                    help="write mutation.json and mutation.md here and keep each mutant's result, so a stopped run resumes")
-    p.add_argument("--target", default="inceptionv1", choices=["inceptionv1", "compact"], help=TARGET_HELP)
+    p.add_argument("--target", default="auto", choices=["auto", "inceptionv1", "compact"],
+                   help="the build the checks run on: auto (default) takes the compact build, only the spec's units and the same "
+                        "answers, unless the spec needs InceptionV1's layout (pasted visualisations, kept units)")
     p.add_argument("--fail-under", type=opt.FRACTION, default=None, metavar="FRACTION",
                    help="exit 1 when the mutation score (killed / viable mutants) is under this fraction, e.g. 0.9")
     _ray(p, "the mutants")

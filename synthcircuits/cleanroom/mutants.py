@@ -35,12 +35,14 @@ OPPOSITE_SIDE = {"top": "bottom", "bottom": "top", "left": "right", "right": "le
 
 @dataclass(frozen=True)
 class Mutant:
-    """One change to a spec: which operator, what it changed (in words), where it was written, and the changed spec."""
+    """One change to a spec: which operator, what it changed (in words), where it was written, the
+    family whose weights it changes (with its mirror and everything downstream), and the changed spec."""
 
     operator: str
     change: str
     location: Location | None
     spec: Spec
+    family: str = ""
 
     @property
     def where(self) -> str:
@@ -80,7 +82,7 @@ def _family_mutants(spec: Spec, f: Family) -> Iterator[Mutant]:
     if f.mirror_of is not None:
         original = spec.family(f.mirror_of)
         copy = replace(original, name=f.name, units=f.units, path=f.path, location=f.location, mirror_of=None, keep=f.keep)
-        yield _mutant(spec, "unflipped", f"{name}: an unflipped copy of {original.name}", f.location, _with_family(spec, copy))
+        yield _mutant(spec, "unflipped", f"{name}: an unflipped copy of {original.name}", f.location, _with_family(spec, copy), name)
         return  # everything else a mirror has is its original's: mutate the original
     if f.keep:
         return
@@ -156,13 +158,14 @@ def _connection_mutants(spec: Spec, k: int, c: Connection) -> Iterator[Mutant]:
         negated = replace(c, kernel=tuple(tuple(-v for v in row) for row in c.kernel))
     else:
         negated = replace(c, weight=-(c.weight or 0.0))
-    yield _mutant(spec, "sign", f"{label}: sign flipped", None, replace(spec, connections=rest[:k] + (negated,) + rest[k:]))
-    yield _mutant(spec, "drop", f"{label}: dropped", None, replace(spec, connections=rest))
+    yield _mutant(spec, "sign", f"{label}: sign flipped", None, replace(spec, connections=rest[:k] + (negated,) + rest[k:]), c.target.family)
+    yield _mutant(spec, "drop", f"{label}: dropped", None, replace(spec, connections=rest), c.target.family)
 
 
 def _with_family(spec: Spec, family: Family) -> Spec:
     return replace(spec, families=tuple(family if f.name == family.name else f for f in spec.families))
 
 
-def _mutant(spec: Spec, operator: str, change: str, location: Location | None, mutated: Spec) -> Mutant:
-    return Mutant(operator, change, location, mutated)
+def _mutant(spec: Spec, operator: str, change: str, location: Location | None, mutated: Spec, family: str = "") -> Mutant:
+    """A mutant; unless named, the family changed is the one written at `change`'s head (`name: ...`)."""
+    return Mutant(operator, change, location, mutated, family or change.split(":", 1)[0])

@@ -25,6 +25,7 @@ from torch import Tensor
 
 from ..layout.geometry import INCEPTIONV1_GEOMETRY, Geometry
 from ..stimuli import CUES, color_contrast, cue_boundaries, fields, gratings, half_gratings, lines
+from ..stimuli.remembered import remembered
 from .tuning import stimulus_centre
 
 
@@ -52,7 +53,8 @@ class BoundarySweep(TurningSweep):
 
     def render(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Callable[[Tensor], Tensor]:
         centre = stimulus_centre(layer, self.size, geometry)
-        return lambda o: half_gratings(o, wavelength=self.wavelength, other_wavelength=self.other_wavelength, size=self.size, center=centre)
+        return lambda o: remembered(("half gratings", self, centre, tuple(o.tolist())), lambda: half_gratings(
+            o, wavelength=self.wavelength, other_wavelength=self.other_wavelength, size=self.size, center=centre))
 
     def uniform(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Tensor:
         """Either texture over the whole field, the fine one at four orientations."""
@@ -79,7 +81,7 @@ class HueSweep(TurningSweep):
             second = [hue_rgb(float(h) + 180.0) for h in hues]
             # orientation 90: the boundary is vertical and its normal points left, where the first colour goes
             return torch.cat([color_contrast(90.0, (a, b), size=self.size, center=centre) for a, b in zip(first, second)])
-        return draw
+        return lambda hues: remembered(("hues", self, centre, tuple(hues.tolist())), lambda: draw(hues))
 
     def uniform(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Tensor:
         """Each of twelve hues over the whole field: one colour, no contrast."""
@@ -99,7 +101,8 @@ class CueSweep(TurningSweep):
 
     def render(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Callable[[Tensor], Tensor]:
         centre = stimulus_centre(layer, self.size, geometry)
-        return lambda o: cue_boundaries(o, self.cues, shape=self.shape, radius=self.radius, size=self.size, center=centre)
+        return lambda o: remembered(("cues", self, centre, tuple(o.tolist())), lambda: cue_boundaries(
+            o, self.cues, shape=self.shape, radius=self.radius, size=self.size, center=centre))
 
 
 @dataclass(frozen=True)
@@ -119,7 +122,8 @@ class LineSweep:
 
     def render(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Callable[[Tensor], Tensor]:
         centre = stimulus_centre(layer, self.size, geometry)
-        return lambda o: lines(o, length=self.length, width=self.width, size=self.size, center=centre)
+        return lambda o: remembered(("lines", self, centre, tuple(o.tolist())),
+                                    lambda: lines(o, length=self.length, width=self.width, size=self.size, center=centre))
 
 
 SWEEPS = {"boundary_tuning": BoundarySweep, "hue_tuning": HueSweep, "cue_tuning": CueSweep, "line_tuning": LineSweep}

@@ -14,6 +14,7 @@ from ..layout.geometry import INCEPTIONV1_GEOMETRY, Geometry
 from ..limits import FORWARD_BYTES_PER_PIXEL, memory_budget
 from ..models.capture import capture
 from ..stimuli import arcs, lines
+from ..stimuli.remembered import remembered
 from .crop_forward import crop_activations, supports_crop_probing
 from .unit_forward import supports_unit_probing, unit_activations
 
@@ -152,13 +153,15 @@ class RadialSweep:
 
     def render(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Callable[[Tensor], Tensor]:
         centre = stimulus_centre(layer, self.size, geometry)
-        return lambda o: arcs(o, self.radius, width=self.width, span=self.span, size=self.size, center=centre)
+        return lambda o: remembered(("arcs", self, centre, tuple(o.tolist())),
+                                    lambda: arcs(o, self.radius, width=self.width, span=self.span, size=self.size, center=centre))
 
     def lines(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Callable[[Tensor], Tensor]:
         """Straight lines as long as the arcs, at the arcs' tangent (orientation + 90)."""
         centre = stimulus_centre(layer, self.size, geometry)
         length = 2 * self.radius * np.deg2rad(self.span / 2)
-        return lambda o: lines(o + 90.0, length=float(length), width=self.width, size=self.size, center=centre)
+        return lambda o: remembered(("tangents", self, centre, tuple(o.tolist())),
+                                    lambda: lines(o + 90.0, length=float(length), width=self.width, size=self.size, center=centre))
 
 
 def radial_tuning(model: nn.Module, units: Sequence[ProbeUnit], sweep: RadialSweep = RadialSweep(), progress: bool = False) -> list[TuningCurve]:
@@ -176,14 +179,21 @@ def radial_tuning(model: nn.Module, units: Sequence[ProbeUnit], sweep: RadialSwe
 
 
 def curve_line_selectivity(model: nn.Module, units: Sequence[ProbeUnit], orientations: Sequence[float], sweep: RadialSweep = RadialSweep()) -> np.ndarray:
-    """Each unit's response to its curve over its response to a straight line at the curve's tangent."""
+    """Each unit's response to its curve over its response to a straight line at the curve's tangent
+    (every unit's pair drawn into one batch per layer: one forward, not two per unit)."""
     ratios = np.zeros(len(units))
-    for k, (u, o) in enumerate(zip(units, orientations)):
-        o_t = torch.tensor([o], dtype=torch.float32)
-        geometry = model.geometry()
-        curve = responses_at_centre(model, [u], sweep.render(u.layer, geometry), o_t)[0, 0]
-        line = responses_at_centre(model, [u], sweep.lines(u.layer, geometry), o_t)[0, 0]
-        ratios[k] = curve / line if line > 0 else (np.inf if curve > 0 else 0.0)
+    geometry = model.geometry()
+    by_layer: dict[str, list[int]] = {}
+    for k, u in enumerate(units):
+        by_layer.setdefault(u.layer, []).append(k)
+    for layer, members in by_layer.items():
+        angles = torch.tensor([float(orientations[k]) for k in members], dtype=torch.float32)
+        batch = torch.cat([sweep.render(layer, geometry)(angles), sweep.lines(layer, geometry)(angles)])
+        answers = responses_at_centre(model, [units[k] for k in members], batch)  # (curves then lines) x units
+        n = len(members)
+        for j, k in enumerate(members):
+            curve, line = answers[j, j], answers[n + j, j]
+            ratios[k] = curve / line if line > 0 else (np.inf if curve > 0 else 0.0)
     return ratios
 
 
