@@ -11,6 +11,7 @@ demo: $(STAMP)
 test: $(STAMP)
 	scripts/ensure-chromium
 	$(PY) -m pytest
+	scripts/check-mutation
 	scripts/check-plain-install
 
 bench: $(STAMP)
