@@ -20,8 +20,8 @@ from ..stimuli.compose import Paste, flip, render_pictures
 from ..tables import format_table
 from .geometry_sweep import GEOMETRIES, Robustness, sweep_geometries
 from .sweeps import SWEEPS
-from .field_claims import claim_value, claims, field_answers, variant_pictures, variants
-from .pictures import FLIP_TOLERANCE, CircleSweep, circle_tuning, flip_mismatch, mirror_safe, picture_maps
+from .field_claims import claim_value, claims, variant_pictures, variants
+from .pictures import FLIP_TOLERANCE, field_answers, CircleSweep, circle_tuning, flip_mismatch, mirror_safe, picture_maps
 from .tuning import ProbeUnit, RadialSweep, TuningCurve, angle_difference, curve_line_selectivity, radial_tuning, responses_at_centre
 
 

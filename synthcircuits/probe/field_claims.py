@@ -28,8 +28,6 @@ from torch import Tensor
 
 from ..language.model import Check
 from ..stimuli.compose import Paste, negative, render_pictures, varied_picture
-from .pictures import picture_maps
-from .tuning import responses_at_centre
 
 FIELD_EXPECTATIONS = ("answer", "ratio", "conjunction")
 SILENT = 1e-3  # below this fraction of a unit's strongest answer in a comparison, a position says nothing
@@ -81,40 +79,6 @@ def variant_pictures(check: Check, variant: Variant, paste: Paste | None) -> dic
 def _conjunction_pictures(check: Check) -> list[str]:
     claims = check.expect.get("conjunction", [])
     return [c["of"] for c in ([claims] if isinstance(claims, dict) else claims)]
-
-
-def field_answers(model, units, pictures: Mapping[str, Tensor], at: str) -> dict[str, list[np.ndarray]]:
-    """Per picture, per unit, its answers: one value at the centre, or every position of its field."""
-    names = list(pictures)
-    stack = _stack([pictures[n] for n in names])
-    if at == "centre":
-        centre = responses_at_centre(model, units, stack)  # pictures x units
-        return {n: [centre[k, j:j + 1] for j in range(len(units))] for k, n in enumerate(names)}
-    maps = picture_maps(model, units, stack)  # per unit: pictures x H x W
-    size = stack.shape[-1]
-    found: dict[str, list[np.ndarray]] = {n: [] for n in names}
-    for unit, m in zip(units, maps):
-        rows, cols = _field_positions(model.geometry(), unit.layer, size)
-        for k, n in enumerate(names):
-            found[n].append(m[k][np.ix_(rows, cols)].ravel())
-    return found
-
-
-def _stack(images: Sequence[Tensor]) -> Tensor:
-    import torch
-
-    return torch.stack(list(images))
-
-
-def _field_positions(geometry, layer: str, size: int) -> tuple[np.ndarray, np.ndarray]:
-    """The positions (along one axis; the field is square) whose receptive field holds the picture's centre."""
-    n = geometry.output_size(layer, size)
-    lo, hi = geometry.input_span(layer, 0)
-    half = (hi - lo + 1) / 2
-    keep = np.array([p for p in range(n) if abs(geometry.receptive_field_center(layer, p) - size / 2) <= half])
-    if keep.size == 0:
-        keep = np.array([geometry.centre_position(layer, size)])
-    return keep, keep
 
 
 def ratio_value(of: np.ndarray, over: np.ndarray, at: str, at_least: bool) -> float:

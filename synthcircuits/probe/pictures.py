@@ -1,5 +1,6 @@
-"""Answers to composed pictures: at each unit's centre position, or as whole feature maps (for
-flip checks), and the circle sweep that small-circle detectors are held to.
+"""Answers to composed pictures: at each unit's centre position, as whole feature maps (for
+flip checks), or over the field (every position whose receptive field holds the picture's
+centre), and the circle sweep that small-circle detectors are held to.
 
 Flip checks compare a unit's map on a picture with its mirror partner's map on the flipped
 picture, flipped back. That is exact only where every strided stage samples the image at
@@ -9,7 +10,7 @@ TF-style padding does at odd sizes whose every strided map is odd as well: 223, 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -29,6 +30,38 @@ def picture_maps(model: nn.Module, units: Sequence[ProbeUnit], pictures: Tensor)
     with torch.no_grad():
         acts = capture(model, pictures, layers)
     return [acts[u.layer][:, u.channel].double().cpu().numpy() for u in units]
+
+
+def field_answers(model, units, pictures: Mapping[str, Tensor], at: str) -> dict[str, list[np.ndarray]]:
+    """Per picture, per unit, its answers: one value at the centre, or every position of its field."""
+    names = list(pictures)
+    stack = _stack([pictures[n] for n in names])
+    if at == "centre":
+        centre = responses_at_centre(model, units, stack)  # pictures x units
+        return {n: [centre[k, j:j + 1] for j in range(len(units))] for k, n in enumerate(names)}
+    maps = picture_maps(model, units, stack)  # per unit: pictures x H x W
+    size = stack.shape[-1]
+    found: dict[str, list[np.ndarray]] = {n: [] for n in names}
+    for unit, m in zip(units, maps):
+        rows, cols = _field_positions(model.geometry(), unit.layer, size)
+        for k, n in enumerate(names):
+            found[n].append(m[k][np.ix_(rows, cols)].ravel())
+    return found
+
+
+def _stack(images: Sequence[Tensor]) -> Tensor:
+    return torch.stack(list(images))
+
+
+def _field_positions(geometry, layer: str, size: int) -> tuple[np.ndarray, np.ndarray]:
+    """The positions (along one axis; the field is square) whose receptive field holds the picture's centre."""
+    n = geometry.output_size(layer, size)
+    lo, hi = geometry.input_span(layer, 0)
+    half = (hi - lo + 1) / 2
+    keep = np.array([p for p in range(n) if abs(geometry.receptive_field_center(layer, p) - size / 2) <= half])
+    if keep.size == 0:
+        keep = np.array([geometry.centre_position(layer, size)])
+    return keep, keep
 
 
 def flip_mismatch(original: np.ndarray, partner_on_flipped: np.ndarray) -> float:
@@ -108,8 +141,6 @@ class CircleTuning:
 def circle_tuning(model: nn.Module, units: Sequence[ProbeUnit], sweep: CircleSweep, field: bool = False) -> list[CircleTuning]:
     """Each unit's answers to circles by radius and to arcs; with `field`, also the designed circle
     against half circles of its radius, each at its strongest position in the field."""
-    from .field_claims import field_answers
-
     results = []
     for unit in units:
         centre = stimulus_centre(unit.layer, sweep.size, model.geometry())

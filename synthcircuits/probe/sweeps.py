@@ -25,7 +25,7 @@ from torch import Tensor
 
 from ..layout.geometry import INCEPTIONV1_GEOMETRY, Geometry
 from ..stimuli import CUES, color_contrast, cue_boundaries, fields, gratings, half_gratings, lines
-from ..stimuli.remembered import remembered
+from ..stimuli.remembered import drawn_once
 from .tuning import stimulus_centre
 
 
@@ -53,7 +53,7 @@ class BoundarySweep(TurningSweep):
 
     def render(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Callable[[Tensor], Tensor]:
         centre = stimulus_centre(layer, self.size, geometry)
-        return lambda o: remembered(("half gratings", self, centre, tuple(o.tolist())), lambda: half_gratings(
+        return drawn_once("half gratings", self, centre, lambda o: half_gratings(
             o, wavelength=self.wavelength, other_wavelength=self.other_wavelength, size=self.size, center=centre))
 
     def uniform(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Tensor:
@@ -81,7 +81,7 @@ class HueSweep(TurningSweep):
             second = [hue_rgb(float(h) + 180.0) for h in hues]
             # orientation 90: the boundary is vertical and its normal points left, where the first colour goes
             return torch.cat([color_contrast(90.0, (a, b), size=self.size, center=centre) for a, b in zip(first, second)])
-        return lambda hues: remembered(("hues", self, centre, tuple(hues.tolist())), lambda: draw(hues))
+        return drawn_once("hues", self, centre, draw)
 
     def uniform(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Tensor:
         """Each of twelve hues over the whole field: one colour, no contrast."""
@@ -101,29 +101,27 @@ class CueSweep(TurningSweep):
 
     def render(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Callable[[Tensor], Tensor]:
         centre = stimulus_centre(layer, self.size, geometry)
-        return lambda o: remembered(("cues", self, centre, tuple(o.tolist())), lambda: cue_boundaries(
+        return drawn_once("cues", self, centre, lambda o: cue_boundaries(
             o, self.cues, shape=self.shape, radius=self.radius, size=self.size, center=centre))
 
 
 @dataclass(frozen=True)
-class LineSweep:
+class LineSweep(TurningSweep):
     """Dark straight lines through the unit's centre, turned over 180 degrees (a line is its own
     turn by 180): for line families, whose orientation is the line's."""
 
+    step: float = 5.0
     length: float = 40.0
     width: float = 3.0
-    step: float = 5.0
-    size: int = 224
     period: float = 180.0
 
     @property
     def angles(self) -> np.ndarray:
-        return np.arange(0.0, 180.0, self.step)
+        return np.arange(0.0, self.period, self.step)
 
     def render(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Callable[[Tensor], Tensor]:
         centre = stimulus_centre(layer, self.size, geometry)
-        return lambda o: remembered(("lines", self, centre, tuple(o.tolist())),
-                                    lambda: lines(o, length=self.length, width=self.width, size=self.size, center=centre))
+        return drawn_once("lines", self, centre, lambda o: lines(o, length=self.length, width=self.width, size=self.size, center=centre))
 
 
 SWEEPS = {"boundary_tuning": BoundarySweep, "hue_tuning": HueSweep, "cue_tuning": CueSweep, "line_tuning": LineSweep}

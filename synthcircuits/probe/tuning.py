@@ -14,7 +14,7 @@ from ..layout.geometry import INCEPTIONV1_GEOMETRY, Geometry
 from ..limits import FORWARD_BYTES_PER_PIXEL, memory_budget
 from ..models.capture import capture
 from ..stimuli import arcs, lines
-from ..stimuli.remembered import remembered
+from ..stimuli.remembered import drawn_once
 from .crop_forward import crop_activations, supports_crop_probing
 from .unit_forward import supports_unit_probing, unit_activations
 
@@ -153,15 +153,14 @@ class RadialSweep:
 
     def render(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Callable[[Tensor], Tensor]:
         centre = stimulus_centre(layer, self.size, geometry)
-        return lambda o: remembered(("arcs", self, centre, tuple(o.tolist())),
-                                    lambda: arcs(o, self.radius, width=self.width, span=self.span, size=self.size, center=centre))
+        return drawn_once("arcs", self, centre, lambda o: arcs(o, self.radius, width=self.width, span=self.span, size=self.size, center=centre))
 
     def lines(self, layer: str, geometry: Geometry = INCEPTIONV1_GEOMETRY) -> Callable[[Tensor], Tensor]:
         """Straight lines as long as the arcs, at the arcs' tangent (orientation + 90)."""
         centre = stimulus_centre(layer, self.size, geometry)
         length = 2 * self.radius * np.deg2rad(self.span / 2)
-        return lambda o: remembered(("tangents", self, centre, tuple(o.tolist())),
-                                    lambda: lines(o + 90.0, length=float(length), width=self.width, size=self.size, center=centre))
+        return drawn_once("tangents", self, centre, lambda o: lines(o + 90.0, length=float(length), width=self.width, size=self.size,
+                                                                   center=centre))
 
 
 def radial_tuning(model: nn.Module, units: Sequence[ProbeUnit], sweep: RadialSweep = RadialSweep(), progress: bool = False) -> list[TuningCurve]:

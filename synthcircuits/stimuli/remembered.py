@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from typing import Any
 
 from torch import Tensor
 
@@ -33,6 +34,11 @@ def remembered(key: Hashable, draw: Callable[[], Tensor]) -> Tensor:
             _, dropped = _kept.popitem(last=False)
             _held -= dropped.element_size() * dropped.nelement()
     return picture
+
+
+def drawn_once(kind: str, sweep: Hashable, centre: Any, draw: Callable[[Tensor], Tensor]) -> Callable[[Tensor], Tensor]:
+    """A sweep's renderer of angle batches that draws each batch once per process."""
+    return lambda angles: remembered((kind, sweep, centre, tuple(angles.tolist())), lambda: draw(angles))
 
 
 def forget() -> None:
