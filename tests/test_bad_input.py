@@ -501,7 +501,12 @@ def test_sweeps_and_feature_visualisations_stay_within_their_bounds(tmp_path, ca
 
 def test_picture_errors_found_only_when_measuring_still_name_the_spec_line(tmp_path, capsys):
     spec = tmp_path / "mirror.yaml"
-    spec.write_text((SPECS / "mirror_pathways.yaml").read_text().replace("      left:\n        parts:", "      left:\n        size: 224\n        parts:"))
+    text = (SPECS / "mirror_pathways.yaml").read_text()
+    spec.write_text(text.replace("      left:\n        parts:", "      left:\n        size: 224\n        parts:"))
+    err = refused(["check-spec", spec], tmp_path, capsys)  # 'both' is still 223 px
+    assert f"{spec}:" in err and "share a size; 'both' is 223 px, 'left' 224 px" in err
+    spec.write_text(text.replace("      left:\n        parts:", "      left:\n        size: 224\n        parts:").replace(
+        "      both:     # '<' and '>' drawn over each other: an X, both sides at once\n        parts:", "      both:\n        size: 224\n        parts:"))
     err = refused(["verify", spec], tmp_path, capsys)
     assert f"{spec}:" in err and "not symmetric about the centre of 224 px pictures" in err
     car = tmp_path / "car.yaml"

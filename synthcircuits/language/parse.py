@@ -477,6 +477,12 @@ class _Builder:
             if name not in pictures:
                 raise self.src.error(where, f"no picture called {name!r} in this check", "pictures: " + (", ".join(pictures) or "none"))
 
+        sizes = {name: picture.get("size", 223) for name, picture in pictures.items() if "of" not in picture}
+        if len(set(sizes.values())) > 1:
+            odd = next(name for name, size in sizes.items() if size != next(iter(sizes.values())))
+            raise self.src.error(path + ("pictures", odd), f"the pictures of one check are measured in one batch and share a size; "
+                                 f"{odd!r} is {sizes[odd]} px, {next(iter(sizes))!r} {next(iter(sizes.values()))} px",
+                                 "give them all the same size: (223 by default)")
         for name, picture in pictures.items():
             where = path + ("pictures", name)
             if ("of" in picture) != ("flip" in picture):
