@@ -97,6 +97,6 @@ def test_demo_builds_verifies_and_compares_the_curve_circuit(tmp_path, capsys):
     for name in ("curve-circuit.safetensors", "units.json", "curves_rotated.png"):
         assert (tmp_path / name).is_file()
     summary = [line for line in out.splitlines() if line.startswith(("curves ", "early curves "))]
-    assert len(summary) == 7 and all(line.rstrip().endswith("pass") for line in summary)
+    assert len(summary) == 9 and all(line.rstrip().endswith("pass") for line in summary)
     # The sanity rows: with B's stimuli turned 45 degrees, 3b:379 (243 deg) is best matched by 3b:385 (290 deg).
     assert any(line.startswith("mixed3b:379") and "mixed3b:385" in line for line in out.splitlines())

@@ -55,9 +55,18 @@ def test_inputs_are_drawn_at_a_side_whose_grid_is_left_right_symmetric():
         assert positions == sorted(size - 1 - p for p in positions)  # symmetric about the centre
 
 
+def _lone_stroke_pathway(tmp_path) -> Path:
+    """mirror_pathways.yaml with the arrowheads of its previous build (bias -0.2), which a lone
+    stroke drives too: the census battery, which draws no arrowheads, then reaches every side.
+    The shipped arrowheads need both strokes and stay silent on the battery."""
+    path = tmp_path / "mirror_pathways.yaml"
+    path.write_text((SPECS / "mirror_pathways.yaml").read_text().replace("    bias: -3.0\n", "    bias: -0.2\n"))
+    return path
+
+
 def test_mirrors_pairs_a_compiled_mirror_pathway_exactly(tmp_path):
     out = tmp_path / "mirrors"
-    assert main(["mirrors", "mixed3b", "--spec", str(SPECS / "mirror_pathways.yaml"), "-o", str(out)]) == 0
+    assert main(["mirrors", "mixed3b", "--spec", str(_lone_stroke_pathway(tmp_path)), "-o", str(out)]) == 0
     layer = json.loads((out / "mirrors.json").read_text())["layers"][0]
     assert layer["counts"]["pair"] == 2 and layer["counts"]["silent"] == 478
     (a, b, r), = layer["pairs"]
@@ -75,7 +84,7 @@ def test_mirrors_over_images_pairs_the_arrowheads_and_finds_the_union_its_own_mi
     batch = tmp_path / "arrows.npy"
     np.save(batch, torch.stack(pictures).numpy().astype(np.float32))
     out = tmp_path / "mirrors"
-    assert main(["mirrors", "mixed3a,mixed4a", "--spec", str(SPECS / "mirror_pathways.yaml"), "--images", str(batch), "-o", str(out)]) == 0
+    assert main(["mirrors", "mixed3a,mixed4a", "--spec", str(_lone_stroke_pathway(tmp_path)), "--images", str(batch), "-o", str(out)]) == 0
     layers = {entry["layer"]: entry for entry in json.loads((out / "mirrors.json").read_text())["layers"]}
     (a, b, r), = layers["mixed3a"]["pairs"]
     assert {a, b} == {"mixed3a:64", "mixed3a:65"} and r > 0.9999
