@@ -273,9 +273,13 @@ def _mutate(sub: argparse._SubParsersAction) -> None:
                         "answers, unless the spec needs InceptionV1's layout (pasted visualisations, kept units)")
     p.add_argument("--fail-under", type=opt.FRACTION, default=None, metavar="FRACTION",
                    help="exit 1 when the mutation score (killed / viable mutants) is under this fraction, e.g. 0.9")
+    p.add_argument("--all-checks", action="store_true",
+                   help="run every check on every mutant (default: a mutant's checks stop at the first that kills it), so the report "
+                        "says exactly which checks kill which mutants and which kill none")
     _ray(p, "the mutants")
     _device(p)
-    p.set_defaults(handler=_body("mutate", "run_mutate", "spec", "most", "seed", "output_dir", "target", "device", "ray", "fail_under"))
+    p.set_defaults(handler=_body("mutate", "run_mutate", "spec", "most", "seed", "output_dir", "target", "device", "ray", "fail_under",
+                                 "all_checks"))
 
 
 def _compare(sub: argparse._SubParsersAction) -> None:

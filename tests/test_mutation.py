@@ -296,3 +296,16 @@ def test_curve_units_peak_at_their_design_on_arcs_drawn_by_pil():
                 assert not math.isnan(found)
                 worst = max(worst, abs((found - unit.orientation + 180) % 360 - 180))
     assert worst <= 15
+
+
+def test_checks_stop_at_the_first_kill_unless_all_are_asked_for():
+    spec = load_spec(SPECS / "mirror_pathways.yaml")
+    build = compile_spec(spec, "compact")
+    units = designed_units(build)
+    drop = next(m for m in derive_mutants(spec) if m.operator == "drop" and m.family == "arrow_left")
+    first = _judge(0, drop, Reference(spec, build), "compact", "cpu", units)
+    every = _judge(0, drop, Reference(spec, build), "compact", "cpu", units, all_checks=True)
+    assert first.status == every.status == "killed"
+    assert len(first.killed_by) == 1 and first.killed_by[0] in every.killed_by and len(every.killed_by) >= 3
+    # the checks nearest the change run first: the arrowheads' own, in mixed3a
+    assert first.killed_by[0] in ("arrowheads mirror", "arrowheads need both strokes")

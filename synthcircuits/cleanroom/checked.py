@@ -43,10 +43,11 @@ def designed_units(build: Build, on_trained_layout: bool = False) -> list[Design
 
 
 def check_build(spec: Spec, target: str = "inceptionv1", device: str = "cpu", base: Path | None = None, progress: bool = True,
-                units: Sequence[DesignedUnit] | None = None, build: Build | None = None) -> CheckedBuild:
+                units: Sequence[DesignedUnit] | None = None, build: Build | None = None, first_failure: bool = False) -> CheckedBuild:
     """Build `spec` (unless `build` is its build already) and run its checks on the build. `units`
     holds the claims fixed: a mutant is measured against its original's designed units, not
-    against what its own change designed."""
+    against what its own change designed. With `first_failure`, the checks run in order and stop
+    after the first that fails (a mutant is killed by one)."""
     if not spec.checks:
         raise UserError(f"{spec.file}: the spec has no checks: section", hint="add checks (see specs/curve_circuit.yaml)")
     build = build if build is not None else compile_spec(spec, target, base)
@@ -57,7 +58,14 @@ def check_build(spec: Spec, target: str = "inceptionv1", device: str = "cpu", ba
 
     checked = list(units) if units is not None else designed_units(build)
     measurements = Measurements(model, progress=progress, without_feature=without_feature, paste=picture_parts(model, build))
-    return CheckedBuild(run_checks(measurements, spec.checks, checked), build, measurements, checked)
+    if not first_failure:
+        return CheckedBuild(run_checks(measurements, spec.checks, checked), build, measurements, checked)
+    rows = []
+    for check in spec.checks:
+        rows += run_checks(measurements, [check], checked)
+        if not all(r.passed for r in rows):
+            break
+    return CheckedBuild(rows, build, measurements, checked)
 
 
 def check_weights(spec: Spec, model: nn.Module, weights: Path, base: Path | None = None, progress: bool = True) -> CheckedBuild:

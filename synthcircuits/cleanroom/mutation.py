@@ -48,7 +48,7 @@ from .mutants import Mutant, derive_mutants
 
 STATUSES = ("killed", "survived", "equivalent", "stillborn")
 EQUIVALENT = 1e-4  # maps this close (relative to the largest) are the same computation summed in another order (float32: ~4e-5 seen)
-BATTERY_SIZE = 223
+BATTERY_SIZE = 159
 RESULT_BYTES = 1 << 16  # a result file is a few hundred bytes; a larger one is not ours
 RAY_CHUNK = 4  # mutants a Ray task builds and checks in turn (each task pays a worker's start)
 
@@ -71,6 +71,7 @@ class MutationReport:
     target: str
     checks: list[str]
     results: list[MutantResult] = field(default_factory=list)
+    all_checks: bool = False  # every check ran on every mutant (else each stopped at its first kill)
 
     def count(self, status: str) -> int:
         return sum(r.status == status for r in self.results)
@@ -87,7 +88,8 @@ class MutationReport:
         return [r for r in self.results if r.status == "survived"]
 
     def idle_checks(self) -> list[str]:
-        """Checks that killed no mutant: each says nothing the others do not."""
+        """Checks that killed no mutant (where checks stop at the first kill: that were never the
+        first to kill one; `all_checks` makes this exact)."""
         killing = {name for r in self.results for name in r.killed_by}
         return [c for c in self.checks if c not in killing]
 
@@ -108,11 +110,13 @@ class MutationReport:
                      format_table(["#", "operator", "change", "written at"], [[r.number, r.operator, r.change, r.where] for r in survivors])]
         idle = self.idle_checks()
         if idle:
-            text += ["", "checks that killed no mutant: " + ", ".join(idle)]
+            text += ["", ("checks that killed no mutant: " if self.all_checks else
+                          "checks that were never the first to kill a mutant (--all-checks runs every check on every mutant): ")
+                     + ", ".join(idle)]
         return "\n".join(text)
 
     def as_json(self) -> dict:
-        return {"spec": self.spec, "spec_file": self.spec_file, "target": self.target, "score": self.score,
+        return {"spec": self.spec, "spec_file": self.spec_file, "target": self.target, "all_checks": self.all_checks, "score": self.score,
                 "counts": {s: self.count(s) for s in STATUSES}, "checks": self.checks, "idle_checks": self.idle_checks(),
                 "mutants": [asdict(r) for r in self.results]}
 
@@ -130,10 +134,12 @@ def fastest_target(spec: Spec) -> str:
 
 
 def mutation_test(spec: Spec, target: str = "auto", most: int | None = None, seed: int = 0, device: str = "cpu",
-                  output: Path | None = None, ray: str | None = None, progress: bool = True) -> MutationReport:
+                  output: Path | None = None, ray: str | None = None, progress: bool = True, all_checks: bool = False) -> MutationReport:
     """Every mutant of `spec` (at most `most`, drawn with `seed`) built and held to the spec's checks
     (on `target`'s build; `auto`: the compact build where the spec allows, the same claims at a
-    fraction of the time: 16 s against 106 s for mirror_pathways.yaml's 39 mutants)."""
+    fraction of the time: 16 s against 106 s for mirror_pathways.yaml's 39 mutants). A mutant's
+    checks stop at the first that kills it, as test runners' mutation tools do; `all_checks`
+    runs every check on every mutant, so each mutant's `killed_by` and the idle checks are complete."""
     target = fastest_target(spec) if target == "auto" else target
     original = check_build(spec, target, device, progress=False)
     failing = sorted({r.check for r in original.rows if not r.passed})
@@ -141,19 +147,19 @@ def mutation_test(spec: Spec, target: str = "auto", most: int | None = None, see
         raise UserError(f"{spec.file}: the spec fails its own checks ({', '.join(failing)}); mutation testing asks whether the checks "
                         "catch a wrong circuit, so the right one must pass them first", hint=f"run: synthcircuits verify {spec.file}")
     mutants = derive_mutants(spec, most, seed)
-    report = MutationReport(spec.name, spec.file, target, list(dict.fromkeys(c.name for c in spec.checks)))
-    done = _recorded(output, spec, target, mutants) if output is not None else {}
+    report = MutationReport(spec.name, spec.file, target, list(dict.fromkeys(c.name for c in spec.checks)), all_checks=all_checks)
+    done = _recorded(output, spec, target, mutants, all_checks) if output is not None else {}
     todo = [k for k in range(len(mutants)) if k not in done]
     reference = Reference(spec, original.build)
     results = dict(done)
-    found = (_on_ray(spec, target, device, original.units, mutants, todo, ray) if ray
-             else (_judge(k, mutants[k], reference, target, device, original.units) for k in todo))
+    found = (_on_ray(spec, target, device, original.units, mutants, todo, ray, all_checks) if ray
+             else (_judge(k, mutants[k], reference, target, device, original.units, all_checks) for k in todo))
     bar = tqdm(total=len(mutants), initial=len(done), desc="mutants", unit="mutant", disable=not progress, leave=False)
     with bar:
         for result in found:
             results[result.number] = result
             if output is not None:
-                _record(output, spec, target, mutants[result.number], result)
+                _record(output, spec, target, mutants[result.number], result, all_checks)
             bar.update(1)
     report.results = [results[k] for k in range(len(mutants))]
     return report
@@ -192,18 +198,25 @@ def pre_activations(model, probes, pictures: torch.Tensor) -> list[np.ndarray]:
 
 
 def probe_battery(spec: Spec, size: int = BATTERY_SIZE) -> torch.Tensor:
-    """Pictures that drive most early units: noise (fine and coarse), arcs and lines at eight orientations,
-    gratings, red and green fields, and every picture the spec's checks draw (seeded: the same every run)."""
+    """Pictures that drive most early units: noise (fine and coarse), arcs at eight orientations, lines
+    and gratings at four, red and green fields, and the centre of every picture the spec's checks
+    draw (seeded: the same every run). `size` px square: enough for any unit up to mixed4a to see
+    whole shapes, at half the cost of a 223 px picture."""
     g = torch.Generator().manual_seed(0)
-    noise = [torch.rand(2, 3, size, size, generator=g),
-             torch.nn.functional.interpolate(torch.rand(2, 3, 12, 12, generator=g), size=(size, size), mode="bilinear")]
+    noise = [torch.rand(1, 3, size, size, generator=g),
+             torch.nn.functional.interpolate(torch.rand(1, 3, 12, 12, generator=g), size=(size, size), mode="bilinear")]
     angles = torch.arange(0.0, 360.0, 45.0)
     shapes = [render.arcs(angles, 32.0, size=size), render.lines(angles[:4], length=60.0, size=size),
               render.gratings(angles[:4], wavelength=6.0, size=size), render.fields([(1.0, 0.2, 0.2), (0.2, 0.8, 0.2)])
               .expand(-1, -1, size, size)]
-    drawn = [image for check in spec.checks if check.pictures and not _pastes(check)
-             for image in variant_pictures(check, Variant(), None).values() if image.shape[-1] == size]
+    drawn = [_centre(image, size) for check in spec.checks if check.pictures and not _pastes(check)
+             for image in variant_pictures(check, Variant(), None).values() if image.shape[-1] >= size]
     return torch.cat([*noise, *shapes, *([torch.stack(drawn)] if drawn else [])]).clamp(0, 1)
+
+
+def _centre(image: torch.Tensor, size: int) -> torch.Tensor:
+    top = (image.shape[-1] - size) // 2
+    return image[..., top:top + size, top:top + size]
 
 
 def _pastes(check) -> bool:
@@ -211,9 +224,10 @@ def _pastes(check) -> bool:
 
 
 def affected_checks(spec: Spec, mutant: Mutant) -> tuple:
-    """The checks a mutant can change: those with a unit in the changed family's layer or later.
-    The layers below keep the original's weights, so the original's (passing) rows stand for
-    them, and the mutant is built and measured only where it differs."""
+    """The checks a mutant can change: those with a unit in the changed family's layer or later,
+    nearest the change first (the likeliest to catch it). The layers below keep the original's
+    weights, so the original's (passing) rows stand for them, and the mutant is measured only
+    where it differs."""
     arch = get_architecture(spec.architecture)
     order = {layer.name: k for k, layer in enumerate(arch.layers)}
 
@@ -221,13 +235,14 @@ def affected_checks(spec: Spec, mutant: Mutant) -> tuple:
         return order[arch.layer(spec.family(family).layer).name]
 
     changed = depth(mutant.family)
-    return tuple(c for c in spec.checks if any(depth(r.family) >= changed for r in c.units))
+    reached = [c for c in spec.checks if any(depth(r.family) >= changed for r in c.units)]
+    return tuple(sorted(reached, key=lambda c: min(d for d in (depth(r.family) for r in c.units) if d >= changed)))
 
 
 def _judge(number: int, mutant: Mutant, reference: Reference, target: str, device: str,
-           units: Sequence[DesignedUnit]) -> MutantResult:
+           units: Sequence[DesignedUnit], all_checks: bool = False) -> MutantResult:
     """Build one mutant and run the original's checks (those its change can reach), with the
-    original's designed units, on it."""
+    original's designed units, on it: until one fails, or with `all_checks` every one."""
     head = (number, mutant.operator, mutant.change, mutant.where)
     try:
         build = compile_spec(mutant.spec, target)
@@ -239,7 +254,7 @@ def _judge(number: int, mutant: Mutant, reference: Reference, target: str, devic
     if not reached.checks:  # the change lies past every checked unit
         return MutantResult(*head, "equivalent" if reference.same_function(build, units, device) else "survived")
     try:
-        checked = check_build(reached, target, device, units=units, build=build, progress=False)
+        checked = check_build(reached, target, device, units=units, build=build, progress=False, first_failure=not all_checks)
     except (SpecError, UserError) as exc:  # e.g. a check the mutant's build cannot be measured by
         return MutantResult(*head, "stillborn", reason=str(exc).splitlines()[0])
     failed = tuple(dict.fromkeys(r.check for r in checked.rows if not r.passed))
@@ -254,7 +269,7 @@ def _same_weights(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> boo
 
 
 def _on_ray(spec: Spec, target: str, device: str, units: Sequence[DesignedUnit], mutants: Sequence[Mutant], todo: Sequence[int],
-            address: str) -> Iterator[MutantResult]:
+            address: str, all_checks: bool) -> Iterator[MutantResult]:
     """The mutants in chunks on Ray's workers, each chunk building the original once for the weights to compare."""
     from ..dataset.ray_runner import ray_session
 
@@ -263,24 +278,26 @@ def _on_ray(spec: Spec, target: str, device: str, units: Sequence[DesignedUnit],
     with ray_session(address) as ray:
         task = ray.remote(num_cpus=1)(_judge_chunk)
         chunks = [list(todo[k:k + RAY_CHUNK]) for k in range(0, len(todo), RAY_CHUNK)]
-        pending = [task.remote(spec, target, device, list(units), [(k, mutants[k]) for k in chunk]) for chunk in chunks]
+        pending = [task.remote(spec, target, device, list(units), [(k, mutants[k]) for k in chunk], all_checks) for chunk in chunks]
         while pending:
             ready, pending = ray.wait(pending, num_returns=1)
             yield from ray.get(ready[0])
 
 
-def _judge_chunk(spec: Spec, target: str, device: str, units: list[DesignedUnit], numbered: list[tuple[int, Mutant]]) -> list[MutantResult]:
+def _judge_chunk(spec: Spec, target: str, device: str, units: list[DesignedUnit], numbered: list[tuple[int, Mutant]],
+                 all_checks: bool) -> list[MutantResult]:
     torch.set_num_threads(1)  # one worker a CPU
     reference = Reference(spec, compile_spec(spec, target))
-    return [_judge(k, m, reference, target, device, units) for k, m in numbered]
+    return [_judge(k, m, reference, target, device, units, all_checks) for k, m in numbered]
 
 
 # -- the resumable record ---------------------------------------------------------------------------
 
 
-def _key(spec: Spec, target: str, mutant: Mutant) -> str:
-    """What a mutant's result depends on: the spec's content (its includes' too), the target, the change and the version."""
-    text = json.dumps([spec.content_hash, [str(p) for p in spec.includes], target, mutant.operator, mutant.change, __version__])
+def _key(spec: Spec, target: str, mutant: Mutant, all_checks: bool) -> str:
+    """What a mutant's result depends on: the spec's content (its includes' too), the target, the
+    change, whether every check ran, and the version."""
+    text = json.dumps([spec.content_hash, [str(p) for p in spec.includes], target, mutant.operator, mutant.change, all_checks, __version__])
     return hashlib.sha256(text.encode()).hexdigest()[:20]
 
 
@@ -288,17 +305,17 @@ def _result_path(output: Path, number: int) -> Path:
     return output / "mutants" / f"{number:05d}.json"
 
 
-def _record(output: Path, spec: Spec, target: str, mutant: Mutant, result: MutantResult) -> None:
+def _record(output: Path, spec: Spec, target: str, mutant: Mutant, result: MutantResult, all_checks: bool) -> None:
     with atomic_target(_result_path(output, result.number), now=True) as tmp:
-        tmp.write_text(json.dumps({"key": _key(spec, target, mutant), "result": asdict(result)}), encoding="utf-8")
+        tmp.write_text(json.dumps({"key": _key(spec, target, mutant, all_checks), "result": asdict(result)}), encoding="utf-8")
 
 
-def _recorded(output: Path, spec: Spec, target: str, mutants: Sequence[Mutant]) -> dict[int, MutantResult]:
+def _recorded(output: Path, spec: Spec, target: str, mutants: Sequence[Mutant], all_checks: bool) -> dict[int, MutantResult]:
     """The results a previous run of the same mutation test left, where they still apply."""
     found = {}
     for k, mutant in enumerate(mutants):
         record = _read_result(_result_path(output, k))
-        if record is None or record["key"] != _key(spec, target, mutant):
+        if record is None or record["key"] != _key(spec, target, mutant, all_checks):
             continue  # computed again: a damaged, foreign or stale result is only a cache miss
         r = record["result"]
         found[k] = MutantResult(r["number"], r["operator"], r["change"], r["where"], r["status"], tuple(r["killed_by"]), r["reason"])
