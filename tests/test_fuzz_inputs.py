@@ -22,7 +22,7 @@ from synthcircuits.cli import main
 from synthcircuits.models import save_safetensors
 
 SPECS = Path(__file__).resolve().parents[1] / "specs"
-LINES_SPEC = (SPECS / "lines_from_gabors.yaml").read_text()
+LINES_SPEC = (SPECS / "lines_from_gabors.yaml").read_text().split("\nchecks:")[0]  # its families, without its checks
 EDIT_SPEC = "synthcircuits_edit: 1\nname: e\narchitecture: inceptionv1\nedits:\n  - scale: {units: [3b:379], factor: 2}\n  - clamp: {units: [3b:1], value: 0.5}\n"
 FUZZ = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
 GIB_IN_KB = 1 << 20
