@@ -276,10 +276,12 @@ def _mutate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--all-checks", action="store_true",
                    help="run every check on every mutant (default: a mutant's checks stop at the first that kills it), so the report "
                         "says exactly which checks kill which mutants and which kill none")
+    p.add_argument("--base", type=opt.input_path, default=None,
+                   help="weights the spec patches (overrides its base:; needed where it keeps trained units and names no base)")
     _ray(p, "the mutants")
     _device(p)
     p.set_defaults(handler=_body("mutate", "run_mutate", "spec", "most", "seed", "output_dir", "target", "device", "ray", "fail_under",
-                                 "all_checks"))
+                                 "all_checks", "base"))
 
 
 def _compare(sub: argparse._SubParsersAction) -> None:

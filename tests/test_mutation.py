@@ -309,3 +309,13 @@ def test_checks_stop_at_the_first_kill_unless_all_are_asked_for():
     assert len(first.killed_by) == 1 and first.killed_by[0] in every.killed_by and len(every.killed_by) >= 3
     # the checks nearest the change run first: the arrowheads' own, in mixed3a
     assert first.killed_by[0] in ("arrowheads mirror", "arrowheads need both strokes")
+
+
+def test_a_spec_that_patches_a_base_is_mutated_on_it(tmp_path, safetensors_weights_file):
+    # a trained unit the circuit keeps: the spec patches a base, which --base gives
+    text = TINY.replace("families:\n", "families:\n  - {name: kept, layer: conv2d0, units: [conv2d0:60], keep: true}\n")
+    (tmp_path / "patch.yaml").write_text(text)
+    done = subprocess.run([sys.executable, "-m", "synthcircuits.cli", "mutate", str(tmp_path / "patch.yaml")], capture_output=True, text=True)
+    assert done.returncode == 2 and "keeps trained units" in done.stderr and "--base FILE" in done.stderr
+    report = mutation_test(load_spec(tmp_path / "patch.yaml"), base=safetensors_weights_file, progress=False)
+    assert report.target == "inceptionv1" and report.viable > 0 and "kept" not in {r.change.split(":")[0] for r in report.results}

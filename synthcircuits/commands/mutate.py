@@ -14,14 +14,14 @@ from ..outputs import atomic_target, make_folders
 
 
 def run_mutate(spec_path: Path, most: int | None, seed: int, output: Path | None, target: str, device: str, ray: str | None,
-               fail_under: float | None, all_checks: bool = False) -> int:
+               fail_under: float | None, all_checks: bool = False, base: Path | None = None) -> int:
     spec = load_spec(spec_path)
     if output is None:
-        report = mutation_test(spec, target, most, seed, device, None, ray, all_checks=all_checks)
+        report = mutation_test(spec, target, most, seed, device, None, ray, all_checks=all_checks, base=base)
     else:
         make_folders(output)
         with locked_folder(output):
-            report = mutation_test(spec, target, most, seed, device, output, ray, all_checks=all_checks)
+            report = mutation_test(spec, target, most, seed, device, output, ray, all_checks=all_checks, base=base)
             with atomic_target(output / "mutation.json") as tmp:
                 tmp.write_text(strict_json(report.as_json(), indent=1), encoding="utf-8")
             with atomic_target(output / "mutation.md") as tmp:
