@@ -42,7 +42,7 @@ class Mutant:
     change: str
     location: Location | None
     spec: Spec
-    family: str = ""
+    family: str
 
     @property
     def where(self) -> str:
@@ -79,34 +79,37 @@ def _own(spec: Spec, family: Family) -> bool:
 
 def _family_mutants(spec: Spec, f: Family) -> Iterator[Mutant]:
     name = f.name
+
+    def mutant(operator: str, change: str, where: Location | None, mutated: Spec) -> Mutant:
+        return Mutant(operator, change, where, mutated, name)
     if f.mirror_of is not None:
         original = spec.family(f.mirror_of)
         copy = replace(original, name=f.name, units=f.units, path=f.path, location=f.location, mirror_of=None, keep=f.keep)
-        yield _mutant(spec, "unflipped", f"{name}: an unflipped copy of {original.name}", f.location, _with_family(spec, copy), name)
+        yield Mutant("unflipped", f"{name}: an unflipped copy of {original.name}", f.location, _with_family(spec, copy), name)
         return  # everything else a mirror has is its original's: mutate the original
     if f.keep:
         return
     if f.kernel is not None:
         gain = f.kernel.params.get("gain", 1.0)
         flipped = replace(f, kernel=replace(f.kernel, params={**f.kernel.params, "gain": -gain}))
-        yield _mutant(spec, "sign", f"{name}: kernel gain {gain:g} -> {-gain:g}", f.location, _with_family(spec, flipped))
+        yield mutant("sign", f"{name}: kernel gain {gain:g} -> {-gain:g}", f.location, _with_family(spec, flipped))
         if f.axis == "hue":
             turned = replace(f, orientations=tuple((t + 180.0) % 360.0 for t in f.orientations), uniform=False)
-            yield _mutant(spec, "hue_180", f"{name}: every hue turned 180 deg", f.location, _with_family(spec, turned))
+            yield mutant("hue_180", f"{name}: every hue turned 180 deg", f.location, _with_family(spec, turned))
     if f.bias != 0:
-        yield _mutant(spec, "bias_zero", f"{name}: bias {f.bias:g} -> 0", f.location, _with_family(spec, replace(f, bias=0.0)))
+        yield mutant("bias_zero", f"{name}: bias {f.bias:g} -> 0", f.location, _with_family(spec, replace(f, bias=0.0)))
     if len(f.orientations) >= 2:
         a, b = 0, len(f.orientations) // 2 if len(f.orientations) > 2 else 1
         turned = list(f.orientations)
         turned[a], turned[b] = turned[b], turned[a]
-        yield _mutant(spec, "swap", f"{name}: orientations {f.orientations[a]:g} and {f.orientations[b]:g} swapped", f.location,
+        yield mutant("swap", f"{name}: orientations {f.orientations[a]:g} and {f.orientations[b]:g} swapped", f.location,
                       _with_family(spec, replace(f, orientations=tuple(turned), uniform=False)))
     groups = _rule_groups(f)
     for k, group in enumerate(groups, start=1):
         yield from _rule_mutants(spec, f, groups, k, group)
     for feature in f.features if len(f.features) >= 2 else ():
         kept = tuple(r for r in f.inputs if r.feature != feature)
-        yield _mutant(spec, "feature_drop", f"{name}: feature {feature!r}'s rules dropped", f.location,
+        yield mutant("feature_drop", f"{name}: feature {feature!r}'s rules dropped", f.location,
                       _with_family(spec, replace(f, inputs=kept)))
 
 
@@ -123,31 +126,34 @@ def _rule_mutants(spec: Spec, f: Family, groups: list[list[InputRule]], k: int, 
     label = f"{f.name}: rule {k} (from {', '.join(r.source for r in group)}, {first.spatial})"
     where = first.location or f.location
 
+    def mutant(operator: str, change: str, where: Location | None, mutated: Spec) -> Mutant:
+        return Mutant(operator, change, where, mutated, f.name)
+
     def changed(new_group: list[InputRule]) -> Spec:
         inputs = [r for j, g in enumerate(groups, start=1) for r in (new_group if j == k else g)]
         return _with_family(spec, replace(f, inputs=tuple(inputs)))
 
-    yield _mutant(spec, "sign", f"{label}: gain {first.gain:g} -> {-first.gain:g}", where, changed([replace(r, gain=-r.gain) for r in group]))
-    yield _mutant(spec, "drop", f"{label}: dropped", where, changed([]))
+    yield mutant("sign", f"{label}: gain {first.gain:g} -> {-first.gain:g}", where, changed([replace(r, gain=-r.gain) for r in group]))
+    yield mutant("drop", f"{label}: dropped", where, changed([]))
     for scale in (0.3, 3.0):
-        yield _mutant(spec, f"gain_x{scale:g}", f"{label}: gain {first.gain:g} -> {first.gain * scale:g}", where,
+        yield mutant(f"gain_x{scale:g}", f"{label}: gain {first.gain:g} -> {first.gain * scale:g}", where,
                       changed([replace(r, gain=r.gain * scale) for r in group]))
     side = first.spatial_params.get("side") if first.spatial == "region" else None
     if side in OPPOSITE_SIDE:
         params = {**first.spatial_params, "side": OPPOSITE_SIDE[side]}
-        yield _mutant(spec, "side", f"{label}: side {side} -> {OPPOSITE_SIDE[side]}", where,
+        yield mutant("side", f"{label}: side {side} -> {OPPOSITE_SIDE[side]}", where,
                       changed([replace(r, spatial_params=params) for r in group]))
     if any(spec.family(r.source).axis == "hue" for r in group):
-        yield _mutant(spec, "hue_180", f"{label}: reads the opposite hue", where, changed([replace(r, turn=r.turn + 180.0) for r in group]))
+        yield mutant("hue_180", f"{label}: reads the opposite hue", where, changed([replace(r, turn=r.turn + 180.0) for r in group]))
     if len(group) >= 2:
         for keep in group:
-            yield _mutant(spec, "one_sided", f"{label}: reads only {keep.source}", where, changed([keep]))
+            yield mutant("one_sided", f"{label}: reads only {keep.source}", where, changed([keep]))
     t = first.tuning
     if t.inhibit != 0 and t.table is None and not t.every:
-        yield _mutant(spec, "no_inhibition", f"{label}: inhibit {t.inhibit:g} -> 0", where,
+        yield mutant("no_inhibition", f"{label}: inhibit {t.inhibit:g} -> 0", where,
                       changed([replace(r, tuning=replace(r.tuning, inhibit=0.0)) for r in group]))
         swapped = Tuning(t.inhibit, t.excite, t.width_deg, None, False)
-        yield _mutant(spec, "swap_excite", f"{label}: excite {t.excite:g} and inhibit {t.inhibit:g} swapped", where,
+        yield mutant("swap_excite", f"{label}: excite {t.excite:g} and inhibit {t.inhibit:g} swapped", where,
                       changed([replace(r, tuning=swapped) for r in group]))
 
 
@@ -158,14 +164,10 @@ def _connection_mutants(spec: Spec, k: int, c: Connection) -> Iterator[Mutant]:
         negated = replace(c, kernel=tuple(tuple(-v for v in row) for row in c.kernel))
     else:
         negated = replace(c, weight=-(c.weight or 0.0))
-    yield _mutant(spec, "sign", f"{label}: sign flipped", None, replace(spec, connections=rest[:k] + (negated,) + rest[k:]), c.target.family)
-    yield _mutant(spec, "drop", f"{label}: dropped", None, replace(spec, connections=rest), c.target.family)
+    yield Mutant("sign", f"{label}: sign flipped", None, replace(spec, connections=rest[:k] + (negated,) + rest[k:]), c.target.family)
+    yield Mutant("drop", f"{label}: dropped", None, replace(spec, connections=rest), c.target.family)
 
 
 def _with_family(spec: Spec, family: Family) -> Spec:
     return replace(spec, families=tuple(family if f.name == family.name else f for f in spec.families))
 
-
-def _mutant(spec: Spec, operator: str, change: str, location: Location | None, mutated: Spec, family: str = "") -> Mutant:
-    """A mutant; unless named, the family changed is the one written at `change`'s head (`name: ...`)."""
-    return Mutant(operator, change, location, mutated, family or change.split(":", 1)[0])

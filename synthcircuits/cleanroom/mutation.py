@@ -39,7 +39,7 @@ from ..layout.architectures import get_architecture
 from ..outputs import atomic_target
 from ..probe.checks import DesignedUnit
 from ..probe.field_claims import Variant, variant_pictures
-from ..models.capture import capture
+from ..probe.pictures import picture_maps
 from ..stimuli import render
 from ..stimuli.compose import PASTED
 from ..tables import format_table
@@ -181,23 +181,15 @@ class Reference:
         probes = [u.probe for u in units if u.ref[0] in self.checked_families]
         if self._battery is None:
             self._battery = probe_battery(self.spec)
-            self._maps = pre_activations(self.build.model().to(device), probes, self._battery.to(device))
+            self._maps = picture_maps(self.build.model().to(device), probes, self._battery.to(device), pre_relu=True)
         if not all(np.ptp(m) > 0 for m in self._maps):
             return False  # a unit the battery leaves constant: the maps prove nothing
-        maps = pre_activations(build.model().to(device), probes, self._battery.to(device))
+        maps = picture_maps(build.model().to(device), probes, self._battery.to(device), pre_relu=True)
         return all(np.abs(a - b).max() <= EQUIVALENT * np.abs(a).max() for a, b in zip(self._maps, maps))
 
     @property
     def checked_families(self) -> set[str]:
         return {r.family for check in self.spec.checks for r in check.units}
-
-
-def pre_activations(model, probes, pictures: torch.Tensor) -> list[np.ndarray]:
-    """Each unit's map before its ReLU (its layer's output where the model names no pre-activation)."""
-    layers = list(dict.fromkeys(u.layer for u in probes))
-    with torch.no_grad():
-        acts = capture(model, pictures, layers, pre_relu=True)
-    return [acts.get(f"{u.layer}_pre_relu", acts[u.layer])[:, u.channel].double().cpu().numpy() for u in probes]
 
 
 def probe_battery(spec: Spec, size: int = BATTERY_SIZE) -> torch.Tensor:

@@ -20,7 +20,7 @@ from ..stimuli.compose import Paste, flip, render_pictures
 from ..tables import format_table
 from .geometry_sweep import GEOMETRIES, Robustness, sweep_geometries
 from .sweeps import SWEEPS
-from .field_claims import claim_value, claims, variant_pictures, variants
+from .field_claims import claim_value, claims, safe_ratio, variant_pictures, variants
 from .pictures import FLIP_TOLERANCE, field_answers, CircleSweep, circle_tuning, flip_mismatch, mirror_safe, picture_maps
 from .tuning import ProbeUnit, RadialSweep, TuningCurve, angle_difference, curve_line_selectivity, radial_tuning, responses_at_centre
 
@@ -138,7 +138,7 @@ def run_checks(measurements: Measurements, checks: Sequence[Check], units: Seque
             uniform = sweep.uniform(group[0].probe.layer, measurements.model.geometry())
             answers = responses_at_centre(measurements.model, [u.probe for u in group], uniform).max(axis=0)
             for unit, curve, answer in zip(group, curves, answers):
-                rows.append(_row(check, unit, "strongest uniform field / peak", _ratio(answer, curve.peak), False, expect["uniform_at_most"]))
+                rows.append(_row(check, unit, "strongest uniform field / peak", safe_ratio(answer, curve.peak), False, expect["uniform_at_most"]))
         if "preferred_orientation_across_geometry_within_deg" in expect:
             limit = expect["preferred_orientation_across_geometry_within_deg"]
             for unit, robust in zip(group, measurements.geometry(group)):
@@ -162,9 +162,6 @@ def _row(check: Check, unit: DesignedUnit, measure: str, value: float, at_least:
     passed = value >= limit if at_least else value <= limit
     return CheckRow(check.name, unit.name, measure, float(value), f"{'>=' if at_least else '<='} {limit:g}", bool(passed) and not math.isnan(value))
 
-
-def _ratio(a: float, b: float) -> float:
-    return a / b if b > 0 else (math.inf if a > 0 else math.nan)
 
 
 def picture_rows(measurements: Measurements, check: Check, group: Sequence[DesignedUnit], by_ref) -> list[CheckRow]:
@@ -252,7 +249,7 @@ def feature_rows(measurements: Measurements, check: Check, group, answer, stack:
         after = {n: ablated[j] for j, n in enumerate(names)}
         for k, unit in enumerate(group):
             for other, other_picture in shows.items():
-                value = _ratio(after[other_picture][k], answer[other_picture][k])
+                value = safe_ratio(after[other_picture][k], answer[other_picture][k])
                 if other == feature:
                     rows.append(_row(check, unit, f"without {feature}: answer to {other_picture} / before", value, False, removed_limit))
                 else:

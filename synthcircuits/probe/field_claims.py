@@ -84,12 +84,12 @@ def _conjunction_pictures(check: Check) -> list[str]:
 def ratio_value(of: np.ndarray, over: np.ndarray, at: str, at_least: bool) -> float:
     """`of` over `over`: at one position, strongest over strongest, or the worst position."""
     if at != "every":
-        return _ratio(float(of.max()), float(over.max()))
+        return safe_ratio(float(of.max()), float(over.max()))
     scale = max(float(np.abs(of).max()), float(np.abs(over).max()), 0.0)
     speaking = (np.maximum(of, over) > SILENT * scale) if scale > 0 else np.zeros_like(of, dtype=bool)
     if not speaking.any():
         return math.nan
-    values = [_ratio(float(a), float(b)) for a, b in zip(of[speaking], over[speaking])]
+    values = [safe_ratio(float(a), float(b)) for a, b in zip(of[speaking], over[speaking])]
     return min(values) if at_least else max(values)
 
 
@@ -98,7 +98,8 @@ def conjunction_value(whole: np.ndarray, parts: Sequence[np.ndarray], at: str) -
     return max(ratio_value(part, whole, at, at_least=False) for part in parts)
 
 
-def _ratio(a: float, b: float) -> float:
+def safe_ratio(a: float, b: float) -> float:
+    """a / b, with a positive answer over none infinite and nothing over nothing undefined."""
     return a / b if b > 0 else (math.inf if a > 0 else math.nan)
 
 

@@ -24,12 +24,14 @@ from .tuning import ProbeUnit, responses_at_centre, stimulus_centre
 FLIP_TOLERANCE = 1e-4  # relative: the largest difference over a map, against the map's largest answer
 
 
-def picture_maps(model: nn.Module, units: Sequence[ProbeUnit], pictures: Tensor) -> list[np.ndarray]:
-    """Per unit, its whole feature map on every picture: (pictures, H, W)."""
+def picture_maps(model: nn.Module, units: Sequence[ProbeUnit], pictures: Tensor, pre_relu: bool = False) -> list[np.ndarray]:
+    """Per unit, its whole feature map on every picture: (pictures, H, W); with `pre_relu`, the map
+    before its ReLU (its layer's output where the model names no pre-activation)."""
     layers = list(dict.fromkeys(u.layer for u in units))
     with torch.no_grad():
-        acts = capture(model, pictures, layers)
-    return [acts[u.layer][:, u.channel].double().cpu().numpy() for u in units]
+        acts = capture(model, pictures, layers, pre_relu=pre_relu)
+    name = (lambda layer: f"{layer}_pre_relu" if f"{layer}_pre_relu" in acts else layer) if pre_relu else (lambda layer: layer)
+    return [acts[name(u.layer)][:, u.channel].double().cpu().numpy() for u in units]
 
 
 def field_answers(model, units, pictures: Mapping[str, Tensor], at: str) -> dict[str, list[np.ndarray]]:
